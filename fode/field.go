@@ -1,0 +1,35 @@
+package fode
+
+// Field is a vector field f(t, x; θ) evaluated on a batch of states.
+//
+// A state is a flat row-major slice holding rows samples of Dim() values
+// each, so len(x) = rows*Dim(). θ is a flat parameter vector of length
+// NumParams(). The solvers never modify θ or x through a Field.
+//
+// Both methods must be safe for concurrent use by several goroutines as
+// long as the calls write disjoint destination slices; implementations keep
+// per-call scratch space in a sync.Pool or on the stack, never in the
+// receiver.
+type Field interface {
+	// Dim returns the number of state components of one sample.
+	Dim() int
+	// NumParams returns the length of θ.
+	NumParams() int
+	// Eval writes f(t, x; θ) into dst (len(dst) = len(x)).
+	Eval(dst []float64, t float64, x, theta []float64) error
+	// VJP computes the vector-Jacobian products of f at (t, x; θ) with v:
+	// it overwrites xbar with (∂f/∂x)ᵀ v and adds (∂f/∂θ)ᵀ v into thetabar.
+	// Either destination may be nil when that product is not needed.
+	VJP(xbar, thetabar []float64, t float64, x, theta, v []float64) error
+}
+
+// RowwiseField is implemented by fields whose value on one sample depends
+// only on that sample's state (every per-sample neural field, but not a
+// graph diffusion, where the whole graph is one sample). The solvers split
+// the rows of such a field across goroutines when the batch is large enough
+// for that to pay.
+type RowwiseField interface {
+	Field
+	// Rowwise reports whether sample i of f(t, x) depends on row i of x alone.
+	Rowwise() bool
+}

@@ -1,0 +1,72 @@
+package fode
+
+import "gonum.org/v1/gonum/floats"
+
+// A History computes the weighted history sums that every fractional scheme
+// is made of. Over a stream of row vectors v_0, v_1, ... (each of the
+// width given at creation) and kernels w^(k) indexed by the lag, it returns
+//
+//	S^(k)_m = Σ_{j<m} w^(k)_{m-j} v_j.
+//
+// The schemes differ only in their kernels and in which stream they sum
+// (field values f_j or states y_j); the discrete adjoint uses the same sums
+// on the time-reversed stream of cotangents. Implementations may assume that
+// Sum is called with non-decreasing m and that v_0..v_{m-1} are final when
+// Sum(·, m) is called, which lets a fast engine reuse partial sums.
+type History interface {
+	// Sum writes S^(k)_m into dst[k] for every k with dst[k] != nil.
+	Sum(dst [][]float64, m int)
+}
+
+// A HistoryEngine creates Histories. Solve takes one through
+// Options.History, so a faster algorithm replaces the direct sums without
+// any change to the schemes.
+type HistoryEngine interface {
+	// NewHistory returns a History over the stream stored row-major in
+	// values (row j at values[j*width:(j+1)*width]), with the given
+	// kernels (kernels[k][L] is the weight of lag L; lag 0 is never used).
+	// The History reads values as the caller fills it in.
+	NewHistory(kernels [][]float64, values []float64, width int) History
+	// String names the engine.
+	String() string
+}
+
+// Direct is the HistoryEngine that evaluates every sum term by term:
+// O(m·width) work per sum, O(N²·width) per solve, and no memory beyond the
+// stream itself.
+var Direct HistoryEngine = directEngine{}
+
+type directEngine struct{}
+
+func (directEngine) String() string { return "direct" }
+
+func (directEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
+	return &directHistory{kernels: kernels, values: values, width: width}
+}
+
+type directHistory struct {
+	kernels [][]float64
+	values  []float64
+	width   int
+}
+
+func (h *directHistory) Sum(dst [][]float64, m int) {
+	for _, d := range dst {
+		if d != nil {
+			clear(d[:h.width])
+		}
+	}
+	// One pass over the stream serves every kernel, so each row is read
+	// from memory once per call.
+	for j := 0; j < m; j++ {
+		row := h.values[j*h.width : (j+1)*h.width]
+		for k, d := range dst {
+			if d == nil {
+				continue
+			}
+			if w := h.kernels[k][m-j]; w != 0 {
+				floats.AddScaled(d[:h.width], w, row)
+			}
+		}
+	}
+}
