@@ -1,0 +1,140 @@
+package fode
+
+import (
+	"math"
+	"testing"
+)
+
+// TestFLMMWeightsRecurrence checks the three-term recurrence for the
+// coefficients of ((1+ξ)/(2(1-ξ)))^α against the product of the two
+// binomial series.
+func TestFLMMWeightsRecurrence(t *testing.T) {
+	for _, a := range []float64{0.1, 0.5, 0.9, 1} {
+		n := 300
+		got := flmmWeights(a, n)
+		p := make([]float64, n+1) // (1+ξ)^α
+		q := make([]float64, n+1) // (1-ξ)^-α
+		p[0], q[0] = 1, 1
+		for k := 1; k <= n; k++ {
+			p[k] = p[k-1] * (a - float64(k-1)) / float64(k)
+			q[k] = q[k-1] * (a + float64(k-1)) / float64(k)
+		}
+		for k := 0; k <= n; k++ {
+			var want float64
+			for j := 0; j <= k; j++ {
+				want += p[j] * q[k-j]
+			}
+			want *= math.Pow(2, -a)
+			if math.Abs(got[k]-want) > 1e-13*math.Max(1, math.Abs(want)) {
+				t.Fatalf("alpha %v: ω_%d = %v, want %v", a, k, got[k], want)
+			}
+		}
+	}
+}
+
+// TestFLMMStartingWeightsExact checks that the FLMM rule with starting
+// weights integrates t^γ exactly for each of its exponents.
+func TestFLMMStartingWeightsExact(t *testing.T) {
+	for _, a := range []float64{0.3, 0.5, 0.9} {
+		n := 50
+		omega := flmmWeights(a, n)
+		W, s, err := flmmStartingWeights(a, omega, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range flmmExponents(a) {
+			for m := 1; m <= n; m++ {
+				var q float64
+				for j := 0; j <= m; j++ {
+					q += omega[m-j] * math.Pow(float64(j), g)
+				}
+				for j := 0; j < s; j++ {
+					q += W[m*s+j] * math.Pow(float64(j), g)
+				}
+				want := math.Gamma(g+1) / math.Gamma(g+1+a) * math.Pow(float64(m), g+a)
+				if math.Abs(q-want) > 1e-10*want {
+					t.Fatalf("alpha %v, γ %v, m %d: quadrature %v, want %v", a, g, m, q, want)
+				}
+			}
+		}
+	}
+}
+
+// TestWeightIdentities checks the kernels against their defining formulas.
+func TestWeightIdentities(t *testing.T) {
+	a, h, n := 0.6, 0.01, 2000
+	rect := rectKernel(a, h, n)
+	trap := trapKernel(a, h, n)
+	s := trapScale(a, h)
+	for _, L := range []int{1, 2, 7, 100, 2000} {
+		fl := float64(L)
+		want := math.Pow(h, a) / math.Gamma(a+1) * (math.Pow(fl, a) - math.Pow(fl-1, a))
+		if math.Abs(rect[L]-want) > 1e-10*want {
+			t.Errorf("rect w_%d = %v, want %v", L, rect[L], want)
+		}
+		want = s * (math.Pow(fl+1, a+1) - 2*math.Pow(fl, a+1) + math.Pow(fl-1, a+1))
+		if math.Abs(trap[L]-want) > 1e-7*math.Abs(want) {
+			t.Errorf("trap w_%d = %v, want %v", L, trap[L], want)
+		}
+	}
+	// The rectangle weights sum to h^α N^α/Γ(α+1): exact for constant f.
+	var sum float64
+	for _, w := range rect[1:] {
+		sum += w
+	}
+	if want := math.Pow(h*float64(n), a) / math.Gamma(a+1); math.Abs(sum-want) > 1e-12*want {
+		t.Errorf("rect weights sum to %v, want %v", sum, want)
+	}
+	g, G := glKernel(a, n)
+	if math.Abs(g[1]+a) > 1e-15 || math.Abs(G[n]+1-binomialPartial(a, n)) > 1e-12 {
+		t.Errorf("GL weights: g_1 = %v, partial sum %v", g[1], G[n])
+	}
+}
+
+// binomialPartial returns Σ_{k≤n} (-1)^k C(α, k) = (-1)^n C(α-1, n).
+func binomialPartial(a float64, n int) float64 {
+	c := 1.0
+	for k := 1; k <= n; k++ {
+		c *= (float64(k) - a) / float64(k)
+	}
+	return c
+}
+
+// TestDopri5FixedStepOrder checks the Dormand-Prince tableau's fifth order
+// with fixed steps on x' = -x.
+func TestDopri5FixedStepOrder(t *testing.T) {
+	f := scalarDecay{}
+	errAt := func(N int) float64 {
+		s := &solver{f: f, opt: Options{T: 1}, n: 1, sol: &Solution{}}
+		r := newRKStages(7, 1)
+		y, ynew := []float64{1}, []float64{0}
+		h := 1 / float64(N)
+		for m := 0; m < N; m++ {
+			if err := s.rkStep(&dopri5Tableau, r, float64(m)*h, h, y, ynew, nil, m); err != nil {
+				t.Fatal(err)
+			}
+			copy(y, ynew)
+		}
+		return math.Abs(y[0] - math.Exp(-1))
+	}
+	if got := math.Log2(errAt(8) / errAt(16)); math.Abs(got-5) > 0.2 {
+		t.Errorf("fixed-step dopri5 order %.3f, want 5", got)
+	}
+}
+
+type scalarDecay struct{}
+
+func (scalarDecay) Dim() int       { return 1 }
+func (scalarDecay) NumParams() int { return 0 }
+func (scalarDecay) Eval(dst []float64, _ float64, x, _ []float64) error {
+	for i, v := range x {
+		dst[i] = -v
+	}
+	return nil
+}
+func (scalarDecay) VJP(xbar, _ []float64, _ float64, _, _, v []float64) error {
+	for i, vi := range v {
+		xbar[i] = -vi
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package fode_test
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// mlp is a small dense tanh network f(x) = W2 tanh(W1 x + b1) + b2 used as
+// a generic nonlinear field in the tests. θ = (W1, b1, W2, b2), row-major.
+type mlp struct{ d, k int }
+
+func (m mlp) Dim() int       { return m.d }
+func (m mlp) NumParams() int { return 2*m.d*m.k + m.k + m.d }
+func (m mlp) Rowwise() bool  { return true }
+
+func (m mlp) split(theta []float64) (w1, b1, w2, b2 []float64) {
+	d, k := m.d, m.k
+	return theta[:k*d], theta[k*d : k*d+k], theta[k*d+k : 2*k*d+k], theta[2*k*d+k:]
+}
+
+func (m mlp) Eval(dst []float64, _ float64, x, theta []float64) error {
+	w1, b1, w2, b2 := m.split(theta)
+	h := make([]float64, m.k)
+	for r := 0; r < len(x)/m.d; r++ {
+		xr, out := x[r*m.d:(r+1)*m.d], dst[r*m.d:(r+1)*m.d]
+		for i := range h {
+			s := b1[i]
+			for j, v := range xr {
+				s += w1[i*m.d+j] * v
+			}
+			h[i] = math.Tanh(s)
+		}
+		for i := range out {
+			s := b2[i]
+			for j, v := range h {
+				s += w2[i*m.k+j] * v
+			}
+			out[i] = s
+		}
+	}
+	return nil
+}
+
+func (m mlp) VJP(xbar, thetabar []float64, _ float64, x, theta, v []float64) error {
+	w1, b1, w2, _ := m.split(theta)
+	var gw1, gb1, gw2, gb2 []float64
+	if thetabar != nil {
+		gw1, gb1, gw2, gb2 = m.split(thetabar)
+	}
+	h := make([]float64, m.k)
+	g := make([]float64, m.k)
+	for r := 0; r < len(x)/m.d; r++ {
+		xr, vr := x[r*m.d:(r+1)*m.d], v[r*m.d:(r+1)*m.d]
+		for i := range h {
+			s := b1[i]
+			for j, xv := range xr {
+				s += w1[i*m.d+j] * xv
+			}
+			h[i] = math.Tanh(s)
+		}
+		for j := range g {
+			var s float64
+			for i, vi := range vr {
+				s += w2[i*m.k+j] * vi
+			}
+			g[j] = s * (1 - h[j]*h[j])
+		}
+		if thetabar != nil {
+			for i, vi := range vr {
+				gb2[i] += vi
+				for j, hj := range h {
+					gw2[i*m.k+j] += vi * hj
+				}
+			}
+			for i, gi := range g {
+				gb1[i] += gi
+				for j, xv := range xr {
+					gw1[i*m.d+j] += gi * xv
+				}
+			}
+		}
+		if xbar != nil {
+			xb := xbar[r*m.d : (r+1)*m.d]
+			for j := range xb {
+				var s float64
+				for i, gi := range g {
+					s += w1[i*m.d+j] * gi
+				}
+				xb[j] = s
+			}
+		}
+	}
+	return nil
+}
+
+// randomVec returns n normal values times scale from a seeded source.
+func randomVec(seed uint64, n int, scale float64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = scale * r.NormFloat64()
+	}
+	return v
+}
