@@ -37,6 +37,9 @@ func NewLinear(dim int) (*Linear, error) {
 // Dim returns the number of components.
 func (p *Linear) Dim() int { return len(p.rates) }
 
+// Rate returns r_i, the relative rate of component i.
+func (p *Linear) Rate(i int) float64 { return p.rates[i] }
+
 // NumParams returns 1: θ = (λ).
 func (p *Linear) NumParams() int { return 1 }
 
@@ -78,8 +81,9 @@ func (p *Linear) VJP(xbar, thetabar []float64, _ float64, x, theta, v []float64)
 // Exact writes x(t) = x0 E_α(-λ r_i t^α) into dst for the batch x0.
 func (p *Linear) Exact(dst []float64, alpha, lambda, t float64, x0 []float64) {
 	d := len(p.rates)
+	ta := math.Pow(t, alpha)
 	for i, v := range x0 {
-		dst[i] = v * fode.MittagLeffler(alpha, 1, -lambda*p.rates[i%d]*math.Pow(t, alpha))
+		dst[i] = v * fode.MittagLeffler(alpha, 1, -lambda*p.rates[i%d]*ta)
 	}
 }
 
