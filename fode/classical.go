@@ -179,6 +179,7 @@ func (s *solver) dopri5(x0 []float64) error {
 			}
 			copy(y, ynew)
 			copy(f0, r.k[6])
+			s.sol.hs = append(s.sol.hs, hs)
 			s.sol.grid = append(s.sol.grid, t)
 			s.sol.y = append(s.sol.y, y...)
 		} else {

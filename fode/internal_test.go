@@ -38,11 +38,11 @@ func TestFLMMStartingWeightsExact(t *testing.T) {
 	for _, a := range []float64{0.3, 0.5, 0.9} {
 		n := 50
 		omega := flmmWeights(a, n)
-		W, s, err := flmmStartingWeights(a, omega, n)
+		W, s, err := flmmStartingWeights(a, omega, n, flmmTerms(a))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, g := range flmmExponents(a) {
+		for _, g := range flmmExponents(a, flmmTerms(a)) {
 			for m := 1; m <= n; m++ {
 				var q float64
 				for j := 0; j <= m; j++ {

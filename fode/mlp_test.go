@@ -102,3 +102,46 @@ func randomVec(seed uint64, n int, scale float64) []float64 {
 	}
 	return v
 }
+
+// JVP makes mlp a fode.JVPField, for the forward-mode reference gradient.
+func (m mlp) JVP(dst []float64, _ float64, x, theta, xdot, thetadot []float64) error {
+	w1, b1, w2, _ := m.split(theta)
+	var dw1, db1, dw2, db2 []float64
+	if thetadot != nil {
+		dw1, db1, dw2, db2 = m.split(thetadot)
+	}
+	h := make([]float64, m.k)
+	hd := make([]float64, m.k)
+	for r := 0; r < len(x)/m.d; r++ {
+		xr, xd, out := x[r*m.d:(r+1)*m.d], xdot[r*m.d:(r+1)*m.d], dst[r*m.d:(r+1)*m.d]
+		for i := range h {
+			s, sd := b1[i], 0.0
+			if thetadot != nil {
+				sd = db1[i]
+			}
+			for j, v := range xr {
+				s += w1[i*m.d+j] * v
+				sd += w1[i*m.d+j] * xd[j]
+				if thetadot != nil {
+					sd += dw1[i*m.d+j] * v
+				}
+			}
+			h[i] = math.Tanh(s)
+			hd[i] = (1 - h[i]*h[i]) * sd
+		}
+		for i := range out {
+			var s float64
+			if thetadot != nil {
+				s = db2[i]
+			}
+			for j := range h {
+				s += w2[i*m.k+j] * hd[j]
+				if thetadot != nil {
+					s += dw2[i*m.k+j] * h[j]
+				}
+			}
+			out[i] = s
+		}
+	}
+	return nil
+}

@@ -44,7 +44,7 @@ const (
 	// FLMM is Lubich's fractional linear multistep method built on the
 	// trapezoid rule: convolution weights ω_k from the generating function
 	// ((1+ξ)/(2(1-ξ)))^α, plus starting weights that make the rule exact for
-	// t^γ, γ ∈ {0, α, 2α, ...} ∩ [0, 1] ∪ {1}:
+	// t^γ, γ ∈ {kα < 0.95} ∪ {1}:
 	//   y_n = y_0 + h^α (Σ_{j≤n} ω_{n-j} f_j + Σ_{j<s} w_{n,j} f_j).
 	// Implicit, order 2.
 	FLMM

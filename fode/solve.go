@@ -30,6 +30,7 @@ type Solution struct {
 	opt   Options
 	h     float64
 	grid  []float64 // t_j, j = 0..Steps
+	hs    []float64 // Dopri5's accepted step sizes; nil on a uniform grid
 	y     []float64 // y_j, row-major, (Steps+1) × n
 	fv    []float64 // f_j where the scheme sums field values
 	pred  [][]float64
@@ -56,6 +57,15 @@ func (s *Solution) Grid() []float64 { return s.grid }
 func (s *Solution) State(j int) []float64 {
 	n := s.Rows * s.Dim
 	return s.y[j*n : (j+1)*n]
+}
+
+// stepSize returns the size of step m, from t_{m-1} to t_m, exactly as
+// the forward pass used it.
+func (s *Solution) stepSize(m int) float64 {
+	if s.hs != nil {
+		return s.hs[m-1]
+	}
+	return s.h
 }
 
 // StepSize returns h = T/Steps for the fixed-step methods and the last
@@ -141,7 +151,8 @@ type solver struct {
 	y0     []float64
 	tmp    []float64 // scratch of length n
 	tmp2   []float64
-	tmpRow [][]float64
+	acc    *anderson // for the implicit steps
+	gx     []float64
 }
 
 // uniform allocates the uniform grid and the state storage.
@@ -409,7 +420,7 @@ func (s *solver) extrapolate(y []float64, m int) {
 func (s *solver) flmm() error {
 	N := s.steps
 	omega := flmmWeights(s.alpha, N)
-	W, ns, err := flmmStartingWeights(s.alpha, omega, N)
+	W, ns, err := flmmStartingWeights(s.alpha, omega, N, flmmTerms(s.alpha))
 	if err != nil {
 		return err
 	}
@@ -451,8 +462,8 @@ func (s *solver) flmm() error {
 	return nil
 }
 
-// flmmStart solves the coupled equations of steps 1..ns-1 by fixed-point
-// iteration on all of them at once.
+// flmmStart solves the coupled equations of steps 1..ns-1 together by
+// Anderson-accelerated fixed-point iteration on all of them at once.
 func (s *solver) flmmStart(omega, W []float64, ns int, ha float64) error {
 	if ns < 2 {
 		return nil
@@ -460,14 +471,15 @@ func (s *solver) flmmStart(omega, W []float64, ns int, ha float64) error {
 	for m := 1; m < ns; m++ {
 		copy(s.row(s.sol.y, m), s.y0)
 	}
-	next := make([]float64, (ns-1)*s.n)
+	block := s.sol.y[s.n : ns*s.n]
+	next := make([]float64, len(block))
+	acc := newAnderson(len(block))
 	for it := 0; it < s.opt.MaxIter; it++ {
 		for m := 1; m < ns; m++ {
 			if err := s.eval(s.row(s.sol.fv, m), s.sol.grid[m], s.row(s.sol.y, m), m); err != nil {
 				return err
 			}
 		}
-		diff, scale := 0.0, 0.0
 		for m := 1; m < ns; m++ {
 			nx := next[(m-1)*s.n : m*s.n]
 			copy(nx, s.y0)
@@ -477,27 +489,33 @@ func (s *solver) flmmStart(omega, W []float64, ns int, ha float64) error {
 			for j := 0; j < ns; j++ {
 				addScaledTo(nx, nx, ha*W[m*ns+j], s.row(s.sol.fv, j))
 			}
-			y := s.row(s.sol.y, m)
-			for i := range y {
-				diff = math.Max(diff, math.Abs(nx[i]-y[i]))
-				scale = math.Max(scale, math.Abs(nx[i]))
-			}
 		}
-		copy(s.sol.y[s.n:ns*s.n], next)
+		diff, scale := 0.0, 0.0
+		for i, v := range next {
+			diff = math.Max(diff, math.Abs(v-block[i]))
+			scale = math.Max(scale, math.Abs(v))
+		}
 		if diff <= s.opt.Tol*math.Max(1, scale) {
+			copy(block, next)
 			return nil
 		}
 		if math.IsNaN(diff) || math.IsInf(diff, 0) {
 			break
 		}
+		acc.next(block, next)
 	}
 	return fmt.Errorf("fode: steps 1..%d: the starting steps of flmm did not converge in %d iterations; reduce the step size", ns-1, s.opt.MaxIter)
 }
 
-// implicit solves y = B + κ f(t, y) by fixed-point iteration from the
-// guess in y. On return fy holds the field value that produced y, so
-// y = B + κ fy holds exactly.
+// implicit solves y = B + κ f(t, y) by Anderson-accelerated fixed-point
+// iteration from the guess in y. On return fy holds the field value that
+// produced y, so y = B + κ fy holds exactly.
 func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error {
+	if s.acc == nil {
+		s.acc = newAnderson(s.n)
+		s.gx = make([]float64, s.n)
+	}
+	s.acc.reset()
 	last := math.Inf(1)
 	for it := 0; it < s.opt.MaxIter; it++ {
 		if err := s.eval(fy, t, y, step); err != nil {
@@ -505,18 +523,20 @@ func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error 
 		}
 		diff, scale := 0.0, 0.0
 		for i := range y {
-			nv := B[i] + kappa*fy[i]
-			diff = math.Max(diff, math.Abs(nv-y[i]))
-			scale = math.Max(scale, math.Abs(nv))
-			y[i] = nv
+			g := B[i] + kappa*fy[i]
+			diff = math.Max(diff, math.Abs(g-y[i]))
+			scale = math.Max(scale, math.Abs(g))
+			s.gx[i] = g
 		}
 		if diff <= s.opt.Tol*math.Max(1, scale) {
+			copy(y, s.gx)
 			return nil
 		}
 		if math.IsNaN(diff) {
 			break
 		}
 		last = diff
+		s.acc.next(y, s.gx)
 	}
 	return fmt.Errorf("fode: step %d (t = %g): implicit solve did not converge in %d iterations (last change %.3g); reduce the step size", step, t, s.opt.MaxIter, last)
 }

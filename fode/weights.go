@@ -112,13 +112,24 @@ func flmmWeights(alpha float64, n int) []float64 {
 }
 
 // flmmExponents returns the exponents γ for which the starting weights make
-// the FLMM rule exact: {kα : kα < 1} ∪ {1}.
-func flmmExponents(alpha float64) []float64 {
-	var gs []float64
-	for k := 0; float64(k)*alpha < 1-1e-10; k++ {
+// the FLMM rule exact: {kα : k < K} ∪ {1}, with K = flmmTerms(α).
+func flmmExponents(alpha float64, K int) []float64 {
+	gs := make([]float64, 0, K+1)
+	for k := 0; k < K; k++ {
 		gs = append(gs, float64(k)*alpha)
 	}
 	return append(gs, 1)
+}
+
+// flmmTerms returns K, the number of exponents kα below 0.95. The margin
+// below 1 keeps kα away from the exponent 1, where the starting-weight
+// system would turn singular; the terms it drops are O(h^(1+kα)) ⊂ O(h^1.95).
+func flmmTerms(alpha float64) int {
+	K := 0
+	for float64(K)*alpha < 0.95 {
+		K++
+	}
+	return K
 }
 
 // flmmStartingWeights returns W with W[m*s+j] the starting weight of f_j,
@@ -128,8 +139,8 @@ func flmmExponents(alpha float64) []float64 {
 //
 // for every exponent γ, so the rule integrates t^γ exactly (all in units
 // where h = 1; both sides scale with h^(γ+α)).
-func flmmStartingWeights(alpha float64, omega []float64, n int) ([]float64, int, error) {
-	gs := flmmExponents(alpha)
+func flmmStartingWeights(alpha float64, omega []float64, n, K int) ([]float64, int, error) {
+	gs := flmmExponents(alpha, K)
 	s := len(gs)
 	V := mat.NewDense(s, s, nil)
 	for i, g := range gs {

@@ -78,6 +78,22 @@ func (p *Linear) VJP(xbar, thetabar []float64, _ float64, x, theta, v []float64)
 	return nil
 }
 
+// JVP writes -λ r_i xdot_i - θ̇_0 r_i x_i into dst.
+func (p *Linear) JVP(dst []float64, _ float64, x, theta, xdot, thetadot []float64) error {
+	if err := checkLen(len(xdot), len(x), len(p.rates)); err != nil {
+		return err
+	}
+	d := len(p.rates)
+	for i, v := range xdot {
+		r := p.rates[i%d]
+		dst[i] = -theta[0] * r * v
+		if thetadot != nil {
+			dst[i] -= thetadot[0] * r * x[i]
+		}
+	}
+	return nil
+}
+
 // Exact writes x(t) = x0 E_α(-λ r_i t^α) into dst for the batch x0.
 func (p *Linear) Exact(dst []float64, alpha, lambda, t float64, x0 []float64) {
 	d := len(p.rates)

@@ -1,0 +1,185 @@
+package fode
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+)
+
+// GradMode selects how Grad differentiates a solution.
+type GradMode int
+
+const (
+	// Adjoint is the exact discrete adjoint (discretise-then-optimise):
+	// the reverse sweep of the very scheme that produced the solution,
+	// backward in time over the stored states with one vector-Jacobian
+	// product of the field per stored evaluation (and the fixed-point
+	// iterations of the implicit schemes). It gives the gradient of the
+	// computed solution to round-off. For Dopri5 it is the adaptive
+	// checkpoint adjoint (ACA): it walks the accepted steps back, rebuilds
+	// each step's stages from its stored start state, and differentiates
+	// the accepted discrete map.
+	Adjoint GradMode = iota
+	// Continuous solves the continuous adjoint equation
+	//
+	//	λ(t) = Σ_i (t_i - t)_+^(α-1)/Γ(α) ȳ_i + 1/Γ(α) ∫_t^T (s-t)^(α-1) J(s)ᵀ λ(s) ds,
+	//	dL/dθ = ∫_0^T λᵀ ∂f/∂θ dt,  dL/dx0 = Σ_i ȳ_i + ∫_0^T Jᵀ λ dt,
+	//
+	// (optimise-then-discretise, a right-sided Riemann-Liouville equation,
+	// singular at each observation time t_i) backward on the grid of the
+	// solution with a product-integration rule that integrates the
+	// singular factors exactly. Its error is O(h); it needs the output
+	// times on grid points and a fixed-step method. Its cost is O(N²) in
+	// time and O(N·n) in memory per observation time.
+	Continuous
+	// Forward computes the same derivatives as Adjoint a second,
+	// independent way: tangent (forward-mode) sensitivities propagated
+	// through the scheme, one direction per component of x0 and θ. The
+	// field must implement JVPField. Meant for checking; it costs n+P
+	// solves.
+	Forward
+)
+
+var gradModeNames = [...]string{Adjoint: "adjoint", Continuous: "continuous", Forward: "forward"}
+
+// String returns the mode's name.
+func (m GradMode) String() string {
+	if m < 0 || int(m) >= len(gradModeNames) {
+		return fmt.Sprintf("GradMode(%d)", int(m))
+	}
+	return gradModeNames[m]
+}
+
+// GradOptions configures Grad.
+type GradOptions struct {
+	// Mode is the differentiation method (default Adjoint).
+	Mode GradMode
+	// Alpha also computes dL/dα (fractional methods, Adjoint mode). The
+	// field is taken not to depend on α.
+	Alpha bool
+}
+
+// Gradient holds the derivatives of a loss L with respect to the inputs of
+// a solve.
+type Gradient struct {
+	// X0 is dL/dx0, shaped like x0.
+	X0 []float64
+	// Theta is dL/dθ.
+	Theta []float64
+	// Alpha is dL/dα when GradOptions.Alpha was set, NaN otherwise.
+	Alpha float64
+}
+
+// JVPField is a Field that also computes Jacobian-vector products, needed
+// only by the Forward gradient mode.
+type JVPField interface {
+	Field
+	// JVP writes (∂f/∂x) xdot + (∂f/∂θ) thetadot at (t, x; θ) into dst.
+	// thetadot may be nil, meaning zero.
+	JVP(dst []float64, t float64, x, theta, xdot, thetadot []float64) error
+}
+
+// Grad returns the gradient of a loss L with respect to x0, θ and
+// (optionally) α, given the solution sol computed by Solve with the field
+// f and the cotangents ybar = dL/dx(t_i) at the solution's output times
+// (len(sol.Times) blocks of rows×Dim values, in the order of sol.Times).
+//
+// The adjoint modes use the states and field values that sol stored; they
+// re-evaluate the field only through vector-Jacobian products and keep no
+// activation of the field beyond one evaluation.
+func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, error) {
+	if err := checkGradInput(f, sol, ybar, opt); err != nil {
+		return nil, err
+	}
+	var (
+		g   *Gradient
+		err error
+	)
+	switch opt.Mode {
+	case Adjoint:
+		g, err = discreteAdjoint(sol, ybar, opt.Alpha)
+	case Continuous:
+		g, err = continuousAdjoint(sol, ybar)
+	case Forward:
+		g, err = forwardSensitivity(sol, ybar)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !opt.Alpha {
+		g.Alpha = math.NaN()
+	}
+	return g, nil
+}
+
+func checkGradInput(f Field, sol *Solution, ybar []float64, opt GradOptions) error {
+	if sol == nil || sol.field == nil {
+		return errors.New("fode: gradient of a nil or empty solution")
+	}
+	if f == nil {
+		return errors.New("fode: gradient with a nil field")
+	}
+	if !sameField(f, sol.field) {
+		return fmt.Errorf("fode: the solution was computed with a different field (%T, not %T)", sol.field, f)
+	}
+	if opt.Mode < 0 || int(opt.Mode) >= len(gradModeNames) {
+		return fmt.Errorf("fode: unknown gradient mode %v", opt.Mode)
+	}
+	n := sol.Rows * sol.Dim
+	if want := len(sol.Times) * n; len(ybar) != want {
+		return fmt.Errorf("fode: cotangent of length %d, want %d (%d output times × %d rows × %d)", len(ybar), want, len(sol.Times), sol.Rows, sol.Dim)
+	}
+	if i := firstNonFinite(ybar); i >= 0 {
+		return fmt.Errorf("fode: cotangent component %d (output time %v) = %v: %w", i, sol.Times[i/n], ybar[i], ErrNotFinite)
+	}
+	if opt.Alpha && (!sol.Method.Fractional() || opt.Mode != Adjoint) {
+		return fmt.Errorf("fode: dL/dalpha needs a fractional method and the adjoint mode, got %v with %v", sol.Method, opt.Mode)
+	}
+	switch opt.Mode {
+	case Continuous:
+		if !sol.Method.Fractional() && sol.Method != Euler && sol.Method != RK4 {
+			return fmt.Errorf("fode: the continuous adjoint needs a fixed-step method, got %v", sol.Method)
+		}
+		for i, w := range sol.outW {
+			if w != 0 {
+				return fmt.Errorf("fode: the continuous adjoint needs output times on grid points; time %v is not", sol.Times[i])
+			}
+		}
+	case Forward:
+		if _, ok := f.(JVPField); !ok {
+			return fmt.Errorf("fode: forward-mode gradients need a field with JVP; %T has none", f)
+		}
+	}
+	return nil
+}
+
+// sameField reports whether a and b are the same field value, without
+// panicking on field types that cannot be compared.
+func sameField(a, b Field) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb {
+		return false
+	}
+	if !ta.Comparable() {
+		va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+		return va.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
+	}
+	return a == b
+}
+
+// gridCotangents spreads the output cotangents onto the grid states,
+// following the linear interpolation of the outputs.
+func gridCotangents(sol *Solution, ybar []float64) []float64 {
+	n := sol.Rows * sol.Dim
+	g := make([]float64, len(sol.grid)*n)
+	for i := range sol.Times {
+		src := ybar[i*n : (i+1)*n]
+		j, w := sol.outJ[i], sol.outW[i]
+		addScaledTo(g[j*n:(j+1)*n], g[j*n:(j+1)*n], 1-w, src)
+		if w != 0 {
+			addScaledTo(g[(j+1)*n:(j+2)*n], g[(j+1)*n:(j+2)*n], w, src)
+		}
+	}
+	return g
+}
