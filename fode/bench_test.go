@@ -2,6 +2,7 @@ package fode_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/gofde/gofde/fode"
@@ -100,4 +101,67 @@ func TestParallelRowsMatchSerial(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkGrad measures the discrete adjoint of the linear problem with
+// d = 1000 components.
+func BenchmarkGrad(b *testing.B) {
+	lin, _ := problems.NewLinear(1000)
+	x0 := make([]float64, 1000)
+	ybar := make([]float64, 1000)
+	for i := range x0 {
+		x0[i], ybar[i] = 1, 1
+	}
+	for _, m := range []fode.Method{fode.Rectangle, fode.PECE, fode.Trapezoid} {
+		for _, N := range []int{100, 1000} {
+			b.Run(fmt.Sprintf("%v/N=%d/d=1000", m, N), func(b *testing.B) {
+				sol, err := fode.Solve(lin, []float64{1}, x0, fode.Options{Method: m, Alpha: 0.5, T: 1, Steps: N})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := fode.Grad(lin, sol, ybar, fode.GradOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestGradMemoryIndependentOfWidth checks that the backward pass allocates
+// O(N·n) for its cotangent streams and nothing that grows with the field's
+// hidden width: widening the hidden layer 64-fold leaves the bytes the
+// solve and the adjoint allocate (beyond the parameters) unchanged.
+func TestGradMemoryIndependentOfWidth(t *testing.T) {
+	const N, rows, d = 200, 4, 4
+	bytesFor := func(k int) (float64, int) {
+		f := mlp{d: d, k: k}
+		theta := randomVec(5, f.NumParams(), 0.2)
+		x0 := randomVec(6, rows*d, 1)
+		ybar := randomVec(7, rows*d, 1)
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		sol, err := fode.Solve(f, theta, x0, fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: N, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fode.Grad(f, sol, ybar, fode.GradOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&ms1)
+		return float64(ms1.TotalAlloc - ms0.TotalAlloc), f.NumParams()
+	}
+	small, p1 := bytesFor(8)
+	large, p2 := bytesFor(512)
+	// The parameters and their cotangent are copied a few times; allow
+	// that, and nothing per step.
+	paramBytes := float64(8 * (p2 - p1) * 4)
+	perStepWidth := float64(N * 512 * 8)
+	if extra := large - small - paramBytes; extra > perStepWidth/10 {
+		t.Errorf("hidden width 8: %.0f bytes, width 512: %.0f bytes; %.0f extra bytes beyond the parameters (N·width·8 = %.0f)", small, large, extra, perStepWidth)
+	}
+	t.Logf("solve+adjoint allocate %.0f bytes (width 8) and %.0f bytes (width 512); the trajectory is %d bytes", small, large, (N+1)*rows*d*8)
 }

@@ -41,7 +41,7 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 		addScaledTo(a.x0bar, a.x0bar, 1, o.ybar)
 	}
 	c := rectKernel(al, h, N) // c[L] = ∫ over the cell L-1 lags back; E_l = c[l+1]
-	u := make([]float64, N*n)   // u_k = J_kᵀ ν_k
+	u := make([]float64, N*n) // u_k = J_kᵀ ν_k
 	hist := sol.opt.History.NewHistory([][]float64{c}, u, n)
 	nu := make([]float64, n)
 	dst := [][]float64{nu}

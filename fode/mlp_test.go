@@ -3,7 +3,21 @@ package fode_test
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 )
+
+// scratch pools the hidden-layer buffers of mlp, so that the field, like a
+// real one, allocates nothing per call.
+var scratch sync.Pool
+
+func getScratch(n int) *[]float64 {
+	if p, ok := scratch.Get().(*[]float64); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float64, n)
+	return &b
+}
 
 // mlp is a small dense tanh network f(x) = W2 tanh(W1 x + b1) + b2 used as
 // a generic nonlinear field in the tests. θ = (W1, b1, W2, b2), row-major.
@@ -20,7 +34,9 @@ func (m mlp) split(theta []float64) (w1, b1, w2, b2 []float64) {
 
 func (m mlp) Eval(dst []float64, _ float64, x, theta []float64) error {
 	w1, b1, w2, b2 := m.split(theta)
-	h := make([]float64, m.k)
+	buf := getScratch(m.k)
+	defer scratch.Put(buf)
+	h := *buf
 	for r := 0; r < len(x)/m.d; r++ {
 		xr, out := x[r*m.d:(r+1)*m.d], dst[r*m.d:(r+1)*m.d]
 		for i := range h {
@@ -47,8 +63,9 @@ func (m mlp) VJP(xbar, thetabar []float64, _ float64, x, theta, v []float64) err
 	if thetabar != nil {
 		gw1, gb1, gw2, gb2 = m.split(thetabar)
 	}
-	h := make([]float64, m.k)
-	g := make([]float64, m.k)
+	buf := getScratch(2 * m.k)
+	defer scratch.Put(buf)
+	h, g := (*buf)[:m.k], (*buf)[m.k:]
 	for r := 0; r < len(x)/m.d; r++ {
 		xr, vr := x[r*m.d:(r+1)*m.d], v[r*m.d:(r+1)*m.d]
 		for i := range h {

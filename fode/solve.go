@@ -138,21 +138,21 @@ func Solve(f Field, theta, x0 []float64, opt Options) (*Solution, error) {
 }
 
 type solver struct {
-	f      Field
-	theta  []float64
-	opt    Options
-	alpha  float64
-	h      float64
-	steps  int
-	d, n   int
-	pool   *rowPool
-	evals  int
-	sol    *Solution
-	y0     []float64
-	tmp    []float64 // scratch of length n
-	tmp2   []float64
-	acc    *anderson // for the implicit steps
-	gx     []float64
+	f     Field
+	theta []float64
+	opt   Options
+	alpha float64
+	h     float64
+	steps int
+	d, n  int
+	pool  *rowPool
+	evals int
+	sol   *Solution
+	y0    []float64
+	tmp   []float64 // scratch of length n
+	tmp2  []float64
+	acc   *anderson // for the implicit steps
+	gx    []float64
 }
 
 // uniform allocates the uniform grid and the state storage.

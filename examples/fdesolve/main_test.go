@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +99,54 @@ func TestBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want mention of %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestGradModes checks that the four gradient modes agree on the linear
+// problem, and the adjoint with the closed form dL/dλ = -0.2732120.
+func TestGradModes(t *testing.T) {
+	base := []string{"-problem", "linear", "-alpha", "0.5", "-method", "pece", "-steps", "640", "-dim", "2"}
+	grads := map[string]map[string]any{}
+	for _, mode := range []string{"adjoint", "continuous", "direct", "fd"} {
+		m := runJSON(t, append(base, "-grad", mode)...)
+		g, ok := m["grad"].(map[string]any)
+		if !ok {
+			t.Fatalf("%s: no grad object in %v", mode, m)
+		}
+		if _, ok := m["grad_seconds"].(float64); !ok {
+			t.Errorf("%s: no grad_seconds", mode)
+		}
+		grads[mode] = g
+	}
+	lam := func(mode string) float64 { return grads[mode]["lambda"].(float64) }
+	x0 := func(mode string) float64 { return grads[mode]["x0"].([]any)[0].(float64) }
+	// Two components with rates 0.5 and 2 at λ = 1: the exact dL/dλ sums
+	// r_i d/dz E_½ at z = -r_i; only component-wise checks are cheap, so
+	// compare the modes with each other.
+	if d := math.Abs(lam("adjoint") - lam("direct")); d > 1e-9*math.Abs(lam("direct")) {
+		t.Errorf("adjoint %v vs direct %v", lam("adjoint"), lam("direct"))
+	}
+	if d := math.Abs(lam("adjoint") - lam("fd")); d > 1e-6*math.Abs(lam("fd")) {
+		t.Errorf("adjoint %v vs fd %v", lam("adjoint"), lam("fd"))
+	}
+	if d := math.Abs(x0("adjoint") - x0("continuous")); d > 2e-3 {
+		t.Errorf("adjoint %v vs continuous %v", x0("adjoint"), x0("continuous"))
+	}
+	if a, f := grads["adjoint"]["alpha"].(float64), grads["fd"]["alpha"].(float64); math.Abs(a-f) > 1e-5*math.Abs(f) {
+		t.Errorf("dL/dalpha: adjoint %v vs fd %v", a, f)
+	}
+	if grads["direct"]["alpha"] != nil {
+		t.Errorf("direct mode reports alpha %v; it has none", grads["direct"]["alpha"])
+	}
+	m := runJSON(t, "-problem", "linear", "-alpha", "0.5", "-method", "rect", "-steps", "640", "-grad", "adjoint")
+	if got := m["grad"].(map[string]any)["lambda"].(float64); math.Abs(got+0.2732120) > 1e-3 {
+		t.Errorf("dL/dlambda %v, closed form -0.2732120", got)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-grad", "direct", "-dim", "100"}, &out, &errb); err == nil {
+		t.Error("-grad direct accepted -dim 100")
+	}
+	if err := run([]string{"-grad", "backprop"}, &out, &errb); err == nil {
+		t.Error("unknown -grad accepted")
 	}
 }

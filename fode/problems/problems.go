@@ -151,6 +151,17 @@ func (p *Smooth) VJP(xbar, _ []float64, _ float64, x, _, v []float64) error {
 	return nil
 }
 
+// JVP writes -xdot into dst.
+func (p *Smooth) JVP(dst []float64, _ float64, x, _, xdot, _ []float64) error {
+	if err := checkLen(len(xdot), len(x), p.dim); err != nil {
+		return err
+	}
+	for i, v := range xdot {
+		dst[i] = -v
+	}
+	return nil
+}
+
 // Exact returns t².
 func (p *Smooth) Exact(t float64) float64 { return t * t }
 
@@ -211,6 +222,17 @@ func (p *DFF) VJP(xbar, _ []float64, _ float64, x, _, v []float64) error {
 		if xbar != nil {
 			xbar[i] = -1.5 * math.Sqrt(math.Abs(x[i])) * vi
 		}
+	}
+	return nil
+}
+
+// JVP writes -3/2 √|y| xdot into dst.
+func (p *DFF) JVP(dst []float64, _ float64, x, _, xdot, _ []float64) error {
+	if err := checkLen(len(xdot), len(x), p.dim); err != nil {
+		return err
+	}
+	for i, v := range xdot {
+		dst[i] = -1.5 * math.Sqrt(math.Abs(x[i])) * v
 	}
 	return nil
 }

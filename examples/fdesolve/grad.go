@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gofde/gofde/fode"
+)
+
+// problemInput is what a solve needs, kept for the gradient.
+type problemInput struct {
+	f     fode.Field
+	theta []float64
+	x0    []float64
+	opt   fode.Options
+}
+
+// maxDirectDim bounds -dim for -grad direct, whose tangent system has
+// dim·(dim+1+params) components.
+const maxDirectDim = 64
+
+// gradient fills res.Grad with the gradient of L = Σ_i x_i(T) by the mode
+// c.grad.
+func gradient(c config, res *result, sol *fode.Solution) error {
+	if c.grad == "none" {
+		return nil
+	}
+	p := res.problem
+	ones := make([]float64, len(p.x0))
+	for i := range ones {
+		ones[i] = 1
+	}
+	g := &gradJSON{}
+	start := time.Now()
+	switch c.grad {
+	case "adjoint", "continuous", "direct":
+		mode := map[string]fode.GradMode{"adjoint": fode.Adjoint, "continuous": fode.Continuous, "direct": fode.Forward}[c.grad]
+		if mode == fode.Forward && len(p.x0) > maxDirectDim {
+			return fmt.Errorf("-grad direct solves a tangent system of dim·(dim+2) components: use -dim <= %d", maxDirectDim)
+		}
+		withAlpha := mode == fode.Adjoint && sol.Method.Fractional()
+		gr, err := fode.Grad(p.f, sol, ones, fode.GradOptions{Mode: mode, Alpha: withAlpha})
+		if err != nil {
+			return err
+		}
+		g.X0 = gr.X0
+		if len(gr.Theta) > 0 {
+			g.Lambda = &gr.Theta[0]
+		}
+		if withAlpha {
+			g.Alpha = &gr.Alpha
+		}
+	case "fd":
+		if err := finiteDifferences(p, g, sol.Method.Fractional()); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown -grad %q (want none, adjoint, continuous, direct or fd)", c.grad)
+	}
+	secs := time.Since(start).Seconds()
+	res.Grad, res.GradSecs = g, &secs
+	return nil
+}
+
+// finiteDifferences differentiates L = Σ x(T) by central differences in
+// each component of x0, in λ and (for fractional methods) in α.
+func finiteDifferences(p problemInput, g *gradJSON, fractional bool) error {
+	L := func(theta, x0 []float64, opt fode.Options) (float64, error) {
+		sol, err := fode.Solve(p.f, theta, x0, opt)
+		if err != nil {
+			return 0, err
+		}
+		var s float64
+		for _, v := range sol.Final() {
+			s += v
+		}
+		return s, nil
+	}
+	central := func(v []float64, i int, opt fode.Options) (float64, error) {
+		old := v[i]
+		eps := 1e-6 * math.Max(1, math.Abs(old))
+		v[i] = old + eps
+		lp, err := L(p.theta, p.x0, opt)
+		if err != nil {
+			return 0, err
+		}
+		v[i] = old - eps
+		lm, err := L(p.theta, p.x0, opt)
+		v[i] = old
+		return (lp - lm) / (2 * eps), err
+	}
+	g.X0 = make([]float64, len(p.x0))
+	for i := range p.x0 {
+		d, err := central(p.x0, i, p.opt)
+		if err != nil {
+			return err
+		}
+		g.X0[i] = d
+	}
+	if len(p.theta) > 0 {
+		d, err := central(p.theta, 0, p.opt)
+		if err != nil {
+			return err
+		}
+		g.Lambda = &d
+	}
+	if fractional {
+		const eps = 1e-6
+		hi, lo := p.opt, p.opt
+		hi.Alpha, lo.Alpha = math.Min(1, p.opt.Alpha+eps), p.opt.Alpha-eps
+		lp, err := L(p.theta, p.x0, hi)
+		if err != nil {
+			return err
+		}
+		lm, err := L(p.theta, p.x0, lo)
+		if err != nil {
+			return err
+		}
+		d := (lp - lm) / (hi.Alpha - lo.Alpha)
+		g.Alpha = &d
+	}
+	return nil
+}
