@@ -141,12 +141,44 @@ type Options struct {
 // field value becomes NaN or ±Inf.
 var ErrNotFinite = errors.New("non-finite value")
 
+// CheckOptions reports whether o is a valid set of options for Solve on
+// its own, before any field or state is known.
+func CheckOptions(o Options) error {
+	_, _, err := o.grid()
+	return err
+}
+
 // validate checks the options against the field and the inputs and
 // returns the step count and the step size.
 func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, err error) {
 	if f == nil {
 		return 0, 0, errors.New("fode: nil field")
 	}
+	if steps, h, err = o.grid(); err != nil {
+		return 0, 0, err
+	}
+	d := f.Dim()
+	if d <= 0 {
+		return 0, 0, fmt.Errorf("fode: field dimension %d must be positive", d)
+	}
+	if len(x0) == 0 || len(x0)%d != 0 {
+		return 0, 0, fmt.Errorf("fode: state of length %d does not match the field's dimension %d (want rows*%d)", len(x0), d, d)
+	}
+	if len(theta) != f.NumParams() {
+		return 0, 0, fmt.Errorf("fode: %d parameters given, the field has %d", len(theta), f.NumParams())
+	}
+	if i := firstNonFinite(x0); i >= 0 {
+		return 0, 0, fmt.Errorf("fode: initial state component %d = %v: %w", i, x0[i], ErrNotFinite)
+	}
+	if i := firstNonFinite(theta); i >= 0 {
+		return 0, 0, fmt.Errorf("fode: parameter %d = %v: %w", i, theta[i], ErrNotFinite)
+	}
+	return steps, h, nil
+}
+
+// grid checks the options that do not depend on the field and returns the
+// step count and the step size.
+func (o *Options) grid() (steps int, h float64, err error) {
 	if o.Method < 0 || int(o.Method) >= len(methodNames) {
 		return 0, 0, fmt.Errorf("fode: unknown method %v", o.Method)
 	}
@@ -198,22 +230,6 @@ func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, 
 			return 0, 0, fmt.Errorf("fode: output time %d = %v must increase strictly within (0, T = %v]", i, t, o.T)
 		}
 		prev = t
-	}
-	d := f.Dim()
-	if d <= 0 {
-		return 0, 0, fmt.Errorf("fode: field dimension %d must be positive", d)
-	}
-	if len(x0) == 0 || len(x0)%d != 0 {
-		return 0, 0, fmt.Errorf("fode: state of length %d does not match the field's dimension %d (want rows*%d)", len(x0), d, d)
-	}
-	if len(theta) != f.NumParams() {
-		return 0, 0, fmt.Errorf("fode: %d parameters given, the field has %d", len(theta), f.NumParams())
-	}
-	if i := firstNonFinite(x0); i >= 0 {
-		return 0, 0, fmt.Errorf("fode: initial state component %d = %v: %w", i, x0[i], ErrNotFinite)
-	}
-	if i := firstNonFinite(theta); i >= 0 {
-		return 0, 0, fmt.Errorf("fode: parameter %d = %v: %w", i, theta[i], ErrNotFinite)
 	}
 	return steps, h, nil
 }

@@ -1,0 +1,375 @@
+// Package ops provides Gorgonia operations for neural fractional
+// differential equations: one solve of D^α x = f(t, x; θ) as one graph
+// node, whose gradient is computed by the fode adjoint rather than by
+// differentiating an unrolled solver graph.
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/fode"
+)
+
+// Config describes the solve an FDE node performs.
+type Config struct {
+	// Field is the vector field f(t, x; θ); θ is the concatenation of the
+	// parameter nodes' values, each flattened row-major, in order.
+	Field fode.Field
+	// Solve holds the method, order α (when it is not a node), horizon T,
+	// steps and output times. With several output times the node's value
+	// is stacked along a new leading axis: (len(Times), x0's shape...).
+	Solve fode.Options
+	// Grad selects the backward pass: fode.Adjoint (the exact discrete
+	// adjoint, ACA for Dopri5) or fode.Continuous.
+	Grad fode.GradMode
+}
+
+// opIDs gives every FDE op a distinct identity, so that Gorgonia never
+// merges two of them (they may hold fields with internal state).
+var opIDs atomic.Uint64
+
+// fdeOp solves the FDE from its inputs (x0, parameters..., [α]).
+type fdeOp struct {
+	id          uint64
+	cfg         Config
+	xShape      tensor.Shape
+	paramShapes []tensor.Shape
+	learnAlpha  bool
+	dtype       tensor.Dtype
+	store       *solutionStore
+}
+
+// FDE returns a node holding x(T) (or the states at cfg.Solve.Times) for
+// the solve of D^α x = f(t, x; θ) from x0, with θ the parameter nodes'
+// values. α is the node alpha when it is not nil (a scalar, so α can be
+// learned), cfg.Solve.Alpha otherwise. x0 holds any batch of states whose
+// total size is a multiple of the field's Dim (batch × features, or batch
+// × C × H × W for an image field).
+//
+// The node's gradient is one backward node that runs the adjoint solve of
+// package fode; the forward pass keeps the states the adjoint needs and
+// no activation of the field. Errors report shape, size and dtype
+// mismatches at graph-construction time.
+func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, error) {
+	op, err := newFDEOp(x0, params, alpha, cfg)
+	if err != nil {
+		return nil, err
+	}
+	children := append([]*G.Node{x0}, params...)
+	if alpha != nil {
+		children = append(children, alpha)
+	}
+	n, err := G.ApplyOp(op, children...)
+	if err != nil {
+		return nil, fmt.Errorf("ops: FDE: %w", err)
+	}
+	return n, nil
+}
+
+func newFDEOp(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*fdeOp, error) {
+	if x0 == nil {
+		return nil, errors.New("ops: FDE: nil initial state")
+	}
+	if cfg.Field == nil {
+		return nil, errors.New("ops: FDE: nil field")
+	}
+	dt := x0.Dtype()
+	if dt != tensor.Float64 && dt != tensor.Float32 {
+		return nil, fmt.Errorf("ops: FDE: initial state of dtype %v; want float64 or float32", dt)
+	}
+	shape := x0.Shape()
+	if shape.TotalSize() == 0 || shape.TotalSize()%cfg.Field.Dim() != 0 {
+		return nil, fmt.Errorf("ops: FDE: initial state of shape %v (%d values) does not fit the field's dimension %d", shape, shape.TotalSize(), cfg.Field.Dim())
+	}
+	op := &fdeOp{id: opIDs.Add(1), cfg: cfg, xShape: shape.Clone(), dtype: dt, store: &solutionStore{}}
+	total := 0
+	for i, p := range params {
+		if p == nil {
+			return nil, fmt.Errorf("ops: FDE: parameter %d is nil", i)
+		}
+		if p.Dtype() != dt {
+			return nil, fmt.Errorf("ops: FDE: parameter %d (%s) has dtype %v, the initial state %v", i, p.Name(), p.Dtype(), dt)
+		}
+		op.paramShapes = append(op.paramShapes, p.Shape().Clone())
+		total += max(1, p.Shape().TotalSize())
+	}
+	if total != cfg.Field.NumParams() {
+		return nil, fmt.Errorf("ops: FDE: the parameter nodes hold %d values, the field needs %d", total, cfg.Field.NumParams())
+	}
+	if alpha != nil {
+		if !alpha.IsScalar() {
+			return nil, fmt.Errorf("ops: FDE: alpha node must be a scalar, has shape %v", alpha.Shape())
+		}
+		if alpha.Dtype() != dt {
+			return nil, fmt.Errorf("ops: FDE: alpha node has dtype %v, the initial state %v", alpha.Dtype(), dt)
+		}
+		if cfg.Grad != fode.Adjoint || !cfg.Solve.Method.Fractional() {
+			return nil, fmt.Errorf("ops: FDE: a learnable alpha needs a fractional method and the adjoint gradient, got %v with %v", cfg.Solve.Method, cfg.Grad)
+		}
+		op.learnAlpha = true
+	}
+	if cfg.Grad != fode.Adjoint && cfg.Grad != fode.Continuous {
+		return nil, fmt.Errorf("ops: FDE: gradient mode %v is not available in a graph (want adjoint or continuous)", cfg.Grad)
+	}
+	// Check the options once now with a probe, so that a bad α, T or step
+	// count is an error when the graph is built, not when it runs.
+	probe := cfg.Solve
+	if op.learnAlpha {
+		probe.Alpha = 1
+		if probe.Method.Fractional() {
+			probe.Alpha = 0.5
+		}
+	}
+	if err := fode.CheckOptions(probe); err != nil {
+		return nil, fmt.Errorf("ops: FDE: %w", err)
+	}
+	return op, nil
+}
+
+func (op *fdeOp) Arity() int {
+	n := 1 + len(op.paramShapes)
+	if op.learnAlpha {
+		n++
+	}
+	return n
+}
+
+func (op *fdeOp) outDims() int {
+	if len(op.cfg.Solve.Times) > 1 {
+		return op.xShape.Dims() + 1
+	}
+	return op.xShape.Dims()
+}
+
+// Type: every input is a tensor of its own rank over one element type,
+// which the output shares.
+func (op *fdeOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	ts := []hm.Type{G.TensorType{Dims: op.xShape.Dims(), Of: a}}
+	for _, s := range op.paramShapes {
+		if s.IsScalar() {
+			ts = append(ts, a)
+		} else {
+			ts = append(ts, G.TensorType{Dims: s.Dims(), Of: a})
+		}
+	}
+	if op.learnAlpha {
+		ts = append(ts, a)
+	}
+	return hm.NewFnType(append(ts, G.TensorType{Dims: op.outDims(), Of: a})...)
+}
+
+func (op *fdeOp) InferShape(inputs ...G.DimSizer) (tensor.Shape, error) {
+	if len(inputs) == 0 {
+		return nil, errors.New("ops: FDE: no inputs")
+	}
+	s, ok := inputs[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("ops: FDE: cannot infer the shape from %T", inputs[0])
+	}
+	if k := len(op.cfg.Solve.Times); k > 1 {
+		return append(tensor.Shape{k}, s...), nil
+	}
+	return s.Clone(), nil
+}
+
+func (op *fdeOp) ReturnsPtr() bool     { return false }
+func (op *fdeOp) CallsExtern() bool    { return false }
+func (op *fdeOp) OverwritesInput() int { return -1 }
+
+func (op *fdeOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "fde#%d(%v, alpha=%v learn=%v, T=%v, N=%d, times=%v, grad=%v)",
+		op.id, op.cfg.Solve.Method, op.cfg.Solve.Alpha, op.learnAlpha, op.cfg.Solve.T, op.cfg.Solve.Steps, op.cfg.Solve.Times, op.cfg.Grad)
+}
+
+func (op *fdeOp) Hashcode() uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+func (op *fdeOp) String() string {
+	return fmt.Sprintf("FDE{%v, alpha=%v, T=%v, steps=%d}", op.cfg.Solve.Method, op.cfg.Solve.Alpha, op.cfg.Solve.T, op.cfg.Solve.Steps)
+}
+
+// inputs unpacks the input values into x0, θ and the solve options.
+func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, err error) {
+	if len(vals) < op.Arity() {
+		return nil, nil, opt, fmt.Errorf("ops: FDE: %d inputs, want %d", len(vals), op.Arity())
+	}
+	if x0, err = float64s(vals[0]); err != nil {
+		return nil, nil, opt, fmt.Errorf("ops: FDE: initial state: %w", err)
+	}
+	theta = make([]float64, 0, op.cfg.Field.NumParams())
+	for i := range op.paramShapes {
+		p, err := float64s(vals[1+i])
+		if err != nil {
+			return nil, nil, opt, fmt.Errorf("ops: FDE: parameter %d: %w", i, err)
+		}
+		theta = append(theta, p...)
+	}
+	opt = op.cfg.Solve
+	if op.learnAlpha {
+		a, err := float64s(vals[1+len(op.paramShapes)])
+		if err != nil || len(a) != 1 {
+			return nil, nil, opt, fmt.Errorf("ops: FDE: alpha value: %v", err)
+		}
+		opt.Alpha = a[0]
+	}
+	return x0, theta, opt, nil
+}
+
+func (op *fdeOp) solve(vals []G.Value) (*fode.Solution, error) {
+	x0, theta, opt, err := op.inputs(vals)
+	if err != nil {
+		return nil, err
+	}
+	sol, err := fode.Solve(op.cfg.Field, theta, x0, opt)
+	if err != nil {
+		return nil, fmt.Errorf("ops: FDE: %w", err)
+	}
+	return sol, nil
+}
+
+func (op *fdeOp) Do(vals ...G.Value) (G.Value, error) {
+	sol, err := op.solve(vals)
+	if err != nil {
+		return nil, err
+	}
+	n := sol.Rows * sol.Dim
+	out := make([]float64, len(sol.Times)*n)
+	for i := range sol.Times {
+		copy(out[i*n:], sol.At(i))
+	}
+	shape := vals[0].Shape().Clone()
+	if k := len(sol.Times); k > 1 {
+		shape = append(tensor.Shape{k}, shape...)
+	}
+	v := newDense(op.dtype, shape, out)
+	op.store.put(v, sol)
+	return v, nil
+}
+
+// gradients computes the packed input cotangents (x0, θ, [α]) from the
+// input values, the output value and its cotangent. It uses the solution
+// the forward pass stored for this output, or solves again when there is
+// none (a graph run twice without a backward pass in between).
+func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error) {
+	sol := op.store.take(out)
+	if sol == nil {
+		var err error
+		if sol, err = op.solve(vals); err != nil {
+			return nil, err
+		}
+	}
+	gy, err := float64s(gout)
+	if err != nil {
+		return nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
+	}
+	g, err := fode.Grad(op.cfg.Field, sol, gy, fode.GradOptions{Mode: op.cfg.Grad, Alpha: op.learnAlpha})
+	if err != nil {
+		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
+	}
+	packed := append(append([]float64(nil), g.X0...), g.Theta...)
+	if op.learnAlpha {
+		packed = append(packed, g.Alpha)
+	}
+	return packed, nil
+}
+
+// solutionStore keeps the solutions of the last few forward passes, keyed
+// by the output tensor's memory, until their backward pass takes them.
+// Keying by the output value makes concurrent runs of different graphs
+// (and of the same op on different values) safe.
+type solutionStore struct {
+	mu      sync.Mutex
+	entries []storeEntry
+}
+
+type storeEntry struct {
+	key uintptr
+	sol *fode.Solution
+}
+
+// storeDepth bounds the retained solutions: a forward pass whose backward
+// never runs (inference) must not pin memory forever.
+const storeDepth = 4
+
+func memKey(v G.Value) uintptr {
+	if m, ok := v.(tensor.Memory); ok && v.Shape().TotalSize() > 0 {
+		return m.Uintptr()
+	}
+	return 0
+}
+
+func (s *solutionStore) put(v G.Value, sol *fode.Solution) {
+	k := memKey(v)
+	if k == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.entries {
+		if e.key == k {
+			s.entries = append(s.entries[:i], s.entries[i+1:]...)
+			break
+		}
+	}
+	if len(s.entries) == storeDepth {
+		s.entries = s.entries[1:]
+	}
+	s.entries = append(s.entries, storeEntry{key: k, sol: sol})
+}
+
+// take removes and returns the solution stored for output v, after
+// checking that v still holds that solution's states.
+func (s *solutionStore) take(v G.Value) *fode.Solution {
+	k := memKey(v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.entries {
+		if e.key != k {
+			continue
+		}
+		s.entries = append(s.entries[:i], s.entries[i+1:]...)
+		if !holds(v, e.sol) {
+			return nil
+		}
+		return e.sol
+	}
+	return nil
+}
+
+// holds reports whether v's values equal the solution's outputs (as the
+// forward pass wrote them, in v's dtype).
+func holds(v G.Value, sol *fode.Solution) bool {
+	got, err := float64s(v)
+	if err != nil {
+		return false
+	}
+	n := sol.Rows * sol.Dim
+	if len(got) != len(sol.Times)*n {
+		return false
+	}
+	f32 := v.Dtype() == tensor.Float32
+	for i := range sol.Times {
+		for j, x := range sol.At(i) {
+			if f32 {
+				x = float64(float32(x))
+			}
+			if got[i*n+j] != x {
+				return false
+			}
+		}
+	}
+	return true
+}

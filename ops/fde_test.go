@@ -1,0 +1,244 @@
+package ops
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/fode/problems"
+)
+
+// lossGraph builds x0 (2×3) -> FDE -> Σ x(T)² with λ as a parameter node
+// and, optionally, α as a learnable scalar.
+type lossGraph struct {
+	g              *G.ExprGraph
+	x0, lam, alpha *G.Node
+	out, cost      *G.Node
+	grads          G.Nodes
+	wrt            G.Nodes
+}
+
+func buildLoss(t *testing.T, dt tensor.Dtype, learnAlpha, symbolic bool, cfg Config) *lossGraph {
+	t.Helper()
+	l := &lossGraph{g: G.NewGraph()}
+	x0v := []float64{1, -0.5, 2, 0.3, 0.7, -1.2}
+	if dt == tensor.Float32 {
+		f := make([]float32, len(x0v))
+		for i, v := range x0v {
+			f[i] = float32(v)
+		}
+		l.x0 = G.NewMatrix(l.g, dt, G.WithShape(2, 3), G.WithName("x0"), G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(f))))
+		l.lam = G.NewVector(l.g, dt, G.WithShape(1), G.WithName("lambda"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1.3}))))
+	} else {
+		l.x0 = G.NewMatrix(l.g, dt, G.WithShape(2, 3), G.WithName("x0"), G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(x0v))))
+		l.lam = G.NewVector(l.g, dt, G.WithShape(1), G.WithName("lambda"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1.3}))))
+	}
+	l.wrt = G.Nodes{l.x0, l.lam}
+	if learnAlpha {
+		if dt == tensor.Float32 {
+			l.alpha = G.NewScalar(l.g, dt, G.WithName("alpha"), G.WithValue(float32(cfg.Solve.Alpha)))
+		} else {
+			l.alpha = G.NewScalar(l.g, dt, G.WithName("alpha"), G.WithValue(cfg.Solve.Alpha))
+		}
+		l.wrt = append(l.wrt, l.alpha)
+	}
+	var err error
+	if l.out, err = FDE(l.x0, []*G.Node{l.lam}, l.alpha, cfg); err != nil {
+		t.Fatal(err)
+	}
+	l.cost = G.Must(G.Sum(G.Must(G.Square(l.out))))
+	if symbolic {
+		if l.grads, err = G.Grad(l.cost, l.wrt...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+func values(t *testing.T, v G.Value) []float64 {
+	t.Helper()
+	f, err := float64s(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// reference computes the loss gradient with fode directly.
+func reference(t *testing.T, cfg Config) []float64 {
+	lin := cfg.Field
+	x0 := []float64{1, -0.5, 2, 0.3, 0.7, -1.2}
+	sol, err := fode.Solve(lin, []float64{1.3}, x0, cfg.Solve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(x0)
+	ybar := make([]float64, len(sol.Times)*n)
+	for i := range sol.Times {
+		for j, v := range sol.At(i) {
+			ybar[i*n+j] = 2 * v
+		}
+	}
+	g, err := fode.Grad(lin, sol, ybar, fode.GradOptions{Mode: cfg.Grad, Alpha: cfg.Solve.Method.Fractional() && cfg.Grad == fode.Adjoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(append([]float64(nil), g.X0...), g.Theta...)
+	return append(out, g.Alpha)
+}
+
+func TestFDEOpGradients(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	for _, c := range []struct {
+		name       string
+		dt         tensor.Dtype
+		machine    string
+		learnAlpha bool
+		times      []float64
+		method     fode.Method
+		alpha      float64
+		tol        float64
+	}{
+		{"tape/f64", tensor.Float64, "tape", false, nil, fode.PECE, 0.5, 1e-12},
+		{"tape/f64/alpha", tensor.Float64, "tape", true, nil, fode.PECE, 0.5, 1e-12},
+		{"tape/f64/trajectory", tensor.Float64, "tape", true, []float64{0.3, 0.65, 1}, fode.Rectangle, 0.7, 1e-12},
+		{"tape/f64/dopri5", tensor.Float64, "tape", false, nil, fode.Dopri5, 1, 1e-12},
+		{"lisp/f64", tensor.Float64, "lisp", false, nil, fode.PECE, 0.5, 1e-12},
+		{"lisp/f64/alpha", tensor.Float64, "lisp", true, []float64{0.5, 1}, fode.Trapezoid, 0.8, 1e-12},
+		{"tape/f32", tensor.Float32, "tape", true, nil, fode.PECE, 0.5, 1e-5},
+		{"lisp/f32", tensor.Float32, "lisp", false, nil, fode.L1, 0.6, 1e-5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Config{Field: lin, Solve: fode.Options{Method: c.method, Alpha: c.alpha, T: 1, Steps: 20, Times: c.times}}
+			l := buildLoss(t, c.dt, c.learnAlpha, c.machine == "tape", cfg)
+			var vm G.VM
+			if c.machine == "tape" {
+				vm = G.NewTapeMachine(l.g, G.BindDualValues(l.wrt...))
+			} else {
+				vm = G.NewLispMachine(l.g)
+			}
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			want := reference(t, cfg)
+			var got []float64
+			for _, n := range l.wrt {
+				gv, err := n.Grad()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, values(t, gv)...)
+			}
+			if !c.learnAlpha {
+				want = want[:len(want)-1]
+			}
+			for i := range got {
+				if d := math.Abs(got[i] - want[i]); d > c.tol*math.Max(1, math.Abs(want[i])) {
+					t.Errorf("gradient %d: %v, want %v", i, got[i], want[i])
+				}
+			}
+			if s := l.out.Shape(); len(c.times) > 1 && (s[0] != len(c.times) || s.TotalSize() != 6*len(c.times)) {
+				t.Errorf("output shape %v", s)
+			}
+		})
+	}
+}
+
+// TestFDEOpReuse runs one tape machine several times with new inputs, as
+// a training loop does, and with a forward pass that has no backward pass.
+func TestFDEOpReuse(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	cfg := Config{Field: lin, Solve: fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 10}}
+	l := buildLoss(t, tensor.Float64, false, true, cfg)
+	vm := G.NewTapeMachine(l.g, G.BindDualValues(l.wrt...))
+	defer vm.Close()
+	for it := range 3 {
+		lam := 1.0 + 0.25*float64(it)
+		if err := G.Let(l.lam, tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{lam}))); err != nil {
+			t.Fatal(err)
+		}
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gv := l.grads[1].Value() // the gradient node's own value; the dual value accumulates
+		sol, _ := fode.Solve(lin, []float64{lam}, []float64{1, -0.5, 2, 0.3, 0.7, -1.2}, cfg.Solve)
+		ybar := make([]float64, 6)
+		for j, v := range sol.Final() {
+			ybar[j] = 2 * v
+		}
+		g, _ := fode.Grad(lin, sol, ybar, fode.GradOptions{})
+		if got := values(t, gv)[0]; math.Abs(got-g.Theta[0]) > 1e-12*math.Abs(g.Theta[0]) {
+			t.Errorf("run %d: dL/dlambda %v, want %v", it, got, g.Theta[0])
+		}
+		vm.Reset()
+	}
+}
+
+// TestFDEOpBatchChange feeds x0 values of another batch size into the
+// same op: the op solves whatever batch it is given.
+func TestFDEOpBatchChange(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	g := G.NewGraph()
+	x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"))
+	lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1}))))
+	op, err := newFDEOp(x0, []*G.Node{lam}, nil, Config{Field: lin, Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range []int{2, 5} {
+		x := tensor.New(tensor.WithShape(rows, 3), tensor.WithBacking(make([]float64, rows*3)))
+		out, err := op.Do(x, lam.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.Shape().Eq(tensor.Shape{rows, 3}) {
+			t.Errorf("batch %d: output shape %v", rows, out.Shape())
+		}
+	}
+}
+
+func TestFDEConstructionErrors(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	g := G.NewGraph()
+	x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"))
+	x4 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 4), G.WithName("x4"))
+	xi := G.NewMatrix(g, tensor.Int, G.WithShape(2, 3), G.WithName("xi"))
+	lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"))
+	lam2 := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("lambda2"))
+	lam32 := G.NewVector(g, tensor.Float32, G.WithShape(1), G.WithName("lambda32"))
+	avec := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("avec"))
+	good := Config{Field: lin, Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}}
+	bad := func(f func(*Config)) Config { c := good; f(&c); return c }
+	cases := []struct {
+		name   string
+		x      *G.Node
+		params []*G.Node
+		alpha  *G.Node
+		cfg    Config
+		want   string
+	}{
+		{"shape mismatch", x4, []*G.Node{lam}, nil, good, "does not fit"},
+		{"param size", x0, []*G.Node{lam2}, nil, good, "needs 1"},
+		{"missing params", x0, nil, nil, good, "hold 0 values"},
+		{"dtype", xi, []*G.Node{lam}, nil, good, "dtype"},
+		{"param dtype", x0, []*G.Node{lam32}, nil, good, "dtype"},
+		{"alpha not scalar", x0, []*G.Node{lam}, avec, good, "scalar"},
+		{"alpha out of range", x0, []*G.Node{lam}, nil, bad(func(c *Config) { c.Solve.Alpha = 1.5 }), "alpha"},
+		{"no steps", x0, []*G.Node{lam}, nil, bad(func(c *Config) { c.Solve.Steps = 0 }), "steps"},
+		{"nil field", x0, []*G.Node{lam}, nil, bad(func(c *Config) { c.Field = nil }), "nil field"},
+		{"forward mode", x0, []*G.Node{lam}, nil, bad(func(c *Config) { c.Grad = fode.Forward }), "not available"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := FDE(c.x, c.params, c.alpha, c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want mention of %q", err, c.want)
+			}
+		})
+	}
+}

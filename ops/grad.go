@@ -1,0 +1,209 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// DiffWRT reports that the node is differentiable with respect to every
+// input: x0, each parameter and α.
+func (op *fdeOp) DiffWRT(inputs int) []bool {
+	d := make([]bool, inputs)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+// SymDiff emits one backward node that runs the adjoint solve and returns
+// all input cotangents packed into a vector; Slice and Reshape nodes
+// unpack them.
+func (op *fdeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != op.Arity() {
+		return nil, fmt.Errorf("ops: FDE: %d inputs, want %d", len(inputs), op.Arity())
+	}
+	children := append(append(G.Nodes{}, inputs...), output, grad)
+	packed, err := G.ApplyOp(&fdeGradOp{op}, children...)
+	if err != nil {
+		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
+	}
+	out := make(G.Nodes, len(inputs))
+	off := 0
+	for i, in := range inputs {
+		size := max(1, in.Shape().TotalSize())
+		var part *G.Node
+		if in.IsScalar() {
+			part, err = G.Slice(packed, G.S(off))
+		} else {
+			if part, err = G.Slice(packed, G.S(off, off+size)); err == nil {
+				// Slice drops axes of length one: restore the input's shape.
+				part, err = G.Reshape(part, in.Shape().Clone())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ops: FDE gradient of input %d: %w", i, err)
+		}
+		out[i] = part
+		off += size
+	}
+	return out, nil
+}
+
+// DoDiff is the LispMachine's automatic differentiation: it adds the
+// cotangents into the inputs' existing gradients.
+func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
+	vals := make([]G.Value, len(inputs))
+	for i, in := range inputs {
+		vals[i] = in.Value()
+	}
+	gout, err := output.Grad()
+	if err != nil {
+		return fmt.Errorf("ops: FDE: output gradient: %w", err)
+	}
+	packed, err := op.gradients(vals, output.Value(), gout)
+	if err != nil {
+		return err
+	}
+	off := 0
+	for i, in := range inputs {
+		size := max(1, in.Shape().TotalSize())
+		gv, err := in.Grad()
+		if err != nil {
+			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
+		}
+		if err := addInto(gv, packed[off:off+size]); err != nil {
+			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
+		}
+		off += size
+	}
+	return nil
+}
+
+// fdeGradOp computes the packed input cotangents of an fdeOp from
+// (inputs..., output, output cotangent).
+type fdeGradOp struct{ fwd *fdeOp }
+
+func (op *fdeGradOp) Arity() int { return op.fwd.Arity() + 2 }
+
+func (op *fdeGradOp) Type() hm.Type {
+	ft := op.fwd.Type().(*hm.FunctionType)
+	ts := ft.FlatTypes() // inputs..., output
+	a := hm.TypeVariable('a')
+	ts = append(ts, ts[len(ts)-1], G.TensorType{Dims: 1, Of: a})
+	return hm.NewFnType(ts...)
+}
+
+func (op *fdeGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	n := op.fwd.xShape.TotalSize() + op.fwd.cfg.Field.NumParams()
+	if op.fwd.learnAlpha {
+		n++
+	}
+	return tensor.Shape{n}, nil
+}
+
+func (op *fdeGradOp) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != op.Arity() {
+		return nil, fmt.Errorf("ops: FDE gradient: %d inputs, want %d", len(vals), op.Arity())
+	}
+	k := op.fwd.Arity()
+	packed, err := op.fwd.gradients(vals[:k], vals[k], vals[k+1])
+	if err != nil {
+		return nil, err
+	}
+	return newDense(op.fwd.dtype, tensor.Shape{len(packed)}, packed), nil
+}
+
+func (op *fdeGradOp) ReturnsPtr() bool     { return false }
+func (op *fdeGradOp) CallsExtern() bool    { return false }
+func (op *fdeGradOp) OverwritesInput() int { return -1 }
+
+func (op *fdeGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprint(h, "grad/")
+	op.fwd.WriteHash(h)
+}
+
+func (op *fdeGradOp) Hashcode() uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+func (op *fdeGradOp) String() string { return "∇" + op.fwd.String() }
+
+// float64s returns a value's elements as float64 (a copy for float32).
+func float64s(v G.Value) ([]float64, error) {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		switch x.Dtype() {
+		case tensor.Float64:
+			return x.Float64s(), nil
+		case tensor.Float32:
+			f := x.Float32s()
+			out := make([]float64, len(f))
+			for i, e := range f {
+				out[i] = float64(e)
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("unsupported dtype %v", x.Dtype())
+	case *G.F64:
+		return []float64{float64(*x)}, nil
+	case *G.F32:
+		return []float64{float64(*x)}, nil
+	case nil:
+		return nil, fmt.Errorf("no value")
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+// newDense wraps data in a tensor of the given dtype and shape (a scalar
+// shape gives a scalar value).
+func newDense(dt tensor.Dtype, shape tensor.Shape, data []float64) G.Value {
+	if dt == tensor.Float32 {
+		f := make([]float32, len(data))
+		for i, x := range data {
+			f[i] = float32(x)
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+}
+
+// addInto adds delta into a gradient value in place.
+func addInto(v G.Value, delta []float64) error {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		switch x.Dtype() {
+		case tensor.Float64:
+			d := x.Float64s()
+			if len(d) != len(delta) {
+				return fmt.Errorf("gradient of %d values, cotangent of %d", len(d), len(delta))
+			}
+			for i, e := range delta {
+				d[i] += e
+			}
+			return nil
+		case tensor.Float32:
+			d := x.Float32s()
+			if len(d) != len(delta) {
+				return fmt.Errorf("gradient of %d values, cotangent of %d", len(d), len(delta))
+			}
+			for i, e := range delta {
+				d[i] += float32(e)
+			}
+			return nil
+		}
+	case *G.F64:
+		*x += G.F64(delta[0])
+		return nil
+	case *G.F32:
+		*x += G.F32(delta[0])
+		return nil
+	}
+	return fmt.Errorf("cannot accumulate into %T", v)
+}
