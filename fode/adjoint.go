@@ -12,7 +12,8 @@ type adj struct {
 	theta    []float64
 	n, N     int
 	pool     *rowPool
-	ybar     []float64 // cotangents of the grid states, completed in reverse
+	outs     map[int][]float64 // the output cotangents, by grid index
+	ybar     []float64         // cotangents of the grid states, completed in reverse (dense; see denseYbar)
 	thetabar []float64
 	x0bar    []float64
 	dalpha   float64
@@ -26,7 +27,7 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 	n := sol.Rows * sol.Dim
 	a := &adj{
 		sol: sol, f: sol.field, theta: sol.theta, n: n, N: len(sol.grid) - 1,
-		ybar:     gridCotangents(sol, ybar),
+		outs:     gridCotangents(sol, ybar),
 		thetabar: make([]float64, len(sol.theta)),
 		x0bar:    make([]float64, n),
 		xb:       make([]float64, n),
@@ -56,6 +57,15 @@ func (a *adj) finish() *Gradient {
 }
 
 func (a *adj) row(buf []float64, j int) []float64 { return buf[j*a.n : (j+1)*a.n] }
+
+// denseYbar lays the output cotangents out on every grid state, for the
+// sweeps that accumulate into the grid cotangents in place.
+func (a *adj) denseYbar() {
+	a.ybar = make([]float64, (a.N+1)*a.n)
+	for j, o := range a.outs {
+		copy(a.row(a.ybar, j), o)
+	}
+}
 
 // vjp writes (∂f/∂x)ᵀ v at (t, x) into xbar and, when withTheta is set,
 // adds (∂f/∂θ)ᵀ v into the parameter cotangent.
@@ -198,6 +208,9 @@ func scalarAlphaDerivative(alpha float64, w func(a float64) float64) float64 {
 // discreteAdjoint runs the reverse sweep of the solution's scheme.
 func discreteAdjoint(sol *Solution, ybar []float64, withAlpha bool) (*Gradient, error) {
 	a := newAdj(sol, ybar)
+	if sol.Method != Rectangle {
+		a.denseYbar()
+	}
 	var err error
 	switch sol.Method {
 	case Rectangle:
@@ -234,26 +247,44 @@ func (a *adj) rectangle(withAlpha bool) error {
 	N, n, s := a.N, a.n, a.sol
 	w := rectKernel(s.Alpha, s.h, N)
 	rev := make([]float64, N*n)
-	hist := s.opt.History.NewHistory([][]float64{w}, rev, n)
+	kernels := [][]float64{w}
 	fbar := make([]float64, n)
 	dst := [][]float64{fbar}
-	copy(a.x0bar, a.row(a.ybar, N))
-	copy(rev[:n], a.row(a.ybar, N))
+	var fbarAlpha []float64
+	if withAlpha {
+		// The α-derivative of the weights rides along as a second kernel
+		// of the same transposed sums: dL/dα = Σ_j f_j · Σ_{m>j} w'_{m-j} ȳ_m.
+		kernels = append(kernels, alphaDerivative(s.Alpha, func(al float64) []float64 { return rectKernel(al, s.h, N) }))
+		fbarAlpha = make([]float64, n)
+		dst = append(dst, fbarAlpha)
+	}
+	hist := s.opt.History.NewHistory(kernels, rev, n)
+	// Row N-j of rev accumulates ȳ_j (j ≥ 1), so no grid-sized array of
+	// cotangents is needed beside the stream.
+	for j, o := range a.outs {
+		if j >= 1 {
+			copy(a.row(rev, N-j), o)
+		}
+	}
+	copy(a.x0bar, a.row(rev, 0))
 	for j := N - 1; j >= 0; j-- {
 		hist.Sum(dst, N-j)
+		if withAlpha {
+			a.dalpha += dot(fbarAlpha, a.row(s.fv, j))
+		}
 		if err := a.vjp(a.xb, true, s.grid[j], s.State(j), fbar, j); err != nil {
 			return err
 		}
-		yb := a.row(a.ybar, j)
-		addScaledTo(yb, yb, 1, a.xb)
-		addScaledTo(a.x0bar, a.x0bar, 1, yb)
 		if j >= 1 {
-			copy(a.row(rev, N-j), yb)
+			yb := a.row(rev, N-j)
+			addScaledTo(yb, yb, 1, a.xb)
+			addScaledTo(a.x0bar, a.x0bar, 1, yb)
+			continue
 		}
-	}
-	if withAlpha {
-		dw := alphaDerivative(s.Alpha, func(al float64) []float64 { return rectKernel(al, s.h, N) })
-		a.dalpha = a.alphaPass([][]float64{dw}, s.fv, [][]float64{rev}, 1)
+		addScaledTo(a.x0bar, a.x0bar, 1, a.xb)
+		if o := a.outs[0]; o != nil {
+			addScaledTo(a.x0bar, a.x0bar, 1, o)
+		}
 	}
 	return nil
 }

@@ -168,17 +168,26 @@ func sameField(a, b Field) bool {
 	return a == b
 }
 
-// gridCotangents spreads the output cotangents onto the grid states,
-// following the linear interpolation of the outputs.
-func gridCotangents(sol *Solution, ybar []float64) []float64 {
+// gridCotangents spreads the output cotangents onto the grid states they
+// were interpolated from, following the linear interpolation of the
+// outputs; grid states without an output get no entry.
+func gridCotangents(sol *Solution, ybar []float64) map[int][]float64 {
 	n := sol.Rows * sol.Dim
-	g := make([]float64, len(sol.grid)*n)
+	g := make(map[int][]float64)
+	add := func(j int, w float64, src []float64) {
+		row, ok := g[j]
+		if !ok {
+			row = make([]float64, n)
+			g[j] = row
+		}
+		addScaledTo(row, row, w, src)
+	}
 	for i := range sol.Times {
 		src := ybar[i*n : (i+1)*n]
 		j, w := sol.outJ[i], sol.outW[i]
-		addScaledTo(g[j*n:(j+1)*n], g[j*n:(j+1)*n], 1-w, src)
+		add(j, 1-w, src)
 		if w != 0 {
-			addScaledTo(g[(j+1)*n:(j+2)*n], g[(j+1)*n:(j+2)*n], w, src)
+			add(j+1, w, src)
 		}
 	}
 	return g

@@ -138,3 +138,27 @@ func (scalarDecay) VJP(xbar, _ []float64, _ float64, _, _, v []float64) error {
 	}
 	return nil
 }
+
+// TestExportedWeights checks the exported per-step weights against a
+// solve: one rectangle step and one trapezoid step reproduce Solve.
+func TestExportedWeights(t *testing.T) {
+	a, h := 0.7, 0.1
+	for m := 1; m <= 5; m++ {
+		w := RectangleWeights(a, h, m)
+		var sum float64
+		for _, x := range w {
+			sum += x
+		}
+		if want := math.Pow(h*float64(m), a) / math.Gamma(a+1); math.Abs(sum-want) > 1e-14 {
+			t.Errorf("m=%d: rectangle weights sum %v, want %v", m, sum, want)
+		}
+		tw, s := TrapezoidWeights(a, h, m)
+		sum = s
+		for _, x := range tw {
+			sum += x
+		}
+		if want := math.Pow(h*float64(m), a) / math.Gamma(a+1); math.Abs(sum-want) > 1e-13 {
+			t.Errorf("m=%d: trapezoid weights sum %v, want %v", m, sum, want)
+		}
+	}
+}

@@ -184,3 +184,30 @@ func flmmStartingWeights(alpha float64, omega []float64, n, K int) ([]float64, i
 	}
 	return W, s, nil
 }
+
+// RectangleWeights returns the weights w_0..w_{m-1} of the product
+// rectangle rule at step m, y_m = y_0 + Σ_{j<m} w_j f_j, with
+// w_j = h^α/Γ(α+1) ((m-j)^α - (m-j-1)^α). Unrolled (autodiff) baselines
+// use it to build the same scheme from graph operations.
+func RectangleWeights(alpha, h float64, m int) []float64 {
+	k := rectKernel(alpha, h, m)
+	w := make([]float64, m)
+	for j := range w {
+		w[j] = k[m-j]
+	}
+	return w
+}
+
+// TrapezoidWeights returns the weights of the product trapezoid rule at
+// step m ≥ 1, y_m = y_0 + Σ_{j<m} w_j f_j + s f(t_m, ·), the corrector of
+// PECE: w_0 = s a_{0,m}, w_j = s a_{j,m}, s = h^α/Γ(α+2).
+func TrapezoidWeights(alpha, h float64, m int) (w []float64, s float64) {
+	k := trapKernel(alpha, h, m)
+	s = trapScale(alpha, h)
+	w = make([]float64, m)
+	for j := range w {
+		w[j] = k[m-j]
+	}
+	w[0] = trapFirst(alpha, s, m)
+	return w, s
+}

@@ -46,7 +46,7 @@ import (
 
 type config struct {
 	problem, method, plot string
-	grad                  string
+	grad, history         string
 	alpha, T, lambda, x0  float64
 	rtol, atol            float64
 	steps, dim, corr      int
@@ -104,6 +104,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.atol, "atol", 1e-8, "absolute tolerance of dopri5")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a PNG plot of the trajectory to this file")
+	fs.StringVar(&c.history, "history", "auto", "history-sum engine: direct, fft or auto")
 	fs.StringVar(&c.grad, "grad", "none", "gradient of L = sum of x(T): none, adjoint, continuous, direct or fd")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -212,7 +213,12 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 	for i := range x0 {
 		x0[i] = x0v
 	}
-	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr}
+	engines := map[string]fode.HistoryEngine{"direct": fode.Direct, "fft": fode.FFT, "auto": fode.Auto}
+	eng, ok := engines[c.history]
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
+	}
+	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr, History: eng}
 	if m == fode.Dopri5 {
 		opt.RTol, opt.ATol = c.rtol, c.atol
 	}
