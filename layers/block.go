@@ -1,0 +1,205 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/ops"
+)
+
+// ParamField is a vector field whose flat parameter vector θ splits into
+// named tensors, which an FDEBlock holds as Gorgonia nodes.
+type ParamField interface {
+	fode.Field
+	// ParamShapes returns the shapes of the parameter tensors in the
+	// order they are concatenated (each flattened row-major) into θ.
+	ParamShapes() []tensor.Shape
+	// Init writes initial parameters into theta (len NumParams()).
+	Init(theta []float64, rng *rand.Rand) error
+}
+
+// GraphField is a field that can also build f(t, x) from Gorgonia's own
+// operations, which the Unrolled mode needs.
+type GraphField interface {
+	ParamField
+	// Graph returns the node f(t, x; params) for a state node x of shape
+	// (rows, ...) whose size per row is Dim().
+	Graph(t float64, x *G.Node, params G.Nodes) (*G.Node, error)
+}
+
+// Mode selects how an FDEBlock is differentiated.
+type Mode int
+
+const (
+	// Adjoint makes the solve one node whose backward pass is fode's exact
+	// discrete adjoint (ACA for Dopri5): memory O(N·n) for the stored
+	// states, nothing per step of the field's activations.
+	Adjoint Mode = iota
+	// Continuous uses the continuous adjoint equation (first order in h).
+	Continuous
+	// Unrolled builds the solver's steps from primitive Gorgonia
+	// operations and lets Gorgonia differentiate them: direct
+	// backpropagation through the solver, the baseline the adjoint is
+	// measured against. It supports Rectangle, PECE and Euler, takes its
+	// weights from fode, and needs a GraphField.
+	Unrolled
+)
+
+var modeNames = [...]string{Adjoint: "adjoint", Continuous: "continuous", Unrolled: "direct"}
+
+// String returns "adjoint", "continuous" or "direct".
+func (m Mode) String() string {
+	if m < 0 || int(m) >= len(modeNames) {
+		return fmt.Sprintf("Mode(%d)", int(m))
+	}
+	return modeNames[m]
+}
+
+// ParseMode parses "adjoint", "continuous" or "direct" (also "unrolled").
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "adjoint":
+		return Adjoint, nil
+	case "continuous":
+		return Continuous, nil
+	case "direct", "unrolled":
+		return Unrolled, nil
+	}
+	return 0, fmt.Errorf("layers: unknown gradient mode %q (want adjoint, continuous or direct)", s)
+}
+
+// BlockConfig configures an FDEBlock.
+type BlockConfig struct {
+	// Solve holds the method, α, T, steps (or step size) and output
+	// times of the solve.
+	Solve fode.Options
+	// Mode is the differentiation mode (default Adjoint).
+	Mode Mode
+	// LearnAlpha makes α a learnable scalar node, initialised to
+	// Solve.Alpha (Adjoint mode with a fractional method only).
+	LearnAlpha bool
+	// Dtype is the dtype of the parameter nodes (default Float64).
+	Dtype tensor.Dtype
+	// Seed seeds the parameter initialisation.
+	Seed uint64
+}
+
+// FDEBlock is a continuous-depth block with memory: Fwd(x) returns x(T)
+// of D^α x = f(t, x; θ) with x(0) = x, where θ are the block's learnable
+// nodes. It sits between ordinary Gorgonia layers.
+type FDEBlock struct {
+	field  ParamField
+	cfg    BlockConfig
+	params G.Nodes
+	alpha  *G.Node
+}
+
+// NewFDEBlock creates the block's parameter nodes in g, named
+// name_0, name_1, ... (and name_alpha), initialised by the field.
+func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig) (*FDEBlock, error) {
+	if g == nil || field == nil {
+		return nil, errors.New("layers: NewFDEBlock needs a graph and a field")
+	}
+	if cfg.Dtype == (tensor.Dtype{}) {
+		cfg.Dtype = tensor.Float64
+	}
+	if cfg.Dtype != tensor.Float64 && cfg.Dtype != tensor.Float32 {
+		return nil, fmt.Errorf("layers: block %s: dtype %v; want float64 or float32", name, cfg.Dtype)
+	}
+	if cfg.Mode < 0 || int(cfg.Mode) >= len(modeNames) {
+		return nil, fmt.Errorf("layers: block %s: unknown mode %v", name, cfg.Mode)
+	}
+	if err := fode.CheckOptions(cfg.Solve); err != nil {
+		return nil, fmt.Errorf("layers: block %s: %w", name, err)
+	}
+	if cfg.Mode == Unrolled {
+		if _, ok := field.(GraphField); !ok {
+			return nil, fmt.Errorf("layers: block %s: the direct (unrolled) mode needs a field with a Gorgonia graph; %T has none", name, field)
+		}
+		switch cfg.Solve.Method {
+		case fode.Rectangle, fode.PECE, fode.Euler:
+		default:
+			return nil, fmt.Errorf("layers: block %s: the direct (unrolled) mode supports rect, pece and euler, not %v", name, cfg.Solve.Method)
+		}
+		if cfg.LearnAlpha {
+			return nil, fmt.Errorf("layers: block %s: a learnable alpha needs the adjoint mode", name)
+		}
+	}
+	theta := make([]float64, field.NumParams())
+	if err := field.Init(theta, rand.New(rand.NewPCG(cfg.Seed, 0x6f6465))); err != nil {
+		return nil, fmt.Errorf("layers: block %s: %w", name, err)
+	}
+	b := &FDEBlock{field: field, cfg: cfg}
+	off := 0
+	for i, s := range field.ParamShapes() {
+		size := max(1, s.TotalSize())
+		if off+size > len(theta) {
+			return nil, fmt.Errorf("layers: block %s: parameter shapes exceed the field's %d parameters", name, len(theta))
+		}
+		v := tensorOf(cfg.Dtype, s, theta[off:off+size])
+		b.params = append(b.params, G.NewTensor(g, cfg.Dtype, s.Dims(), G.WithShape(s...), G.WithName(fmt.Sprintf("%s_%d", name, i)), G.WithValue(v)))
+		off += size
+	}
+	if off != len(theta) {
+		return nil, fmt.Errorf("layers: block %s: parameter shapes hold %d values, the field has %d", name, off, len(theta))
+	}
+	if cfg.LearnAlpha {
+		var v any = cfg.Solve.Alpha
+		if cfg.Dtype == tensor.Float32 {
+			v = float32(cfg.Solve.Alpha)
+		}
+		b.alpha = G.NewScalar(g, cfg.Dtype, G.WithName(name+"_alpha"), G.WithValue(v))
+	}
+	return b, nil
+}
+
+// Learnables returns the parameter nodes (and α when it is learned).
+func (b *FDEBlock) Learnables() G.Nodes {
+	if b.alpha != nil {
+		return append(append(G.Nodes{}, b.params...), b.alpha)
+	}
+	return append(G.Nodes{}, b.params...)
+}
+
+// Alpha returns the learnable α node, or nil when α is fixed.
+func (b *FDEBlock) Alpha() *G.Node { return b.alpha }
+
+// Field returns the block's vector field.
+func (b *FDEBlock) Field() ParamField { return b.field }
+
+// Fwd returns the node x(T) (or the states at Solve.Times, stacked along
+// a new leading axis) for the initial state x, of shape (batch, ...) with
+// Dim() values per sample.
+func (b *FDEBlock) Fwd(x *G.Node) (*G.Node, error) {
+	if x == nil {
+		return nil, errors.New("layers: FDEBlock.Fwd: nil input")
+	}
+	if b.cfg.Mode == Unrolled {
+		return b.unrolled(x)
+	}
+	grad := fode.Adjoint
+	if b.cfg.Mode == Continuous {
+		grad = fode.Continuous
+	}
+	out, err := ops.FDE(x, b.params, b.alpha, ops.Config{Field: b.field, Solve: b.cfg.Solve, Grad: grad})
+	if err != nil {
+		return nil, fmt.Errorf("layers: FDEBlock: %w", err)
+	}
+	return out, nil
+}
+
+func tensorOf(dt tensor.Dtype, s tensor.Shape, data []float64) *tensor.Dense {
+	if dt == tensor.Float32 {
+		f := make([]float32, len(data))
+		for i, v := range data {
+			f[i] = float32(v)
+		}
+		return tensor.New(tensor.WithShape(s...), tensor.WithBacking(f))
+	}
+	return tensor.New(tensor.WithShape(s...), tensor.WithBacking(append([]float64(nil), data...)))
+}

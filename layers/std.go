@@ -1,0 +1,108 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Dense is a fully connected layer y = x W + b, with W of shape (in, out),
+// built from Gorgonia's own operations.
+type Dense struct {
+	W, B *G.Node
+}
+
+// NewDense creates a Dense layer's nodes in g with Glorot-uniform weights
+// and zero bias.
+func NewDense(g *G.ExprGraph, dt tensor.Dtype, name string, in, out int, seed uint64) (*Dense, error) {
+	if in < 1 || out < 1 {
+		return nil, fmt.Errorf("layers: dense %s: sizes %d×%d must be positive", name, in, out)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x64656e))
+	w := make([]float64, in*out)
+	lim := math.Sqrt(6 / float64(in+out))
+	for i := range w {
+		w[i] = lim * (2*rng.Float64() - 1)
+	}
+	return &Dense{
+		W: G.NewMatrix(g, dt, G.WithShape(in, out), G.WithName(name+"_W"), G.WithValue(tensorOf(dt, tensor.Shape{in, out}, w))),
+		B: G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(tensorOf(dt, tensor.Shape{out}, make([]float64, out)))),
+	}, nil
+}
+
+// Fwd returns x W + b for x of shape (batch, in); inputs of higher rank are
+// flattened to (batch, in) first.
+func (d *Dense) Fwd(x *G.Node) (*G.Node, error) {
+	if x == nil {
+		return nil, errors.New("layers: Dense.Fwd: nil input")
+	}
+	if x.Dims() != 2 {
+		s := x.Shape()
+		var err error
+		if x, err = G.Reshape(x, tensor.Shape{s[0], s.TotalSize() / s[0]}); err != nil {
+			return nil, err
+		}
+	}
+	if x.Shape()[1] != d.W.Shape()[0] {
+		return nil, fmt.Errorf("layers: Dense.Fwd: input of shape %v, the layer takes %d features", x.Shape(), d.W.Shape()[0])
+	}
+	y, err := G.Mul(x, d.W)
+	if err != nil {
+		return nil, err
+	}
+	return addBias(y, d.B)
+}
+
+// Learnables returns W and b.
+func (d *Dense) Learnables() G.Nodes { return G.Nodes{d.W, d.B} }
+
+// Conv is a 2-D convolution layer with a square kernel, stride and
+// padding, plus a per-channel bias, on NCHW inputs.
+type Conv struct {
+	K, B        *G.Node
+	kernel      int
+	stride, pad int
+}
+
+// NewConv creates a Conv layer's nodes in g (He-uniform kernel, zero
+// bias): in → out channels, kernel×kernel, with the given stride and
+// padding.
+func NewConv(g *G.ExprGraph, dt tensor.Dtype, name string, in, out, kernel, stride, pad int, seed uint64) (*Conv, error) {
+	if in < 1 || out < 1 || kernel < 1 || stride < 1 || pad < 0 {
+		return nil, fmt.Errorf("layers: conv %s: bad sizes in=%d out=%d kernel=%d stride=%d pad=%d", name, in, out, kernel, stride, pad)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x636f6e))
+	k := make([]float64, out*in*kernel*kernel)
+	lim := math.Sqrt(6 / float64(in*kernel*kernel))
+	for i := range k {
+		k[i] = lim * (2*rng.Float64() - 1)
+	}
+	ks := tensor.Shape{out, in, kernel, kernel}
+	return &Conv{
+		K:      G.NewTensor(g, dt, 4, G.WithShape(ks...), G.WithName(name+"_K"), G.WithValue(tensorOf(dt, ks, k))),
+		B:      G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(tensorOf(dt, tensor.Shape{out}, make([]float64, out)))),
+		kernel: kernel, stride: stride, pad: pad,
+	}, nil
+}
+
+// Fwd returns the convolution of x (batch, in, H, W) plus the bias.
+func (c *Conv) Fwd(x *G.Node) (*G.Node, error) {
+	if x == nil || x.Dims() != 4 {
+		return nil, errors.New("layers: Conv.Fwd: want a 4-D (NCHW) input")
+	}
+	if x.Shape()[1] != c.K.Shape()[1] {
+		return nil, fmt.Errorf("layers: Conv.Fwd: input has %d channels, the layer takes %d", x.Shape()[1], c.K.Shape()[1])
+	}
+	y, err := G.Conv2d(x, c.K, tensor.Shape{c.kernel, c.kernel}, []int{c.pad, c.pad}, []int{c.stride, c.stride}, []int{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	return addBias(y, c.B)
+}
+
+// Learnables returns the kernel and the bias.
+func (c *Conv) Learnables() G.Nodes { return G.Nodes{c.K, c.B} }
