@@ -50,6 +50,7 @@ type config struct {
 	childSteps int
 	childMode  string
 	gradOut    string
+	directMax  int
 }
 
 // result is one output line; its keys are a contract with outside checks.
@@ -58,9 +59,11 @@ type result struct {
 	Mode        string   `json:"mode"`
 	MsPerIter   float64  `json:"ms_per_iter"`
 	PeakHeapMB  float64  `json:"peak_heap_mb"`
+	PeakLiveMB  float64  `json:"peak_live_mb"`
 	MaxRSSMB    float64  `json:"max_rss_mb"`
 	GradRelDiff *float64 `json:"grad_rel_diff"`
 	Iters       int      `json:"iters"`
+	Skipped     string   `json:"skipped,omitempty"`
 }
 
 func main() {
@@ -85,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.iters, "iters", 0, "timed iterations (0: as many as fit in about 3 s, at least 2)")
 	fs.Float64Var(&c.alpha, "alpha", 0.5, "order alpha")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per configuration")
+	fs.IntVar(&c.directMax, "direct-max-steps", 300, "skip the direct mode above this many steps (its memory grows like steps²)")
 	fs.BoolVar(&c.child, "child", false, "internal: run one configuration")
 	fs.IntVar(&c.childSteps, "child-steps", 0, "internal")
 	fs.StringVar(&c.childMode, "child-mode", "", "internal")
@@ -134,6 +138,10 @@ func parent(c config, args []string, stdout, stderr io.Writer) error {
 		var rs []*result
 		grads := map[string][]float64{}
 		for _, m := range c.modes {
+			if m == "direct" && n > c.directMax {
+				rs = append(rs, &result{Steps: n, Mode: m, Skipped: fmt.Sprintf("direct backpropagation keeps O(steps²) values: about %.0f GB at %d steps (extrapolated from 6.7 GB at 200), more than this machine has; raise -direct-max-steps to try", 6.7*float64(n*n)/(200*200), n)})
+				continue
+			}
 			gfile := filepath.Join(dir, fmt.Sprintf("%d-%s.grad", n, m))
 			cmd := exec.Command(exe, append(append([]string{}, args...),
 				"-child", "-child-steps", strconv.Itoa(n), "-child-mode", m, "-grad-out", gfile)...)
@@ -164,7 +172,11 @@ func parent(c config, args []string, stdout, stderr io.Writer) error {
 				}
 				continue
 			}
-			fmt.Fprintf(stdout, "steps %4d  %-10s %9.1f ms/iter  peak heap %8.1f MB  max RSS %8.1f MB", r.Steps, r.Mode, r.MsPerIter, r.PeakHeapMB, r.MaxRSSMB)
+			if r.Skipped != "" {
+				fmt.Fprintf(stdout, "steps %4d  %-10s skipped: %s\n", r.Steps, r.Mode, r.Skipped)
+				continue
+			}
+			fmt.Fprintf(stdout, "steps %4d  %-10s %9.1f ms/iter  peak heap %8.1f MB  peak live %8.1f MB  max RSS %8.1f MB", r.Steps, r.Mode, r.MsPerIter, r.PeakHeapMB, r.PeakLiveMB, r.MaxRSSMB)
 			if r.GradRelDiff != nil {
 				fmt.Fprintf(stdout, "  grad rel diff %.2g", *r.GradRelDiff)
 			}
@@ -212,10 +224,10 @@ func measure(c config) (*result, error) {
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 
-	var peak atomic.Uint64
+	var peak, live atomic.Uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go sampleHeap(&peak, stop, done)
+	go sampleHeap(&peak, &live, stop, done)
 
 	step := func() error {
 		err := vm.RunAll()
@@ -250,20 +262,25 @@ func measure(c config) (*result, error) {
 		Steps: c.childSteps, Mode: c.childMode, Iters: k,
 		MsPerIter:  float64(elapsed.Microseconds()) / 1000 / float64(k),
 		PeakHeapMB: float64(peak.Load()) / (1 << 20),
+		PeakLiveMB: float64(live.Load()) / (1 << 20),
 		MaxRSSMB:   float64(ru.Maxrss) / 1024, // Linux reports KiB
 	}, nil
 }
 
-// sampleHeap records the largest live heap seen every millisecond.
-func sampleHeap(peak *atomic.Uint64, stop, done chan struct{}) {
+// sampleHeap records every millisecond the largest heap seen and the
+// largest live heap reported by the last garbage collection.
+func sampleHeap(peak, live *atomic.Uint64, stop, done chan struct{}) {
 	defer close(done)
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
 		metrics.Read(s)
 		if v := s[0].Value.Uint64(); v > peak.Load() {
 			peak.Store(v)
+		}
+		if v := s[1].Value.Uint64(); v > live.Load() {
+			live.Store(v)
 		}
 		select {
 		case <-stop:
