@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sample is the Fashion-MNIST sample embedded in package data, used as a
+// data directory so the tests need no installed dataset.
+const sample = "../../data/sample"
+
+func runJSON(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(append(args, "-json", "-quiet"), &out, &errb); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var r result
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	return r
+}
+
+var small = []string{"-data", sample, "-train-limit", "192", "-test-limit", "100", "-batch", "32", "-epochs", "1", "-channels", "4", "-steps", "3"}
+
+func TestTrainsAndReproduces(t *testing.T) {
+	a := runJSON(t, small...)
+	b := runJSON(t, small...)
+	if a.TestAccuracy != b.TestAccuracy || a.Losses[len(a.Losses)-1] != b.Losses[len(b.Losses)-1] {
+		t.Errorf("same seed, different runs: %v vs %v", a.Losses, b.Losses)
+	}
+	if a.TrainSize != 192 || a.TestSize != 100 || a.Epochs != 1 || a.Dataset != "fashion" || a.SecondsPerEpoch <= 0 || a.PeakRSSMB <= 0 {
+		t.Errorf("summary %+v", a)
+	}
+	if !(a.Losses[len(a.Losses)-1] < a.Losses[0]) {
+		t.Errorf("loss did not decrease: %v", a.Losses)
+	}
+}
+
+// TestDirectMatchesAdjoint checks that backpropagation through the
+// unrolled solver gives the same loss curve as the adjoint.
+func TestDirectMatchesAdjoint(t *testing.T) {
+	a := runJSON(t, append(small, "-grad", "adjoint")...)
+	d := runJSON(t, append(small, "-grad", "direct")...)
+	for i := range a.Losses {
+		if math.Abs(a.Losses[i]-d.Losses[i]) > 1e-6*math.Abs(d.Losses[i]) {
+			t.Errorf("loss %d: adjoint %.12g, direct %.12g", i, a.Losses[i], d.Losses[i])
+		}
+	}
+}
+
+// TestSaveLoad checks that a saved model, loaded again, predicts exactly
+// the same test accuracy.
+func TestSaveLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.gob")
+	a := runJSON(t, append(small, "-save", path)...)
+	b := runJSON(t, append(small[:len(small)-6], "-epochs", "0", "-channels", "4", "-steps", "3", "-load", path)...)
+	if a.TestAccuracy != b.TestAccuracy {
+		t.Errorf("accuracy after training %v, after reloading %v", a.TestAccuracy, b.TestAccuracy)
+	}
+	var out, errb bytes.Buffer
+	if err := run(append(small[:len(small)-6], "-epochs", "0", "-channels", "8", "-steps", "3", "-load", path), &out, &errb); err == nil {
+		t.Error("loading a model into another architecture succeeded")
+	}
+	os.WriteFile(path, []byte("garbage"), 0o644)
+	if err := run(append(small, "-load", path), &out, &errb); err == nil {
+		t.Error("loading garbage succeeded")
+	}
+}
+
+func TestPlot(t *testing.T) {
+	png := filepath.Join(t.TempDir(), "curves.png")
+	runJSON(t, append(small, "-plot", png)...)
+	b, err := os.ReadFile(png)
+	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Fatalf("no PNG: %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	// A truncated image file next to good label files.
+	src := filepath.Join(sample, "t10k-labels-idx1-ubyte.gz")
+	for _, f := range []string{"train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
+		b, _ := os.ReadFile(src)
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	img, _ := os.ReadFile(filepath.Join(sample, "t10k-images-idx3-ubyte.gz"))
+	os.WriteFile(filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), img[:len(img)/2], 0o644)
+	os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte.gz"), img, 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-data", dir}, "data"},
+		{[]string{"-data", t.TempDir()}, "data"},
+		{[]string{"-dataset", "cifar"}, "dataset"},
+		{[]string{"-alpha", "1.5", "-data", sample}, "alpha"},
+		{[]string{"-grad", "magic"}, "gradient mode"},
+		{[]string{"-method", "rk45"}, "method"},
+		{[]string{"-lr", "0"}, "lr"},
+		{[]string{"-batch", "0"}, "batch"},
+		{[]string{"-grad", "direct", "-method", "trap", "-data", sample}, "supports rect"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(append(c.args, "-quiet"), &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want mention of %q", c.args, err, c.want)
+		}
+	}
+}

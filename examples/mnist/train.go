@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	G "gorgonia.org/gorgonia"
+
+	"github.com/gofde/gofde/data"
+	"github.com/gofde/gofde/layers"
+)
+
+// train builds the training and evaluation graphs, trains for c.epochs
+// and evaluates on the test split after every epoch.
+func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error) {
+	// NewTapeMachine panics on compile errors; report them as errors.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("building the machine: %v", r)
+		}
+	}()
+	trainSet, testSet := limit(ds.Train, c.trainLimit), limit(ds.Test, c.testLimit)
+	if trainSet.Len() < c.batch && c.epochs > 0 {
+		return nil, fmt.Errorf("%d training images, fewer than one batch of %d", trainSet.Len(), c.batch)
+	}
+	mode, _ := layers.ParseMode(c.grad)
+	cfg := modelConfig{Channels: c.channels, Alpha: c.alpha, T: c.T, Steps: c.steps, Method: c.method, Groups: c.groups}
+	tr, err := buildNet(cfg, mode, c.batch, c.seed, true)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := buildNet(cfg, layers.Adjoint, c.batch, c.seed, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.load != "" {
+		if err := load(c.load, cfg, tr); err != nil {
+			return nil, err
+		}
+	}
+	vm := G.NewTapeMachine(tr.g, G.BindDualValues(tr.learn...))
+	defer vm.Close()
+	evm := G.NewTapeMachine(ev.g)
+	defer evm.Close()
+	var solver G.Solver
+	if c.optimizer == "sgd" {
+		solver = G.NewMomentum(G.WithLearnRate(c.lr), G.WithMomentum(0.9))
+	} else {
+		solver = G.NewAdamSolver(G.WithLearnRate(c.lr))
+	}
+
+	res = &result{
+		Dataset: ds.Name, Source: ds.Source, TrainSize: trainSet.Len(), TestSize: testSet.Len(),
+		Epochs: c.epochs, Grad: c.grad, Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
+	}
+	rng := rand.New(rand.NewPCG(c.seed, 0x6d6e697374))
+	nb := trainSet.Len() / c.batch // the last partial batch of an epoch is dropped
+	var trainSecs float64
+	for epoch := 1; epoch <= c.epochs; epoch++ {
+		bar := progressbar.NewOptions(nb, progressbar.OptionSetWriter(stderr), progressbar.OptionSetVisibility(!c.quiet),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, c.epochs)), progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true))
+		start := time.Now()
+		perm := shuffled(rng, trainSet.Len())
+		var sum float64
+		for b := 0; b < nb; b++ {
+			fill(tr, trainSet, perm[b*c.batch:(b+1)*c.batch])
+			if err := vm.RunAll(); err != nil {
+				return nil, fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
+			}
+			loss := tr.loss.Value().Data().(float64)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return nil, fmt.Errorf("epoch %d, batch %d: loss is %v; lower -lr", epoch, b, loss)
+			}
+			sum += loss
+			if len(res.Losses) < c.logLosses {
+				res.Losses = append(res.Losses, loss)
+			}
+			if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
+				return nil, err
+			}
+			vm.Reset()
+			_ = bar.Add(1)
+		}
+		trainSecs += since(start)
+		_ = bar.Finish()
+		copyParams(ev, tr)
+		acc, err := evaluate(evm, ev, testSet)
+		if err != nil {
+			return nil, err
+		}
+		res.EpochAccuracy = append(res.EpochAccuracy, acc)
+		res.EpochLoss = append(res.EpochLoss, sum/float64(max(nb, 1)))
+		fmt.Fprintf(stderr, "\repoch %d: train loss %.4f, test accuracy %.2f%% (%.1f s)\n", epoch, sum/float64(max(nb, 1)), 100*acc, since(start))
+	}
+	if c.epochs == 0 {
+		copyParams(ev, tr)
+		acc, err := evaluate(evm, ev, testSet)
+		if err != nil {
+			return nil, err
+		}
+		res.EpochAccuracy = append(res.EpochAccuracy, acc)
+	}
+	res.TestAccuracy = res.EpochAccuracy[len(res.EpochAccuracy)-1]
+	if c.epochs > 0 {
+		res.SecondsPerEpoch = trainSecs / float64(c.epochs)
+	}
+	if c.save != "" {
+		if err := save(c.save, cfg, tr); err != nil {
+			return nil, fmt.Errorf("saving the model: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// fill copies the images and one-hot labels of the examples idx into the
+// network's input tensors; rows past len(idx) are zero.
+func fill(n *net, s *data.Split, idx []int) {
+	x := n.x.Value().Data().([]float64)
+	y := n.target.Value().Data().([]float64)
+	clear(x)
+	clear(y)
+	d := s.Images.Dim()
+	for r, i := range idx {
+		copy(x[r*d:(r+1)*d], s.Images.Pixels[i*d:(i+1)*d])
+		y[r*10+s.Labels[i]] = 1
+	}
+}
+
+// evaluate returns the accuracy on s, in batches (the last one padded).
+func evaluate(vm G.VM, n *net, s *data.Split) (float64, error) {
+	preds, err := predict(vm, n, s)
+	if err != nil {
+		return 0, err
+	}
+	correct := 0
+	for i, p := range preds {
+		if p == s.Labels[i] {
+			correct++
+		}
+	}
+	return float64(correct) / float64(max(1, s.Len())), nil
+}
+
+// predict returns the predicted class of every example of s.
+func predict(vm G.VM, n *net, s *data.Split) ([]int, error) {
+	preds := make([]int, 0, s.Len())
+	idx := make([]int, 0, n.batch)
+	for lo := 0; lo < s.Len(); lo += n.batch {
+		idx = idx[:0]
+		for i := lo; i < min(lo+n.batch, s.Len()); i++ {
+			idx = append(idx, i)
+		}
+		fill(n, s, idx)
+		if err := vm.RunAll(); err != nil {
+			return nil, err
+		}
+		logits := n.logits.Value().Data().([]float64)
+		for r := range idx {
+			best := 0
+			for k := 1; k < 10; k++ {
+				if logits[r*10+k] > logits[r*10+best] {
+					best = k
+				}
+			}
+			preds = append(preds, best)
+		}
+		vm.Reset()
+	}
+	return preds, nil
+}
