@@ -1,0 +1,5 @@
+//go:build !race
+
+package fode_test
+
+const raceEnabled = false
