@@ -1,0 +1,284 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/graph"
+	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/ops"
+)
+
+// prepared holds what every run shares: the normalised adjacency, the
+// attention pattern and the (row-normalised) features.
+type prepared struct {
+	ds       *graph.Dataset
+	adj      *graph.CSR // Â for the linear field
+	pattern  *graph.CSR // A + I for the attention field
+	features *graph.CSR
+}
+
+func prepare(c config, ds *graph.Dataset) (*prepared, error) {
+	sym, err := graph.Symmetrize(ds.Adj)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{ds: ds}
+	if c.norm == "rw" {
+		p.adj, err = graph.NormalizeRW(sym)
+	} else {
+		p.adj, err = graph.NormalizeSym(sym)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.pattern = p.adj // same pattern (A + I); EdgeAttention ignores the values
+	f := ds.Features
+	vals := append([]float64(nil), f.Val...)
+	if c.rowNorm {
+		for i := 0; i < f.Rows; i++ {
+			s := 0.0
+			for k := f.Ptr[i]; k < f.Ptr[i+1]; k++ {
+				s += math.Abs(vals[k])
+			}
+			if s > 0 {
+				for k := f.Ptr[i]; k < f.Ptr[i+1]; k++ {
+					vals[k] /= s
+				}
+			}
+		}
+	}
+	if p.features, err = f.WithValues(vals); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// net is one model graph: with dropout masks (training) or without.
+type net struct {
+	g              *G.ExprGraph
+	inMask, mask   *G.Node // dropout masks (nil without dropout)
+	target         *G.Node // one-hot labels of the training nodes / |train|
+	logits, loss   *G.Node
+	learn          G.Nodes
+	inKeep, keep   float64
+	nnzIn, nodes   int
+	classes, featD int
+}
+
+func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error) {
+	ds := p.ds
+	g := G.NewGraph()
+	n = &net{g: g, nnzIn: p.features.NNZ(), nodes: ds.Nodes(), classes: ds.Classes}
+	dt := tensor.Float64
+	fv := G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("features"),
+		G.WithValue(tensor.New(tensor.WithShape(p.features.NNZ()), tensor.WithBacking(append([]float64(nil), p.features.Val...)))))
+	if train && c.inDrop > 0 {
+		n.inKeep = 1 - c.inDrop
+		n.inMask = G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("inmask"),
+			G.WithValue(tensor.New(tensor.WithShape(p.features.NNZ()), tensor.Of(dt))))
+		fv = G.Must(G.HadamardProd(fv, n.inMask))
+	}
+	enc, err := layers.NewDense(g, dt, "enc", ds.Features.Cols, c.hidden, seed+1)
+	if err != nil {
+		return nil, err
+	}
+	h0, err := graph.SpMMValues(p.features, fv, enc.W)
+	if err != nil {
+		return nil, err
+	}
+	brow := G.Must(G.Reshape(enc.B, tensor.Shape{1, c.hidden}))
+	h0 = G.Must(G.BroadcastAdd(h0, brow, nil, []byte{0}))
+	n.learn = append(n.learn, enc.Learnables()...)
+
+	method, _ := fode.ParseMethod(c.method)
+	hist, _ := parseHistory(c.history)
+	opt := fode.Options{Method: method, Alpha: c.alpha, T: c.T, Steps: c.steps, History: hist}
+	var z *G.Node
+	switch c.field {
+	case "linear":
+		field, err := graph.NewLinearDiffusion(p.adj, c.hidden)
+		if err != nil {
+			return nil, err
+		}
+		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2})
+		if err != nil {
+			return nil, err
+		}
+		if z, err = block.Fwd(h0); err != nil {
+			return nil, err
+		}
+	case "attention":
+		wk, err := layers.NewDense(g, dt, "key", c.hidden, c.attnDim, seed+3)
+		if err != nil {
+			return nil, err
+		}
+		wq, err := layers.NewDense(g, dt, "query", c.hidden, c.attnDim, seed+4)
+		if err != nil {
+			return nil, err
+		}
+		n.learn = append(n.learn, wk.W, wq.W)
+		k := G.Must(G.Mul(h0, wk.W))
+		q := G.Must(G.Mul(h0, wq.W))
+		w, err := graph.EdgeAttention(p.pattern, k, q)
+		if err != nil {
+			return nil, err
+		}
+		field, err := graph.NewEdgeDiffusion(p.pattern, c.hidden)
+		if err != nil {
+			return nil, err
+		}
+		if z, err = ops.FDE(h0, []*G.Node{w}, nil, ops.Config{Field: field, Solve: opt, Grad: fode.Adjoint}); err != nil {
+			return nil, err
+		}
+	}
+	z = G.Must(G.Rectify(z))
+	if train && c.drop > 0 {
+		n.keep = 1 - c.drop
+		n.mask = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), c.hidden), G.WithName("mask"),
+			G.WithValue(tensor.New(tensor.WithShape(ds.Nodes(), c.hidden), tensor.Of(dt))))
+		z = G.Must(G.HadamardProd(z, n.mask))
+	}
+	dec, err := layers.NewDense(g, dt, "dec", c.hidden, ds.Classes, seed+5)
+	if err != nil {
+		return nil, err
+	}
+	n.learn = append(n.learn, dec.Learnables()...)
+	if n.logits, err = dec.Fwd(z); err != nil {
+		return nil, err
+	}
+	if train {
+		n.target = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), ds.Classes), G.WithName("target"),
+			G.WithValue(tensor.New(tensor.WithShape(ds.Nodes(), ds.Classes), tensor.Of(dt))))
+		logp := G.Must(G.LogSoftMax(n.logits))
+		n.loss = G.Must(G.Neg(G.Must(G.Sum(G.Must(G.HadamardProd(logp, n.target))))))
+		if _, err := G.Grad(n.loss, n.learn...); err != nil {
+			return nil, fmt.Errorf("building the gradient: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// resample draws new inverted-dropout masks (kept entries scaled 1/keep).
+func (n *net) resample(rng *rand.Rand) {
+	fill := func(m *G.Node, keep float64) {
+		if m == nil {
+			return
+		}
+		d := m.Value().Data().([]float64)
+		for i := range d {
+			d[i] = 0
+			if rng.Float64() < keep {
+				d[i] = 1 / keep
+			}
+		}
+	}
+	fill(n.inMask, n.inKeep)
+	fill(n.mask, n.keep)
+}
+
+func copyParams(dst, src *net) {
+	for i, p := range src.learn {
+		copy(dst.learn[i].Value().Data().([]float64), p.Value().Data().([]float64))
+	}
+}
+
+type runResult struct {
+	test, val float64
+	epoch     int
+}
+
+// accuracy returns the fraction of the nodes idx whose largest logit is
+// their label.
+func accuracy(logits []float64, classes int, labels, idx []int) float64 {
+	if len(idx) == 0 {
+		return 0
+	}
+	ok := 0
+	for _, i := range idx {
+		row := logits[i*classes : (i+1)*classes]
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		if best == labels[i] {
+			ok++
+		}
+	}
+	return float64(ok) / float64(len(idx))
+}
+
+// trainRun trains one model on one split and returns the test accuracy at
+// the epoch of the best validation accuracy.
+func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, progress io.Writer) (res runResult, err error) {
+	// NewTapeMachine panics on compile errors; report them as errors.
+	defer func() {
+		if e := recover(); e != nil {
+			err = fmt.Errorf("building the machine: %v", e)
+		}
+	}()
+	tr, err := buildNet(c, p, seed, true)
+	if err != nil {
+		return res, err
+	}
+	ev, err := buildNet(c, p, seed, false)
+	if err != nil {
+		return res, err
+	}
+	tgt := tr.target.Value().Data().([]float64)
+	for _, i := range split.Train {
+		tgt[i*tr.classes+p.ds.Labels[i]] = 1 / float64(len(split.Train))
+	}
+	vm := G.NewTapeMachine(tr.g, G.BindDualValues(tr.learn...))
+	defer vm.Close()
+	evm := G.NewTapeMachine(ev.g)
+	defer evm.Close()
+	solver := G.NewAdamSolver(G.WithLearnRate(c.lr), G.WithL2Reg(c.wd))
+	rng := rand.New(rand.NewPCG(seed, 0x636f7261))
+	res.val = -1
+	since := 0
+	for epoch := 1; epoch <= c.epochs; epoch++ {
+		tr.resample(rng)
+		if err := vm.RunAll(); err != nil {
+			return res, fmt.Errorf("epoch %d: %w", epoch, err)
+		}
+		loss := tr.loss.Value().Data().(float64)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return res, fmt.Errorf("epoch %d: loss is %v; lower -lr or -T", epoch, loss)
+		}
+		if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
+			return res, err
+		}
+		vm.Reset()
+		copyParams(ev, tr)
+		if err := evm.RunAll(); err != nil {
+			return res, fmt.Errorf("epoch %d, evaluation: %w", epoch, err)
+		}
+		logits := ev.logits.Value().Data().([]float64)
+		val := accuracy(logits, ev.classes, p.ds.Labels, split.Val)
+		test := accuracy(logits, ev.classes, p.ds.Labels, split.Test)
+		evm.Reset()
+		if val > res.val {
+			res.val, res.test, res.epoch = val, test, epoch
+			since = 0
+		} else {
+			since++
+		}
+		if c.every > 0 && epoch%c.every == 0 {
+			fmt.Fprintf(progress, "run %d epoch %d: loss %.4f, train %.1f%%, val %.2f%%, test %.2f%% (best val %.2f%% at %d)\n",
+				r+1, epoch, loss, 100*accuracy(logits, ev.classes, p.ds.Labels, split.Train), 100*val, 100*test, 100*res.val, res.epoch)
+		}
+		if c.patience > 0 && since >= c.patience {
+			break
+		}
+	}
+	return res, nil
+}

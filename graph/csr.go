@@ -1,0 +1,304 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// CSR is a sparse matrix in compressed sparse row form: the entries of row
+// i are Val[k] at column Col[k] for Ptr[i] ≤ k < Ptr[i+1]. Within a row the
+// columns are strictly increasing (NewCSR sorts them and sums duplicates).
+//
+// A CSR is immutable once built: the functions of this package return new
+// matrices and never modify their arguments.
+type CSR struct {
+	Rows, Cols int
+	Ptr        []int
+	Col        []int
+	Val        []float64
+}
+
+// NewCSR validates the arrays of a CSR matrix of shape rows × cols and
+// returns the matrix, with the columns of each row sorted and duplicate
+// entries summed. It reports inconsistent arrays (len(ptr) ≠ rows+1,
+// non-monotone ptr, ptr[rows] ≠ len(col), len(val) ≠ len(col), a column
+// out of range, a non-finite value) as errors. The arrays are copied.
+func NewCSR(rows, cols int, ptr, col []int, val []float64) (*CSR, error) {
+	if rows < 0 || cols < 0 {
+		return nil, fmt.Errorf("graph: CSR shape %d×%d must not be negative", rows, cols)
+	}
+	if len(ptr) != rows+1 {
+		return nil, fmt.Errorf("graph: CSR indptr has %d entries, want rows+1 = %d", len(ptr), rows+1)
+	}
+	if ptr[0] != 0 {
+		return nil, fmt.Errorf("graph: CSR indptr[0] = %d, want 0", ptr[0])
+	}
+	for i := 0; i < rows; i++ {
+		if ptr[i+1] < ptr[i] {
+			return nil, fmt.Errorf("graph: CSR indptr decreases at row %d (%d > %d)", i, ptr[i], ptr[i+1])
+		}
+	}
+	if ptr[rows] != len(col) {
+		return nil, fmt.Errorf("graph: CSR indptr[%d] = %d, but there are %d column indices", rows, ptr[rows], len(col))
+	}
+	if len(val) != len(col) {
+		return nil, fmt.Errorf("graph: CSR has %d values and %d column indices", len(val), len(col))
+	}
+	type entry struct {
+		c int
+		v float64
+	}
+	m := &CSR{Rows: rows, Cols: cols, Ptr: make([]int, rows+1), Col: make([]int, 0, len(col)), Val: make([]float64, 0, len(val))}
+	var buf []entry
+	for i := 0; i < rows; i++ {
+		buf = buf[:0]
+		for k := ptr[i]; k < ptr[i+1]; k++ {
+			if col[k] < 0 || col[k] >= cols {
+				return nil, fmt.Errorf("graph: CSR column index %d at row %d outside [0, %d)", col[k], i, cols)
+			}
+			if math.IsNaN(val[k]) || math.IsInf(val[k], 0) {
+				return nil, fmt.Errorf("graph: CSR value %v at (%d, %d) is not finite", val[k], i, col[k])
+			}
+			buf = append(buf, entry{col[k], val[k]})
+		}
+		sort.SliceStable(buf, func(a, b int) bool { return buf[a].c < buf[b].c })
+		for j, e := range buf {
+			if j > 0 && e.c == buf[j-1].c {
+				m.Val[len(m.Val)-1] += e.v
+				continue
+			}
+			m.Col = append(m.Col, e.c)
+			m.Val = append(m.Val, e.v)
+		}
+		m.Ptr[i+1] = len(m.Col)
+	}
+	return m, nil
+}
+
+// FromCOO builds a rows × cols CSR matrix from coordinate triplets
+// (row[k], col[k], val[k]); duplicates are summed.
+func FromCOO(rows, cols int, row, col []int, val []float64) (*CSR, error) {
+	if len(row) != len(col) || len(val) != len(col) {
+		return nil, fmt.Errorf("graph: COO arrays of lengths %d, %d, %d differ", len(row), len(col), len(val))
+	}
+	if rows < 0 {
+		return nil, fmt.Errorf("graph: COO shape %d×%d must not be negative", rows, cols)
+	}
+	ptr := make([]int, rows+1)
+	for _, r := range row {
+		if r < 0 || r >= rows {
+			return nil, fmt.Errorf("graph: COO row index %d outside [0, %d)", r, rows)
+		}
+		ptr[r+1]++
+	}
+	for i := 0; i < rows; i++ {
+		ptr[i+1] += ptr[i]
+	}
+	next := append([]int(nil), ptr[:rows]...)
+	c := make([]int, len(col))
+	v := make([]float64, len(val))
+	for k, r := range row {
+		c[next[r]] = col[k]
+		v[next[r]] = val[k]
+		next[r]++
+	}
+	return NewCSR(rows, cols, ptr, c, v)
+}
+
+// NNZ returns the number of stored entries.
+func (a *CSR) NNZ() int { return len(a.Col) }
+
+// Row returns the row index of every stored entry, in storage order.
+func (a *CSR) Row() []int {
+	r := make([]int, a.NNZ())
+	for i := 0; i < a.Rows; i++ {
+		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
+			r[k] = i
+		}
+	}
+	return r
+}
+
+// Dense returns the matrix as a row-major rows × cols slice.
+func (a *CSR) Dense() []float64 {
+	d := make([]float64, a.Rows*a.Cols)
+	for i := 0; i < a.Rows; i++ {
+		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
+			d[i*a.Cols+a.Col[k]] = a.Val[k]
+		}
+	}
+	return d
+}
+
+// WithValues returns a matrix with a's sparsity pattern and the values
+// val (len NNZ), sharing a's index arrays.
+func (a *CSR) WithValues(val []float64) (*CSR, error) {
+	if len(val) != a.NNZ() {
+		return nil, fmt.Errorf("graph: %d values for a pattern with %d entries", len(val), a.NNZ())
+	}
+	return &CSR{Rows: a.Rows, Cols: a.Cols, Ptr: a.Ptr, Col: a.Col, Val: val}, nil
+}
+
+// Transpose returns Aᵀ and the permutation perm with Aᵀ.Val[k] =
+// A.Val[perm[k]], which maps values on A's pattern to values on Aᵀ's.
+func (a *CSR) Transpose() (t *CSR, perm []int) {
+	t = &CSR{Rows: a.Cols, Cols: a.Rows, Ptr: make([]int, a.Cols+1), Col: make([]int, a.NNZ()), Val: make([]float64, a.NNZ())}
+	perm = make([]int, a.NNZ())
+	for _, c := range a.Col {
+		t.Ptr[c+1]++
+	}
+	for j := 0; j < a.Cols; j++ {
+		t.Ptr[j+1] += t.Ptr[j]
+	}
+	next := append([]int(nil), t.Ptr[:a.Cols]...)
+	for i := 0; i < a.Rows; i++ { // increasing i keeps Aᵀ's rows sorted
+		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
+			p := next[a.Col[k]]
+			t.Col[p], t.Val[p], perm[p] = i, a.Val[k], k
+			next[a.Col[k]]++
+		}
+	}
+	return t, perm
+}
+
+// MulDense computes dst = A X for the row-major Cols × d matrix x; dst is
+// Rows × d and is overwritten.
+func (a *CSR) MulDense(dst, x []float64, d int) error {
+	if d < 1 || len(x) != a.Cols*d || len(dst) != a.Rows*d {
+		return fmt.Errorf("graph: MulDense of a %d×%d matrix with %d values (d = %d) into %d", a.Rows, a.Cols, len(x), d, len(dst))
+	}
+	spmm(dst, a.Ptr, a.Col, a.Val, x, d, false)
+	return nil
+}
+
+// spmm computes dst = A X (or dst += A X with add) for CSR arrays.
+func spmm(dst []float64, ptr, col []int, val, x []float64, d int, add bool) {
+	rows := len(ptr) - 1
+	for i := 0; i < rows; i++ {
+		out := dst[i*d : (i+1)*d]
+		if !add {
+			clear(out)
+		}
+		for k := ptr[i]; k < ptr[i+1]; k++ {
+			v := val[k]
+			xr := x[col[k]*d : (col[k]+1)*d]
+			for j, e := range xr {
+				out[j] += v * e
+			}
+		}
+	}
+}
+
+// edgeDots computes e[k] = ⟨G_{row(k)}, X_{col(k)}⟩ over the d columns,
+// the derivative of ⟨G, A X⟩ with respect to A's value k.
+func edgeDots(e []float64, ptr, col []int, g, x []float64, d int) {
+	rows := len(ptr) - 1
+	for i := 0; i < rows; i++ {
+		gr := g[i*d : (i+1)*d]
+		for k := ptr[i]; k < ptr[i+1]; k++ {
+			xr := x[col[k]*d : (col[k]+1)*d]
+			s := 0.0
+			for j, v := range gr {
+				s += v * xr[j]
+			}
+			e[k] = s
+		}
+	}
+}
+
+// Symmetrize returns the binary symmetric adjacency of a square matrix:
+// entry (i, j) is 1 when A_ij ≠ 0 or A_ji ≠ 0 and i ≠ j (self-loops are
+// dropped).
+func Symmetrize(a *CSR) (*CSR, error) {
+	if a == nil || a.Rows != a.Cols {
+		return nil, errors.New("graph: Symmetrize needs a square matrix")
+	}
+	var r, c []int
+	for i := 0; i < a.Rows; i++ {
+		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
+			if j := a.Col[k]; j != i && a.Val[k] != 0 {
+				r, c = append(r, i, j), append(c, j, i)
+			}
+		}
+	}
+	m, err := FromCOO(a.Rows, a.Cols, r, c, make([]float64, len(r)))
+	if err != nil {
+		return nil, err
+	}
+	for k := range m.Val {
+		m.Val[k] = 1
+	}
+	return m, nil
+}
+
+// withSelfLoops returns A + I's pattern and values for a square matrix.
+func withSelfLoops(a *CSR) (*CSR, error) {
+	if a == nil || a.Rows != a.Cols {
+		return nil, errors.New("graph: normalisation needs a square matrix")
+	}
+	r, c, v := a.Row(), append([]int(nil), a.Col...), append([]float64(nil), a.Val...)
+	for i := 0; i < a.Rows; i++ {
+		r, c, v = append(r, i), append(c, i), append(v, 1)
+	}
+	return FromCOO(a.Rows, a.Cols, r, c, v)
+}
+
+// NormalizeSym returns the symmetric normalisation with self-loops
+// Â = D^{-1/2} (A + I) D^{-1/2}, D_ii = Σ_j (A + I)_ij, of a square
+// non-negative matrix A. Its eigenvalues lie in (-1, 1] for symmetric A.
+func NormalizeSym(a *CSR) (*CSR, error) {
+	m, err := withSelfLoops(a)
+	if err != nil {
+		return nil, err
+	}
+	dinv, err := invDegrees(m)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < m.Rows; i++ {
+		for k := m.Ptr[i]; k < m.Ptr[i+1]; k++ {
+			m.Val[k] *= math.Sqrt(dinv[i] * dinv[m.Col[k]])
+		}
+	}
+	return m, nil
+}
+
+// NormalizeRW returns the random-walk normalisation with self-loops
+// Â = D^{-1} (A + I), whose rows sum to one, of a square non-negative
+// matrix A.
+func NormalizeRW(a *CSR) (*CSR, error) {
+	m, err := withSelfLoops(a)
+	if err != nil {
+		return nil, err
+	}
+	dinv, err := invDegrees(m)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < m.Rows; i++ {
+		for k := m.Ptr[i]; k < m.Ptr[i+1]; k++ {
+			m.Val[k] *= dinv[i]
+		}
+	}
+	return m, nil
+}
+
+func invDegrees(m *CSR) ([]float64, error) {
+	dinv := make([]float64, m.Rows)
+	for i := range dinv {
+		s := 0.0
+		for k := m.Ptr[i]; k < m.Ptr[i+1]; k++ {
+			if m.Val[k] < 0 {
+				return nil, fmt.Errorf("graph: normalisation of a matrix with a negative entry at (%d, %d)", i, m.Col[k])
+			}
+			s += m.Val[k]
+		}
+		if s == 0 {
+			return nil, fmt.Errorf("graph: row %d has zero degree", i)
+		}
+		dinv[i] = 1 / s
+	}
+	return dinv, nil
+}
