@@ -10,6 +10,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/ops"
 )
 
 // EdgeAttention returns the vector node of edge weights, one per stored
@@ -67,10 +69,10 @@ func (op *attnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 
 // weights returns the attention weights from K and Q.
 func (op *attnOp) weights(kv, qv G.Value) (k, q, w []float64, err error) {
-	if k, err = float64s(kv); err != nil {
+	if k, err = ops.Float64s(kv); err != nil {
 		return nil, nil, nil, fmt.Errorf("graph: %v: keys: %w", op, err)
 	}
-	if q, err = float64s(qv); err != nil {
+	if q, err = ops.Float64s(qv); err != nil {
 		return nil, nil, nil, fmt.Errorf("graph: %v: queries: %w", op, err)
 	}
 	a, d := op.sp.a, op.dk
@@ -107,7 +109,7 @@ func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDense(op.dtype, tensor.Shape{len(w)}, w), nil
+	return ops.NewTensor(op.dtype, tensor.Shape{len(w)}, w), nil
 }
 
 // grads returns dK and dQ from (K, Q, dL/dw).
@@ -116,7 +118,7 @@ func (op *attnOp) grads(kv, qv, gv G.Value) (dk, dq []float64, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := float64s(gv)
+	g, err := ops.Float64s(gv)
 	if err != nil || len(g) != len(w) {
 		return nil, nil, fmt.Errorf("graph: %v: weight cotangent of %d values, want %d (%v)", op, len(g), len(w), err)
 	}
@@ -192,10 +194,10 @@ func (op *attnOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		return err
 	}
 	s := tensor.Shape{op.sp.a.Rows, op.dk}
-	if err := addGrad(inputs[0], newDense(tensor.Float64, s, dk)); err != nil {
+	if err := addGrad(inputs[0], ops.NewTensor(tensor.Float64, s, dk)); err != nil {
 		return fmt.Errorf("graph: %v: %w", op, err)
 	}
-	if err := addGrad(inputs[1], newDense(tensor.Float64, s, dq)); err != nil {
+	if err := addGrad(inputs[1], ops.NewTensor(tensor.Float64, s, dq)); err != nil {
 		return fmt.Errorf("graph: %v: %w", op, err)
 	}
 	return nil
@@ -229,9 +231,9 @@ func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	s := tensor.Shape{op.fwd.sp.a.Rows, op.fwd.dk}
 	if op.which == 0 {
-		return newDense(op.fwd.dtype, s, dk), nil
+		return ops.NewTensor(op.fwd.dtype, s, dk), nil
 	}
-	return newDense(op.fwd.dtype, s, dq), nil
+	return ops.NewTensor(op.fwd.dtype, s, dq), nil
 }
 
 func (op *attnGradOp) ReturnsPtr() bool     { return false }

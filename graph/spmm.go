@@ -10,6 +10,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/ops"
 )
 
 // opIDs gives every sparse op a distinct identity for Gorgonia's hashing.
@@ -136,7 +138,7 @@ func (op *spmmOp) values(in []G.Value) ([]float64, error) {
 	if !op.withVals {
 		return m.Val, nil
 	}
-	v, err := float64s(in[0])
+	v, err := ops.Float64s(in[0])
 	if err != nil {
 		return nil, fmt.Errorf("graph: %v: values: %w", op, err)
 	}
@@ -161,7 +163,7 @@ func (op *spmmOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := float64s(in[len(in)-1])
+	x, err := ops.Float64s(in[len(in)-1])
 	if err != nil {
 		return nil, fmt.Errorf("graph: %v: dense input: %w", op, err)
 	}
@@ -171,7 +173,7 @@ func (op *spmmOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := make([]float64, m.Rows*op.d)
 	spmm(out, m.Ptr, m.Col, vals, x, op.d, false)
-	return newDense(op.dtype, tensor.Shape{m.Rows, op.d}, out), nil
+	return ops.NewTensor(op.dtype, tensor.Shape{m.Rows, op.d}, out), nil
 }
 
 func (op *spmmOp) ReturnsPtr() bool     { return false }
@@ -294,11 +296,11 @@ func (op *edgeDotOp) Do(in ...G.Value) (G.Value, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("graph: %v: %d inputs, want 2", op, len(in))
 	}
-	g, err := float64s(in[0])
+	g, err := ops.Float64s(in[0])
 	if err != nil {
 		return nil, fmt.Errorf("graph: %v: %w", op, err)
 	}
-	x, err := float64s(in[1])
+	x, err := ops.Float64s(in[1])
 	if err != nil {
 		return nil, fmt.Errorf("graph: %v: %w", op, err)
 	}
@@ -311,7 +313,7 @@ func (op *edgeDotOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	e := make([]float64, a.NNZ())
 	edgeDots(e, a.Ptr, a.Col, g, x, op.d)
-	return newDense(op.dtype, tensor.Shape{len(e)}, e), nil
+	return ops.NewTensor(op.dtype, tensor.Shape{len(e)}, e), nil
 }
 
 func (op *edgeDotOp) ReturnsPtr() bool     { return false }
@@ -330,73 +332,15 @@ func (op *edgeDotOp) Hashcode() uint32 {
 
 func (op *edgeDotOp) String() string { return fmt.Sprintf("EdgeDot{nnz=%d}", op.sp.a.NNZ()) }
 
-// float64s returns a value's elements as float64 (a copy for float32).
-func float64s(v G.Value) ([]float64, error) {
-	switch x := v.(type) {
-	case *tensor.Dense:
-		switch x.Dtype() {
-		case tensor.Float64:
-			return x.Float64s(), nil
-		case tensor.Float32:
-			f := x.Float32s()
-			out := make([]float64, len(f))
-			for i, e := range f {
-				out[i] = float64(e)
-			}
-			return out, nil
-		}
-		return nil, fmt.Errorf("unsupported dtype %v", x.Dtype())
-	case nil:
-		return nil, errors.New("no value")
-	}
-	return nil, fmt.Errorf("unsupported value type %T", v)
-}
-
-// newDense wraps data in a tensor of the given dtype and shape.
-func newDense(dt tensor.Dtype, shape tensor.Shape, data []float64) *tensor.Dense {
-	if dt == tensor.Float32 {
-		f := make([]float32, len(data))
-		for i, x := range data {
-			f[i] = float32(x)
-		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
-}
-
 // addGrad adds the value delta into node n's gradient.
 func addGrad(n *G.Node, delta G.Value) error {
 	gv, err := n.Grad()
 	if err != nil {
 		return err
 	}
-	d, err := float64s(delta)
+	d, err := ops.Float64s(delta)
 	if err != nil {
 		return err
 	}
-	x, ok := gv.(*tensor.Dense)
-	if !ok {
-		return fmt.Errorf("cannot accumulate into %T", gv)
-	}
-	switch x.Dtype() {
-	case tensor.Float64:
-		g := x.Float64s()
-		if len(g) != len(d) {
-			return fmt.Errorf("gradient of %d values, cotangent of %d", len(g), len(d))
-		}
-		for i, e := range d {
-			g[i] += e
-		}
-	case tensor.Float32:
-		g := x.Float32s()
-		if len(g) != len(d) {
-			return fmt.Errorf("gradient of %d values, cotangent of %d", len(g), len(d))
-		}
-		for i, e := range d {
-			g[i] += float32(e)
-		}
-	default:
-		return fmt.Errorf("cannot accumulate into dtype %v", x.Dtype())
-	}
-	return nil
+	return ops.AddInto(gv, d)
 }

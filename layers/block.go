@@ -141,7 +141,7 @@ func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig)
 		if off+size > len(theta) {
 			return nil, fmt.Errorf("layers: block %s: parameter shapes exceed the field's %d parameters", name, len(theta))
 		}
-		v := tensorOf(cfg.Dtype, s, theta[off:off+size])
+		v := ops.NewTensor(cfg.Dtype, s, append([]float64(nil), theta[off:off+size]...))
 		b.params = append(b.params, G.NewTensor(g, cfg.Dtype, s.Dims(), G.WithShape(s...), G.WithName(fmt.Sprintf("%s_%d", name, i)), G.WithValue(v)))
 		off += size
 	}
@@ -191,15 +191,4 @@ func (b *FDEBlock) Fwd(x *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("layers: FDEBlock: %w", err)
 	}
 	return out, nil
-}
-
-func tensorOf(dt tensor.Dtype, s tensor.Shape, data []float64) *tensor.Dense {
-	if dt == tensor.Float32 {
-		f := make([]float32, len(data))
-		for i, v := range data {
-			f[i] = float32(v)
-		}
-		return tensor.New(tensor.WithShape(s...), tensor.WithBacking(f))
-	}
-	return tensor.New(tensor.WithShape(s...), tensor.WithBacking(append([]float64(nil), data...)))
 }

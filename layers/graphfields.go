@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/ops"
 )
 
 // shapesOf converts a θ layout into the tensor shapes of parameter nodes.
@@ -44,7 +46,7 @@ func timeColumn(g *G.ExprGraph, dt tensor.Dtype, shape tensor.Shape, t float64) 
 	for i := range data {
 		data[i] = t
 	}
-	return G.NewTensor(g, dt, shape.Dims(), G.WithShape(shape...), G.WithValue(tensorOf(dt, shape, data)), G.WithName(fmt.Sprintf("t=%v#%p", t, &data[0])))
+	return G.NewTensor(g, dt, shape.Dims(), G.WithShape(shape...), G.WithValue(ops.NewTensor(dt, shape, append([]float64(nil), data...))), G.WithName(fmt.Sprintf("t=%v#%p", t, &data[0])))
 }
 
 // Graph builds W2 tanh(W1 [x; t] + b1) + b2 from Gorgonia operations, for

@@ -8,6 +8,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/ops"
 )
 
 // Dense is a fully connected layer y = x W + b, with W of shape (in, out),
@@ -29,8 +31,8 @@ func NewDense(g *G.ExprGraph, dt tensor.Dtype, name string, in, out int, seed ui
 		w[i] = lim * (2*rng.Float64() - 1)
 	}
 	return &Dense{
-		W: G.NewMatrix(g, dt, G.WithShape(in, out), G.WithName(name+"_W"), G.WithValue(tensorOf(dt, tensor.Shape{in, out}, w))),
-		B: G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(tensorOf(dt, tensor.Shape{out}, make([]float64, out)))),
+		W: G.NewMatrix(g, dt, G.WithShape(in, out), G.WithName(name+"_W"), G.WithValue(ops.NewTensor(dt, tensor.Shape{in, out}, w))),
+		B: G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(ops.NewTensor(dt, tensor.Shape{out}, make([]float64, out)))),
 	}, nil
 }
 
@@ -83,8 +85,8 @@ func NewConv(g *G.ExprGraph, dt tensor.Dtype, name string, in, out, kernel, stri
 	}
 	ks := tensor.Shape{out, in, kernel, kernel}
 	return &Conv{
-		K:      G.NewTensor(g, dt, 4, G.WithShape(ks...), G.WithName(name+"_K"), G.WithValue(tensorOf(dt, ks, k))),
-		B:      G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(tensorOf(dt, tensor.Shape{out}, make([]float64, out)))),
+		K:      G.NewTensor(g, dt, 4, G.WithShape(ks...), G.WithName(name+"_K"), G.WithValue(ops.NewTensor(dt, ks, k))),
+		B:      G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(ops.NewTensor(dt, tensor.Shape{out}, make([]float64, out)))),
 		kernel: kernel, stride: stride, pad: pad,
 	}, nil
 }

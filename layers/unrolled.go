@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/ops"
 )
 
 // unrolled builds the solve from primitive Gorgonia operations, step by
@@ -40,7 +41,7 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	nw := 0
 	weights := func(w []float64) *G.Node {
 		nw++
-		return G.NewMatrix(g, dt, G.WithShape(1, len(w)), G.WithName(fmt.Sprintf("%p_w%d", b, nw)), G.WithValue(tensorOf(dt, tensor.Shape{1, len(w)}, w)))
+		return G.NewMatrix(g, dt, G.WithShape(1, len(w)), G.WithName(fmt.Sprintf("%p_w%d", b, nw)), G.WithValue(ops.NewTensor(dt, tensor.Shape{1, len(w)}, append([]float64(nil), w...))))
 	}
 	// combine returns x + wᵀ F, reshaped like x.
 	combine := func(F *G.Node, w []float64) (*G.Node, error) {

@@ -206,12 +206,12 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if len(vals) < op.Arity() {
 		return nil, nil, opt, fmt.Errorf("ops: FDE: %d inputs, want %d", len(vals), op.Arity())
 	}
-	if x0, err = float64s(vals[0]); err != nil {
+	if x0, err = Float64s(vals[0]); err != nil {
 		return nil, nil, opt, fmt.Errorf("ops: FDE: initial state: %w", err)
 	}
 	theta = make([]float64, 0, op.cfg.Field.NumParams())
 	for i := range op.paramShapes {
-		p, err := float64s(vals[1+i])
+		p, err := Float64s(vals[1+i])
 		if err != nil {
 			return nil, nil, opt, fmt.Errorf("ops: FDE: parameter %d: %w", i, err)
 		}
@@ -219,7 +219,7 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	}
 	opt = op.cfg.Solve
 	if op.learnAlpha {
-		a, err := float64s(vals[1+len(op.paramShapes)])
+		a, err := Float64s(vals[1+len(op.paramShapes)])
 		if err != nil || len(a) != 1 {
 			return nil, nil, opt, fmt.Errorf("ops: FDE: alpha value: %v", err)
 		}
@@ -254,7 +254,7 @@ func (op *fdeOp) Do(vals ...G.Value) (G.Value, error) {
 	if k := len(sol.Times); k > 1 {
 		shape = append(tensor.Shape{k}, shape...)
 	}
-	v := newDense(op.dtype, shape, out)
+	v := NewTensor(op.dtype, shape, out)
 	op.store.put(v, sol)
 	return v, nil
 }
@@ -271,7 +271,7 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 			return nil, err
 		}
 	}
-	gy, err := float64s(gout)
+	gy, err := Float64s(gout)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
 	}
@@ -352,7 +352,7 @@ func (s *solutionStore) take(v G.Value) *fode.Solution {
 // holds reports whether v's values equal the solution's outputs (as the
 // forward pass wrote them, in v's dtype).
 func holds(v G.Value, sol *fode.Solution) bool {
-	got, err := float64s(v)
+	got, err := Float64s(v)
 	if err != nil {
 		return false
 	}

@@ -61,7 +61,7 @@ func buildLoss(t *testing.T, dt tensor.Dtype, learnAlpha, symbolic bool, cfg Con
 
 func values(t *testing.T, v G.Value) []float64 {
 	t.Helper()
-	f, err := float64s(v)
+	f, err := Float64s(v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 		if err != nil {
 			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
 		}
-		if err := addInto(gv, packed[off:off+size]); err != nil {
+		if err := AddInto(gv, packed[off:off+size]); err != nil {
 			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
 		}
 		off += size
@@ -115,7 +115,7 @@ func (op *fdeGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDense(op.fwd.dtype, tensor.Shape{len(packed)}, packed), nil
+	return NewTensor(op.fwd.dtype, tensor.Shape{len(packed)}, packed), nil
 }
 
 func (op *fdeGradOp) ReturnsPtr() bool     { return false }
@@ -134,76 +134,3 @@ func (op *fdeGradOp) Hashcode() uint32 {
 }
 
 func (op *fdeGradOp) String() string { return "∇" + op.fwd.String() }
-
-// float64s returns a value's elements as float64 (a copy for float32).
-func float64s(v G.Value) ([]float64, error) {
-	switch x := v.(type) {
-	case *tensor.Dense:
-		switch x.Dtype() {
-		case tensor.Float64:
-			return x.Float64s(), nil
-		case tensor.Float32:
-			f := x.Float32s()
-			out := make([]float64, len(f))
-			for i, e := range f {
-				out[i] = float64(e)
-			}
-			return out, nil
-		}
-		return nil, fmt.Errorf("unsupported dtype %v", x.Dtype())
-	case *G.F64:
-		return []float64{float64(*x)}, nil
-	case *G.F32:
-		return []float64{float64(*x)}, nil
-	case nil:
-		return nil, fmt.Errorf("no value")
-	}
-	return nil, fmt.Errorf("unsupported value type %T", v)
-}
-
-// newDense wraps data in a tensor of the given dtype and shape (a scalar
-// shape gives a scalar value).
-func newDense(dt tensor.Dtype, shape tensor.Shape, data []float64) G.Value {
-	if dt == tensor.Float32 {
-		f := make([]float32, len(data))
-		for i, x := range data {
-			f[i] = float32(x)
-		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
-}
-
-// addInto adds delta into a gradient value in place.
-func addInto(v G.Value, delta []float64) error {
-	switch x := v.(type) {
-	case *tensor.Dense:
-		switch x.Dtype() {
-		case tensor.Float64:
-			d := x.Float64s()
-			if len(d) != len(delta) {
-				return fmt.Errorf("gradient of %d values, cotangent of %d", len(d), len(delta))
-			}
-			for i, e := range delta {
-				d[i] += e
-			}
-			return nil
-		case tensor.Float32:
-			d := x.Float32s()
-			if len(d) != len(delta) {
-				return fmt.Errorf("gradient of %d values, cotangent of %d", len(d), len(delta))
-			}
-			for i, e := range delta {
-				d[i] += float32(e)
-			}
-			return nil
-		}
-	case *G.F64:
-		*x += G.F64(delta[0])
-		return nil
-	case *G.F32:
-		*x += G.F32(delta[0])
-		return nil
-	}
-	return fmt.Errorf("cannot accumulate into %T", v)
-}

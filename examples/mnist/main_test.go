@@ -75,6 +75,31 @@ func TestSaveLoad(t *testing.T) {
 	}
 }
 
+// TestOptimizers trains with every optimizer on a gradient-evaluation
+// budget: each stops at the budget (a step may overrun it by its stages
+// less one), counts its evaluations and lowers the loss.
+func TestOptimizers(t *testing.T) {
+	stages := map[string]int{"adam": 1, "sgd": 1, "heun": 2, "rk4": 4, "rk4-precond": 4, "rk-adaptive": 4}
+	for _, name := range optimizers {
+		t.Run(name, func(t *testing.T) {
+			lr := "0.002"
+			if name == "sgd" || name == "heun" || name == "rk4" {
+				lr = "0.05"
+			}
+			r := runJSON(t, append(small, "-epochs", "3", "-grad-evals", "12", "-optimizer", name, "-lr", lr)...)
+			if r.GradEvals < 12 || r.GradEvals > 12+stages[name]-1 {
+				t.Errorf("%d gradient evaluations, budget 12 with %d-stage steps", r.GradEvals, stages[name])
+			}
+			if want := (12 + stages[name] - 1) / stages[name]; len(r.Losses) != min(want, 10) {
+				t.Errorf("%d minibatch losses, want %d", len(r.Losses), want)
+			}
+			if !(r.Losses[len(r.Losses)-1] < r.Losses[0]) {
+				t.Errorf("loss did not decrease: %v", r.Losses)
+			}
+		})
+	}
+}
+
 func TestPlot(t *testing.T) {
 	png := filepath.Join(t.TempDir(), "curves.png")
 	runJSON(t, append(small, "-plot", png)...)
@@ -107,6 +132,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-method", "rk45"}, "method"},
 		{[]string{"-lr", "0"}, "lr"},
 		{[]string{"-batch", "0"}, "batch"},
+		{[]string{"-optimizer", "lbfgs"}, "optimizer"},
+		{[]string{"-lr-decay", "step"}, "lr-decay"},
+		{[]string{"-grad-evals", "-1"}, "grad-evals"},
 		{[]string{"-grad", "direct", "-method", "trap", "-data", sample}, "supports rect"},
 	} {
 		var out, errb bytes.Buffer

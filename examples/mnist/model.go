@@ -26,7 +26,8 @@ type modelConfig struct {
 }
 
 // net is the classifier: three convolutions down to C×7×7, an FDE block
-// with the convolutional field, 2×2 max pooling and a dense layer to the
+// with the convolutional field, 2×2 max pooling with stride 1 (C×6×6: a
+// stride of 2 would leave C×3×3 features, too few) and a dense layer to the
 // ten logits.
 type net struct {
 	g         *G.ExprGraph
@@ -73,7 +74,7 @@ func buildNet(cfg modelConfig, mode layers.Mode, batch int, seed uint64, withGra
 	if err != nil {
 		return nil, err
 	}
-	dense, err := layers.NewDense(g, tensor.Float64, "dense", C*3*3, 10, seed+5)
+	dense, err := layers.NewDense(g, tensor.Float64, "dense", C*6*6, 10, seed+5)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func buildNet(cfg modelConfig, mode layers.Mode, batch int, seed uint64, withGra
 	if h, err = n.block.Fwd(h); err != nil {
 		return nil, err
 	}
-	h = G.Must(G.MaxPool2D(G.Must(G.Rectify(h)), tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}))
+	h = G.Must(G.MaxPool2D(G.Must(G.Rectify(h)), tensor.Shape{2, 2}, []int{0, 0}, []int{1, 1}))
 	n.logits = G.Must(dense.Fwd(h))
 	logp := G.Must(G.LogSoftMax(n.logits))
 	sum := G.Must(G.Sum(G.Must(G.HadamardProd(logp, n.target))))

@@ -46,28 +46,41 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	defer vm.Close()
 	evm := G.NewTapeMachine(ev.g)
 	defer evm.Close()
-	var solver G.Solver
-	if c.optimizer == "sgd" {
-		solver = G.NewMomentum(G.WithLearnRate(c.lr), G.WithMomentum(0.9))
-	} else {
-		solver = G.NewAdamSolver(G.WithLearnRate(c.lr))
+	solver, err := newTrainer(c.optimizer, c.lr, vm)
+	if err != nil {
+		return nil, err
 	}
-
 	res = &result{
 		Dataset: ds.Name, Source: ds.Source, TrainSize: trainSet.Len(), TestSize: testSet.Len(),
 		Epochs: c.epochs, Grad: c.grad, Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
+		LRDecay: c.lrDecay, Channels: c.channels,
 	}
 	rng := rand.New(rand.NewPCG(c.seed, 0x6d6e697374))
 	nb := trainSet.Len() / c.batch // the last partial batch of an epoch is dropped
 	var trainSecs float64
-	for epoch := 1; epoch <= c.epochs; epoch++ {
+	// progress in [0, 1] drives the schedule: the share of the gradient
+	// evaluation budget spent, or of the planned minibatches.
+	progress := func(b int) float64 {
+		if c.gradEvals > 0 {
+			return float64(solver.evals()) / float64(c.gradEvals)
+		}
+		return float64(b) / float64(max(1, nb*c.epochs))
+	}
+	done := 0 // minibatches trained on
+	for epoch := 1; epoch <= c.epochs && !(c.gradEvals > 0 && solver.evals() >= c.gradEvals); epoch++ {
 		bar := progressbar.NewOptions(nb, progressbar.OptionSetWriter(stderr), progressbar.OptionSetVisibility(!c.quiet),
 			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, c.epochs)), progressbar.OptionShowCount(),
 			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true))
 		start := time.Now()
 		perm := shuffled(rng, trainSet.Len())
 		var sum float64
-		for b := 0; b < nb; b++ {
+		batches := 0
+		for b := 0; b < nb && !(c.gradEvals > 0 && solver.evals() >= c.gradEvals); b++ {
+			if c.lrDecay == "cosine" {
+				if _, err := solver.setLearnRate(max(cosine(c.lr, progress(done)), 1e-3*c.lr)); err != nil {
+					return nil, err
+				}
+			}
 			fill(tr, trainSet, perm[b*c.batch:(b+1)*c.batch])
 			if err := vm.RunAll(); err != nil {
 				return nil, fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
@@ -81,8 +94,10 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 				res.Losses = append(res.Losses, loss)
 			}
 			if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
 			}
+			batches++
+			done++
 			vm.Reset()
 			_ = bar.Add(1)
 		}
@@ -94,8 +109,9 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 			return nil, err
 		}
 		res.EpochAccuracy = append(res.EpochAccuracy, acc)
-		res.EpochLoss = append(res.EpochLoss, sum/float64(max(nb, 1)))
-		fmt.Fprintf(stderr, "\repoch %d: train loss %.4f, test accuracy %.2f%% (%.1f s)\n", epoch, sum/float64(max(nb, 1)), 100*acc, since(start))
+		res.EpochLoss = append(res.EpochLoss, sum/float64(max(batches, 1)))
+		res.Epochs = epoch
+		fmt.Fprintf(stderr, "\repoch %d: train loss %.4f, test accuracy %.2f%% (%.1f s, %d gradient evaluations)\n", epoch, sum/float64(max(batches, 1)), 100*acc, since(start), solver.evals())
 	}
 	if c.epochs == 0 {
 		copyParams(ev, tr)
@@ -106,8 +122,10 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		res.EpochAccuracy = append(res.EpochAccuracy, acc)
 	}
 	res.TestAccuracy = res.EpochAccuracy[len(res.EpochAccuracy)-1]
-	if c.epochs > 0 {
-		res.SecondsPerEpoch = trainSecs / float64(c.epochs)
+	res.GradEvals = solver.evals()
+	res.TrainSeconds = trainSecs
+	if res.Epochs > 0 {
+		res.SecondsPerEpoch = trainSecs / float64(res.Epochs)
 	}
 	if c.save != "" {
 		if err := save(c.save, cfg, tr); err != nil {

@@ -1,0 +1,84 @@
+package ops
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Float64s returns the elements of a Float64 or Float32 Gorgonia value as
+// float64: the backing slice itself for Float64, a copy for Float32.
+func Float64s(v G.Value) ([]float64, error) {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		switch x.Dtype() {
+		case tensor.Float64:
+			return x.Float64s(), nil
+		case tensor.Float32:
+			f := x.Float32s()
+			out := make([]float64, len(f))
+			for i, e := range f {
+				out[i] = float64(e)
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("unsupported dtype %v", x.Dtype())
+	case *G.F64:
+		return []float64{float64(*x)}, nil
+	case *G.F32:
+		return []float64{float64(*x)}, nil
+	case nil:
+		return nil, fmt.Errorf("no value")
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+// NewTensor wraps data in a tensor of the given dtype and shape: data
+// itself backs a Float64 tensor, a Float32 tensor gets a converted copy.
+// A scalar shape gives a scalar tensor.
+func NewTensor(dt tensor.Dtype, shape tensor.Shape, data []float64) *tensor.Dense {
+	if dt == tensor.Float32 {
+		f := make([]float32, len(data))
+		for i, x := range data {
+			f[i] = float32(x)
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+}
+
+// AddInto adds delta element-wise into a Float64 or Float32 value in place
+// (how a DoDiff accumulates into an input's gradient).
+func AddInto(v G.Value, delta []float64) error {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		switch x.Dtype() {
+		case tensor.Float64:
+			d := x.Float64s()
+			if len(d) != len(delta) {
+				return fmt.Errorf("gradient of %d values, cotangent of %d", len(d), len(delta))
+			}
+			for i, e := range delta {
+				d[i] += e
+			}
+			return nil
+		case tensor.Float32:
+			d := x.Float32s()
+			if len(d) != len(delta) {
+				return fmt.Errorf("gradient of %d values, cotangent of %d", len(d), len(delta))
+			}
+			for i, e := range delta {
+				d[i] += float32(e)
+			}
+			return nil
+		}
+	case *G.F64:
+		*x += G.F64(delta[0])
+		return nil
+	case *G.F32:
+		*x += G.F32(delta[0])
+		return nil
+	}
+	return fmt.Errorf("cannot accumulate into %T", v)
+}
