@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sbinet/npyio/npz"
+	"gonum.org/v1/gonum/mat"
 )
 
 func coraFixture(t *testing.T) string {
@@ -79,5 +83,94 @@ func TestBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestOtherDataset runs the command unchanged on another data set in the
+// same layout: a three-community stochastic block model with dense
+// features (attr_matrix) and int64 labels, written with npyio. The
+// communities are learnable from the graph and the features, so the
+// accuracy must be far above chance (1/3).
+func TestOtherDataset(t *testing.T) {
+	const classes, per = 3, 40
+	n := classes * per
+	rng := rand.New(rand.NewPCG(7, 7))
+	var rows, cols []int32
+	for i := range n {
+		for j := range n {
+			p := 0.01
+			if i/per == j/per {
+				p = 0.15
+			}
+			if i < j && rng.Float64() < p {
+				rows, cols = append(rows, int32(i), int32(j)), append(cols, int32(j), int32(i))
+			}
+		}
+	}
+	// CSR from the symmetric edge list, rows in order.
+	ptr := make([]int32, n+1)
+	for _, r := range rows {
+		ptr[r+1]++
+	}
+	for i := range n {
+		ptr[i+1] += ptr[i]
+	}
+	idx, fill := make([]int32, len(rows)), append([]int32(nil), ptr[:n]...)
+	for k, r := range rows {
+		idx[fill[r]] = cols[k]
+		fill[r]++
+	}
+	vals := make([]float32, len(rows))
+	for k := range vals {
+		vals[k] = 1
+	}
+	const feats = 12
+	attr := make([]float64, n*feats)
+	labels := make([]int64, n)
+	for i := range n {
+		labels[i] = int64(i / per)
+		for f := range feats {
+			attr[i*feats+f] = rng.Float64()
+			if f%classes == i/per {
+				attr[i*feats+f] += 0.5
+			}
+		}
+	}
+	p := filepath.Join(t.TempDir(), "sbm.npz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := npz.NewWriter(f)
+	for k, v := range map[string]any{
+		"adj_data": vals, "adj_indices": idx, "adj_indptr": ptr, "adj_shape": []int64{int64(n), int64(n)},
+		"attr_matrix": mat.NewDense(n, feats, attr), "labels": labels,
+	} {
+		if err := w.Write(k+".npy", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := []string{"-data", p, "-runs", "2", "-per-class", "5", "-val", "30", "-test", "60", "-epochs", "60", "-hidden", "16", "-json", "-quiet"}
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var r struct {
+		Dataset string  `json:"dataset"`
+		Mean    float64 `json:"test_accuracy_mean"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: test accuracy %.3f", r.Dataset, r.Mean)
+	if r.Dataset != "sbm" || r.Mean < 0.6 {
+		t.Errorf("data set %q, test accuracy %.3f; want sbm and >= 0.6", r.Dataset, r.Mean)
 	}
 }
