@@ -120,6 +120,22 @@ type LoadOptions struct {
 	Progress io.Writer
 	// OnProgress, if not nil, is called as download data arrive.
 	OnProgress func(DownloadProgress)
+	// TrainLimit, if positive, keeps only the first TrainLimit training
+	// examples, and only they are read: decoding stops there, so a
+	// small limit makes loading much cheaper. The result is exactly
+	// the full split's Subset(0, TrainLimit); a split that holds no
+	// more than TrainLimit examples is returned whole. 0 means all;
+	// negative is an error. The headers are still validated in full
+	// (magic numbers, sizes, image and label files declaring the same
+	// count), but what lies beyond the limit is not read, so labels out
+	// of range, truncation, trailing bytes or a bad gzip CRC there go
+	// unnoticed. Ignored with TestOnly, which loads no training split.
+	TrainLimit int
+	// TestLimit is TrainLimit for the test split. With TestOnly it
+	// limits the one file pair read, before any SplitTest: for the
+	// offline protocol, SplitTest(ds, 8000) needs TestLimit 0 or more
+	// than 8000 (8000 + k leaves k test examples).
+	TestLimit int
 }
 
 // file base names, without the optional ".gz".
@@ -147,6 +163,13 @@ const (
 // label counts must agree, labels must lie in 0..9 and both splits must
 // have one image size. If nothing is found, the error wraps ErrNotFound
 // and lists what was tried.
+//
+// opt.TrainLimit and opt.TestLimit make Load read only the first
+// examples of each split, stopping the decoding early; the splits
+// returned are the same as the full ones' first examples. They apply to
+// the splits Load returns: with opt.TestOnly, TestLimit limits the test
+// files and TrainLimit is ignored, so a caller that goes on to SplitTest
+// must leave room for the training part in TestLimit.
 func Load(name string, opt LoadOptions) (*Dataset, error) {
 	return LoadContext(context.Background(), name, opt)
 }
@@ -160,6 +183,9 @@ func LoadContext(ctx context.Context, name string, opt LoadOptions) (*Dataset, e
 		name = "fashion"
 	default:
 		return nil, fmt.Errorf("data: unknown dataset %q (want \"mnist\" or \"fashion\")", name)
+	}
+	if opt.TrainLimit < 0 || opt.TestLimit < 0 {
+		return nil, fmt.Errorf("data: %s: LoadOptions.TrainLimit = %d, TestLimit = %d: limits must not be negative (0 means all)", name, opt.TrainLimit, opt.TestLimit)
 	}
 	l := &loader{ctx: ctx, name: name, opt: opt}
 	l.need = []string{testImages, testLabels}
@@ -347,7 +373,7 @@ func (l *loader) loadDir(dir, source string) (*Dataset, error) {
 		return nil, err
 	}
 	ds.Source, ds.Dir = source, dir
-	l.logf("data: %s: loaded from %s (%s): %s", l.name, dir, source, counts(ds))
+	l.logf("data: %s: loaded from %s (%s): %s", l.name, dir, source, l.counts(ds))
 	return ds, nil
 }
 
@@ -362,14 +388,17 @@ func (l *loader) loadSample() (*Dataset, error) {
 	}
 	ds.Source = SourceSample
 	l.logf("data: %s: using the embedded sample, a class-balanced subset of Fashion-MNIST (%s), not the full dataset; "+
-		"for that set $%s, install Debian's %s or set LoadOptions.Download", l.name, counts(ds), EnvDataDir, DebianFashionPackage)
+		"for that set $%s, install Debian's %s or set LoadOptions.Download", l.name, l.counts(ds), EnvDataDir, DebianFashionPackage)
 	return ds, nil
 }
 
-func counts(ds *Dataset) string {
+func (l *loader) counts(ds *Dataset) string {
 	s := fmt.Sprintf("%d test images", ds.Test.Len())
 	if ds.Train != nil {
 		s = fmt.Sprintf("%d training and %s", ds.Train.Len(), s)
+	}
+	if (l.opt.TrainLimit > 0 && !l.opt.TestOnly) || l.opt.TestLimit > 0 {
+		s += fmt.Sprintf(" (read up to LoadOptions.TrainLimit = %d, TestLimit = %d)", l.opt.TrainLimit, l.opt.TestLimit)
 	}
 	return s
 }
@@ -379,11 +408,11 @@ func counts(ds *Dataset) string {
 func (l *loader) loadFS(fsys fs.FS, disp string) (*Dataset, error) {
 	ds := &Dataset{Name: l.name, Classes: slices.Clone(classNames[l.name])}
 	var err error
-	if ds.Test, err = loadSplit(fsys, disp, testImages, testLabels); err != nil {
+	if ds.Test, err = loadSplit(fsys, disp, testImages, testLabels, l.opt.TestLimit); err != nil {
 		return nil, err
 	}
 	if !l.opt.TestOnly {
-		if ds.Train, err = loadSplit(fsys, disp, trainImages, trainLabels); err != nil {
+		if ds.Train, err = loadSplit(fsys, disp, trainImages, trainLabels, l.opt.TrainLimit); err != nil {
 			return nil, err
 		}
 		tr, te := ds.Train.Images, ds.Test.Images
@@ -395,7 +424,9 @@ func (l *loader) loadFS(fsys fs.FS, disp string) (*Dataset, error) {
 	return ds, nil
 }
 
-func loadSplit(fsys fs.FS, disp, imagesBase, labelsBase string) (*Split, error) {
+// loadSplit reads one split, its first limit examples only when limit
+// is positive.
+func loadSplit(fsys fs.FS, disp, imagesBase, labelsBase string, limit int) (*Split, error) {
 	open := func(base string) (fs.File, string, error) {
 		n, ok := findIn(fsys, base)
 		if !ok {
@@ -412,7 +443,7 @@ func loadSplit(fsys fs.FS, disp, imagesBase, labelsBase string) (*Split, error) 
 	if err != nil {
 		return nil, err
 	}
-	im, err := readImages(f)
+	im, nImages, err := readImagesLimit(f, limit)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", imPath, err)
@@ -421,7 +452,7 @@ func loadSplit(fsys fs.FS, disp, imagesBase, labelsBase string) (*Split, error) 
 	if err != nil {
 		return nil, err
 	}
-	labels, err := readLabels(f)
+	labels, nLabels, err := readLabelsLimit(f, limit)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", lPath, err)
@@ -429,8 +460,10 @@ func loadSplit(fsys fs.FS, disp, imagesBase, labelsBase string) (*Split, error) 
 	if err := CheckLabels(labels, NumClasses); err != nil {
 		return nil, fmt.Errorf("data: %s: %w", lPath, err)
 	}
-	if len(labels) != im.N {
-		return nil, fmt.Errorf("data: %w: %s holds %d images but %s holds %d labels", ErrCountMismatch, imPath, im.N, lPath, len(labels))
+	// Compare the declared counts, not what was read, so that a limit
+	// does not hide a mismatch.
+	if nLabels != nImages {
+		return nil, fmt.Errorf("data: %w: %s holds %d images but %s holds %d labels", ErrCountMismatch, imPath, nImages, lPath, nLabels)
 	}
 	return &Split{Images: im, Labels: labels}, nil
 }

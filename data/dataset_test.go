@@ -369,7 +369,7 @@ func checkSpec(t *testing.T, path string, b []byte, spec fileSpec) {
 	}
 }
 
-func debianFashion(t *testing.T) string {
+func debianFashion(t testing.TB) string {
 	t.Helper()
 	dir := debianFashionDir(t.Context())
 	if _, err := os.Stat(filepath.Join(dir, trainImages+".gz")); err != nil {
@@ -388,6 +388,8 @@ func TestDebianFashion(t *testing.T) {
 	if ds.Source != SourceDebian || ds.Dir != dir || ds.Train.Len() != 60000 || ds.Test.Len() != 10000 {
 		t.Fatalf("source %s dir %s: %d/%d", ds.Source, ds.Dir, ds.Train.Len(), ds.Test.Len())
 	}
+	// LoadOptions.TrainLimit and TestLimit give the first examples.
+	checkDebianLimits(t, ds, LoadOptions{Sources: []string{SourceDebian}})
 	for _, s := range []*Split{ds.Train, ds.Test} {
 		if err := CheckLabels(s.Labels, NumClasses); err != nil {
 			t.Fatal(err)

@@ -15,6 +15,9 @@
 // for Fashion-MNIST fall back to a small class-balanced sample embedded
 // in the package (LoadOptions.AllowSample), which works with no files
 // and no network at all. Dataset.Source tells which was used.
+// LoadOptions.TrainLimit and TestLimit read only the first examples of
+// each split, which is much cheaper than decoding all 60,000 training
+// images when only a few thousand are used.
 //
 // Offline, MNIST is often available as its test set only; Load with
 // LoadOptions.TestOnly reads just that, and SplitTest(ds, 8000) turns the

@@ -118,3 +118,73 @@ func encodeImages(im *Images) []byte {
 	}
 	return b.Bytes()
 }
+
+// FuzzReadLimit checks the limited readers against the full ones: a
+// limited read of input the full reader accepts gives the full result's
+// first items and the declared count; a limited read that fails means
+// the full read fails too (the limited one checks a prefix of what the
+// full one does); and a successful limited read never holds more than
+// the limit.
+func FuzzReadLimit(f *testing.F) {
+	good := idxImages(3, 4, 2, pattern)
+	labels := idxLabels(0, 1, 2, 9, 255)
+	for _, in := range [][]byte{good, gz(f, good), good[:20], good[:16+8+3], gz(f, good)[:30],
+		append(append([]byte(nil), good...), 7), labels, gz(f, labels), labels[:10],
+		{0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		{0, 0, 8, 3, 0, 0x10, 0, 0, 0, 0, 0, 32, 0, 0, 0, 32, 1, 2, 3},
+		{0, 0, 8, 1, 0x10, 0, 0, 0, 1, 2, 3}} {
+		for _, lim := range []uint16{0, 1, 2, 3, 4, 1000} {
+			f.Add(in, lim)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte, limit uint16) {
+		lim := int(limit)
+		full, fullErr := readImages(bytes.NewReader(in))
+		im, declared, err := readImagesLimit(bytes.NewReader(in), lim)
+		switch {
+		case err != nil:
+			if im != nil {
+				t.Fatal("non-nil images with an error")
+			}
+			if fullErr == nil {
+				t.Fatalf("limit %d fails (%v) where the full read succeeds", lim, err)
+			}
+		case lim > 0 && im.N > lim, len(im.Pixels) != im.N*im.Rows*im.Cols, im.N > declared:
+			t.Fatalf("limit %d: %d images of %dx%d (%d pixels), %d declared", lim, im.N, im.Rows, im.Cols, len(im.Pixels), declared)
+		case fullErr == nil:
+			want := full
+			if lim > 0 && lim < full.N {
+				want = full.Subset(0, lim)
+			}
+			if declared != full.N || im.N != want.N || im.Rows != want.Rows || im.Cols != want.Cols || !equalFloats(im.Pixels, want.Pixels) {
+				t.Fatalf("limit %d: %d of %d images, want %d of %d", lim, im.N, declared, want.N, full.N)
+			}
+		case lim == 0 || im.N == declared:
+			t.Fatalf("limit %d read all %d images but the full read fails: %v", lim, declared, fullErr)
+		}
+
+		fullL, fullErr := readLabels(bytes.NewReader(in))
+		l, declared, err := readLabelsLimit(bytes.NewReader(in), lim)
+		switch {
+		case err != nil:
+			if l != nil {
+				t.Fatal("non-nil labels with an error")
+			}
+			if fullErr == nil {
+				t.Fatalf("limit %d fails (%v) where the full read succeeds", lim, err)
+			}
+		case lim > 0 && len(l) > lim, len(l) > declared:
+			t.Fatalf("limit %d: %d labels, %d declared", lim, len(l), declared)
+		case fullErr == nil:
+			want := fullL
+			if lim > 0 && lim < len(fullL) {
+				want = fullL[:lim]
+			}
+			if declared != len(fullL) || !equalInts(l, want) {
+				t.Fatalf("limit %d: %d of %d labels, want %d of %d", lim, len(l), declared, len(want), len(fullL))
+			}
+		case lim == 0 || len(l) == declared:
+			t.Fatalf("limit %d read all %d labels but the full read fails: %v", lim, declared, fullErr)
+		}
+	})
+}

@@ -2,7 +2,6 @@ package data
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -240,20 +239,32 @@ func readErr(err error, what string, want, got int64) error {
 	return fmt.Errorf("%s: after %d of %d bytes: %w", what, got, want, err)
 }
 
-// readN reads exactly n bytes, growing the buffer as data arrives, so a
-// header that lies about the size costs no more memory than the data
-// really present.
-func readN(r io.Reader, n int64, what string) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(int(min(n, 64<<10)))
-	got, err := io.CopyN(&buf, r, n)
-	if got < n {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
+// readChunkMin and readChunkMax bound the pieces readChunks reads: the
+// first holds readChunkMin bytes, each next one twice the last, up to
+// readChunkMax.
+const (
+	readChunkMin = 64 << 10
+	readChunkMax = 4 << 20
+)
+
+// readChunks reads exactly n bytes as a list of pieces, allocating each
+// only when the data before it have arrived: a header that lies about
+// the size costs at most one piece (as large as the data before it, at
+// least 64 KiB) beyond the data really present, and nothing is copied
+// as the data grow. The pieces concatenated are the n bytes.
+func readChunks(r io.Reader, n int64, what string) ([][]byte, error) {
+	var chunks [][]byte
+	var got int64
+	for size := int64(readChunkMin); got < n; size = min(2*size, readChunkMax) {
+		c := make([]byte, min(size, n-got))
+		k, err := io.ReadFull(r, c)
+		got += int64(k)
+		if err != nil {
+			return nil, readErr(err, what, n, got)
 		}
-		return nil, readErr(err, what, n, got)
+		chunks = append(chunks, c)
 	}
-	return buf.Bytes(), nil
+	return chunks, nil
 }
 
 // expectEOF reads past the end of the payload: it must find the end of
@@ -306,67 +317,123 @@ func readHeader(r io.Reader, hdr []byte, magic, other uint32, kind, desc, hint s
 	return nil
 }
 
+// readImages reads a whole IDX3 image file.
 func readImages(r io.Reader) (*Images, error) {
+	im, _, err := readImagesLimit(r, 0)
+	return im, err
+}
+
+// limitItems returns how many of the declared items to read and how to
+// describe them in errors: all of them when limit is 0 or not below
+// declared, else the first limit.
+func limitItems(declared uint64, limit int, noun, suffix string) (uint64, string) {
+	if limit > 0 && uint64(limit) < declared {
+		return uint64(limit), fmt.Sprintf("%s data (first %d of %d %s%s)", noun, limit, declared, noun+"s", suffix)
+	}
+	return declared, fmt.Sprintf("%s data (%d %s%s)", noun, declared, noun+"s", suffix)
+}
+
+// readImagesLimit reads an IDX3 image file, raw or gzipped, but decodes
+// only its first limit images (all when limit is 0); it also returns the
+// number of images the header declares. The header is validated in full
+// (magic number, image size, declared size up to MaxIDXBytes) whatever
+// the limit. When fewer images than declared are read, reading stops
+// right after them: what follows (further images, trailing bytes, the
+// gzip CRC) is not looked at. Otherwise the stream must end where the
+// data do, as for ReadImages.
+func readImagesLimit(r io.Reader, limit int) (*Images, int, error) {
+	if limit < 0 {
+		return nil, 0, fmt.Errorf("negative image limit %d", limit)
+	}
 	r, err := decompressed(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var hdr [16]byte
 	if err := readHeader(r, hdr[:], ImagesMagic, LabelsMagic, "image", "IDX3 unsigned-byte images", "this is a label file"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	n := uint64(binary.BigEndian.Uint32(hdr[4:]))
+	declared := uint64(binary.BigEndian.Uint32(hdr[4:]))
 	rows := uint64(binary.BigEndian.Uint32(hdr[8:]))
 	cols := uint64(binary.BigEndian.Uint32(hdr[12:]))
 	if rows == 0 || cols == 0 {
-		return nil, fmt.Errorf("%w: image size %dx%d", ErrFormat, rows, cols)
+		return nil, 0, fmt.Errorf("%w: image size %dx%d", ErrFormat, rows, cols)
 	}
 	// Each factor is < 2^32, so the first product fits in 64 bits; check
-	// before multiplying again.
-	size := n * rows
+	// before multiplying again. The bound applies to the declared size,
+	// so a limit never makes an oversized header acceptable.
+	size := declared * rows
 	if size > MaxIDXBytes || size*cols > MaxIDXBytes {
-		return nil, fmt.Errorf("%w: header declares %d images of %dx%d pixels, more than %d bytes", ErrTooLarge, n, rows, cols, MaxIDXBytes)
+		return nil, 0, fmt.Errorf("%w: header declares %d images of %dx%d pixels, more than %d bytes", ErrTooLarge, declared, rows, cols, MaxIDXBytes)
 	}
-	size *= cols
-	what := fmt.Sprintf("image data (%d images of %dx%d)", n, rows, cols)
-	raw, err := readN(r, int64(size), what)
+	n, what := limitItems(declared, limit, "image", fmt.Sprintf(" of %dx%d", rows, cols))
+	size = n * rows * cols // ≤ MaxIDXBytes, checked above
+	chunks, err := readChunks(r, int64(size), what)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if err := expectEOF(r); err != nil {
-		return nil, fmt.Errorf("after %s: %w", what, err)
+	if n == declared {
+		if err := expectEOF(r); err != nil {
+			return nil, 0, fmt.Errorf("after %s: %w", what, err)
+		}
 	}
-	px := make([]float64, len(raw))
-	for i, b := range raw {
-		px[i] = byteScale[b]
+	// The data are all there: only now is the float64 slice, eight
+	// times their size, allocated, once and at its final size.
+	px := make([]float64, size)
+	dst := px
+	for _, c := range chunks {
+		d := dst[:len(c)]
+		for i, b := range c {
+			d[i] = byteScale[b]
+		}
+		dst = dst[len(c):]
 	}
-	return &Images{N: int(n), Rows: int(rows), Cols: int(cols), Pixels: px}, nil
+	return &Images{N: int(n), Rows: int(rows), Cols: int(cols), Pixels: px}, int(declared), nil
 }
 
+// readLabels reads a whole IDX1 label file.
 func readLabels(r io.Reader) ([]int, error) {
+	l, _, err := readLabelsLimit(r, 0)
+	return l, err
+}
+
+// readLabelsLimit reads an IDX1 label file like readImagesLimit: only
+// its first limit labels (all when limit is 0), returning also the
+// number the header declares.
+func readLabelsLimit(r io.Reader, limit int) ([]int, int, error) {
+	if limit < 0 {
+		return nil, 0, fmt.Errorf("negative label limit %d", limit)
+	}
 	r, err := decompressed(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var hdr [8]byte
 	if err := readHeader(r, hdr[:], LabelsMagic, ImagesMagic, "label", "IDX1 unsigned-byte labels", "this is an image file"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	n := int64(binary.BigEndian.Uint32(hdr[4:]))
-	if n > MaxIDXBytes {
-		return nil, fmt.Errorf("%w: header declares %d labels, more than %d", ErrTooLarge, n, MaxIDXBytes)
+	declared := uint64(binary.BigEndian.Uint32(hdr[4:]))
+	if declared > MaxIDXBytes {
+		return nil, 0, fmt.Errorf("%w: header declares %d labels, more than %d", ErrTooLarge, declared, MaxIDXBytes)
 	}
-	what := fmt.Sprintf("label data (%d labels)", n)
-	raw, err := readN(r, n, what)
+	n, what := limitItems(declared, limit, "label", "")
+	chunks, err := readChunks(r, int64(n), what)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if err := expectEOF(r); err != nil {
-		return nil, fmt.Errorf("after %s: %w", what, err)
+	if n == declared {
+		if err := expectEOF(r); err != nil {
+			return nil, 0, fmt.Errorf("after %s: %w", what, err)
+		}
 	}
-	labels := make([]int, len(raw))
-	for i, b := range raw {
-		labels[i] = int(b)
+	labels := make([]int, n)
+	dst := labels
+	for _, c := range chunks {
+		d := dst[:len(c)]
+		for i, b := range c {
+			d[i] = int(b)
+		}
+		dst = dst[len(c):]
 	}
-	return labels, nil
+	return labels, int(declared), nil
 }

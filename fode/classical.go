@@ -170,6 +170,14 @@ func (s *solver) dopri5(x0 []float64) error {
 			return fmt.Errorf("fode: step %d (t = %g): dopri5 error estimate: %w", accepted, t, ErrNotFinite)
 		}
 		if errNorm <= 1 {
+			if i := firstNonFinite(ynew); i >= 0 {
+				return fmt.Errorf("fode: step %d (t = %g): dopri5 state component %d = %v: %w", accepted+1, t+hs, i, ynew[i], ErrNotFinite)
+			}
+			// The stored states grow by appending, which may double their
+			// capacity: keep twice their size within the budget.
+			if need := satInt(len(s.sol.y) + n).add(satInt(3 * len(s.sol.grid))).mul(16); int64(need) > s.opt.memLimit() {
+				return fmt.Errorf("fode: step %d (t = %g): dopri5 would need more than %s for its %d stored states (Options.MaxMemory): loosen the tolerances or reduce the batch", accepted, t, fmtBytes(satInt(s.opt.memLimit())), accepted+1)
+			}
 			accepted++
 			if hs == target-t {
 				t = target

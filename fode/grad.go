@@ -110,7 +110,25 @@ func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, e
 	if !opt.Alpha {
 		g.Alpha = math.NaN()
 	}
+	if err := checkGradient(g, sol, opt); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// checkGradient reports a NaN or ±Inf derivative, wrapping ErrNotFinite.
+func checkGradient(g *Gradient, sol *Solution, opt GradOptions) error {
+	what := fmt.Sprintf("fode: %v gradient of the %v solution", opt.Mode, sol.Method)
+	if i := firstNonFinite(g.X0); i >= 0 {
+		return fmt.Errorf("%s: dL/dx0 component %d = %v: %w", what, i, g.X0[i], ErrNotFinite)
+	}
+	if i := firstNonFinite(g.Theta); i >= 0 {
+		return fmt.Errorf("%s: dL/dtheta component %d = %v: %w", what, i, g.Theta[i], ErrNotFinite)
+	}
+	if opt.Alpha && (math.IsNaN(g.Alpha) || math.IsInf(g.Alpha, 0)) {
+		return fmt.Errorf("%s: dL/dalpha = %v: %w", what, g.Alpha, ErrNotFinite)
+	}
+	return nil
 }
 
 func checkGradInput(f Field, sol *Solution, ybar []float64, opt GradOptions) error {

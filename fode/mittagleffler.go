@@ -24,6 +24,12 @@ import (
 //     sum of the absolute values of the terms, E_{a,b}(|z|) <= E_{a,b}(1),
 //     stays of order 1/a.
 //
+//   - For -1 <= z < 0 and a < 0.01 the series is summed by Euler's
+//     transformation (see mlEuler), which needs a few terms where the
+//     plain series would need about 40/a; as a → 0 its value tends to
+//     the limit 1/((1-z) Γ(b)) of E_{a,b}(z) for |z| < 1 (at a = 1e-6,
+//     E_{a,1}(-1) = 0.49999986, the limit 1/2 minus γ a/4).
+//
 //   - For z < -50 and a < 1 the asymptotic expansion
 //     E_{a,b}(z) = -sum_{k=1}^{K} z^-k / Gamma(b - a k) + z^-K E_{a,b-aK}(z)
 //     is summed until the remainder, bounded by the size of the first
@@ -59,8 +65,9 @@ import (
 //     not amplify errors for |z| > 1, brings c up to b.
 //
 // The work is bounded: a call needing more than 10^5 series terms or
-// recurrence steps (only for a below about 1e-4, or (b-1)/a above 10^5)
-// returns NaN.
+// recurrence steps (only for a below about 1e-4 with 0 < z <= 4^a within
+// about 4e-4 of 1, where E_{a,b}(z) grows like 1/a, or for (b-1)/a above
+// 10^5) returns NaN.
 //
 // Accuracy: in the tests (z in [-200, 50], 0.1 <= a <= 2, 0 < b <= 3,
 // against closed forms, the positive-term series and an independent
@@ -82,6 +89,11 @@ func MittagLeffler(a, b, z float64) float64 {
 			return math.NaN()
 		}
 		return 0
+	case z >= -1 && z < 0 && a < mlEulerA:
+		if e, ok := mlEuler(a, b, z); ok {
+			return e
+		}
+		return mlSeries(a, b, z)
 	case z >= -1 && z <= math.Pow(4, a):
 		return mlSeries(a, b, z)
 	}
@@ -118,7 +130,53 @@ const (
 	mlAsymX = 50
 	// mlMaxSteps bounds the number of series terms and recurrence steps.
 	mlMaxSteps = 1e5
+	// mlEulerA is the a below which -1 <= z < 0 uses the Euler transform
+	// of the series.
+	mlEulerA = 0.01
+	// mlEulerTerms bounds the terms of the Euler transform.
+	mlEulerTerms = 60
 )
+
+// mlEuler sums the power series E_{a,b}(z) = Σ c_k z^k, c_k = 1/Γ(a k + b),
+// for -1 <= z < 0 and small a by Euler's transformation
+//
+//	Σ_k c_k z^k = 1/(1-z) Σ_n w^n Δ^n c_0,  w = z/(1-z) ∈ [-1/2, 0),
+//
+// with Δ the forward difference. For small a the c_k vary slowly (Δ^n c_0
+// is of order a^n), so a few terms suffice where the plain series, whose
+// terms decay only through Γ(a k + b), would need about 40/a of them; as
+// a → 0 it tends to 1/((1-z) Γ(b)). The differences come from a
+// difference table whose round-off, at most 2^n ulp of max c_k, is
+// cancelled by |w|^n <= 2^-n; the sum stops after two terms below 1e-16
+// of it. ok is false if the terms have not died out after mlEulerTerms of
+// them. Measured against the plain series for 5e-4 <= a < 0.01,
+// 0.3 <= b <= 3 and -1 <= z < 0, the difference is below 1e-14.
+func mlEuler(a, b, z float64) (e float64, ok bool) {
+	w := z / (1 - z)
+	// diag[k] = Δ^k c_{n-k} once c_n has been added.
+	var diag [mlEulerTerms + 1]float64
+	sum, wn := 0.0, 1.0
+	small := 0
+	for n := 0; n <= mlEulerTerms; n++ {
+		cur := 1 / math.Gamma(a*float64(n)+b)
+		for k := 0; k <= n; k++ {
+			old := diag[k]
+			diag[k] = cur
+			cur -= old // Δ^(k+1) c_(n-k-1) = Δ^k c_(n-k) - Δ^k c_(n-k-1)
+		}
+		term := wn * diag[n]
+		sum += term
+		wn *= w
+		if math.Abs(term) <= 1e-16*math.Abs(sum) {
+			if small++; small == 2 {
+				return sum / (1 - z), true
+			}
+		} else {
+			small = 0
+		}
+	}
+	return 0, false
+}
 
 // mlSeries sums the power series of E_{a,b}(z); it is meant for
 // -1 <= z <= 4^a and returns NaN if the terms have not died out after

@@ -46,7 +46,8 @@ const (
 	// ((1+ξ)/(2(1-ξ)))^α, plus starting weights that make the rule exact for
 	// t^γ, γ ∈ {kα < 0.95} ∪ {1}:
 	//   y_n = y_0 + h^α (Σ_{j≤n} ω_{n-j} f_j + Σ_{j<s} w_{n,j} f_j).
-	// Implicit, order 2.
+	// Implicit, order 2. It needs α ≥ FLMMMinAlpha: the starting-weight
+	// system grows like 1/α and turns singular below.
 	FLMM
 	// Euler is the forward Euler method for α = 1. Order 1.
 	Euler
@@ -135,7 +136,34 @@ type Options struct {
 	// Workers bounds the goroutines that evaluate a RowwiseField on
 	// slices of the batch: 0 picks GOMAXPROCS, 1 disables parallelism.
 	Workers int
+	// MaxMemory bounds the bytes Solve may allocate (see Memory); a solve
+	// that would need more is refused with an error before anything is
+	// allocated. Zero means DefaultMaxMemory.
+	MaxMemory int64
 }
+
+// DefaultMaxMemory is the memory budget of Solve when Options.MaxMemory is
+// zero: 16 GiB. The memory of one solve is dominated by the stored grid
+// states and field values, (Steps+1)·rows·dim·8 bytes each, so at one
+// state component it allows about 10^9 steps (fewer for the methods that
+// store more arrays), and at 1000 components about 10^6.
+const DefaultMaxMemory int64 = 16 << 30
+
+// MaxCorrectors bounds Options.Correctors: PECE stores every corrected
+// iterate, and more than a few correctors do not improve its order.
+const MaxCorrectors = 100
+
+// FLMMMinAlpha is the smallest order α that the FLMM method accepts,
+// 0.95/6 ≈ 0.1583 (K = 6 starting exponents kα < 0.95). The starting
+// weights solve a (K+1)×(K+1) system, K = ⌈0.95/α⌉, whose condition
+// number grows steeply as α decreases, and the coupled starting steps
+// inherit it. Measured on the linear test problem (T in {0.1, 1, 10},
+// 10 to 2000 steps): for α ≥ 0.95/6 every solve converges; for
+// 0.1357 ≤ α < 0.95/6 (K = 7) most starting blocks do not converge to the
+// default tolerance; the system's condition number is 1.4e16 at α = 0.1
+// (singular in float64), and at α = 1e-4 it would have 9500 unknowns.
+// Use PECE, L1 or Trapezoid for smaller α.
+const FLMMMinAlpha = 0.95 / 6
 
 // ErrNotFinite is wrapped by the errors Solve returns when a state or a
 // field value becomes NaN or ±Inf.
@@ -167,6 +195,9 @@ func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, 
 	if len(theta) != f.NumParams() {
 		return 0, 0, fmt.Errorf("fode: %d parameters given, the field has %d", len(theta), f.NumParams())
 	}
+	if _, err := o.checkMemory(steps, len(x0)); err != nil {
+		return 0, 0, err
+	}
 	if i := firstNonFinite(x0); i >= 0 {
 		return 0, 0, fmt.Errorf("fode: initial state component %d = %v: %w", i, x0[i], ErrNotFinite)
 	}
@@ -184,6 +215,9 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	}
 	if !(o.Alpha > 0 && o.Alpha <= 1) {
 		return 0, 0, fmt.Errorf("fode: order alpha = %v outside (0, 1]", o.Alpha)
+	}
+	if o.Method == FLMM && o.Alpha < FLMMMinAlpha {
+		return 0, 0, fmt.Errorf("fode: method flmm needs alpha >= %.4g (FLMMMinAlpha; its starting weights are ill-conditioned below), got %v: use pece, l1 or trap", FLMMMinAlpha, o.Alpha)
 	}
 	if !o.Method.Fractional() && o.Alpha != 1 {
 		return 0, 0, fmt.Errorf("fode: method %v is classical and needs alpha = 1, got %v", o.Method, o.Alpha)
@@ -212,8 +246,11 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	if steps > 0 {
 		h = o.T / float64(steps)
 	}
-	if o.Correctors < 0 {
-		return 0, 0, fmt.Errorf("fode: correctors = %d must not be negative", o.Correctors)
+	if o.Correctors < 0 || o.Correctors > MaxCorrectors {
+		return 0, 0, fmt.Errorf("fode: correctors = %d outside [0, %d]", o.Correctors, MaxCorrectors)
+	}
+	if o.MaxMemory < 0 {
+		return 0, 0, fmt.Errorf("fode: MaxMemory = %d must not be negative", o.MaxMemory)
 	}
 	if o.Method == Dopri5 {
 		if o.RTol < 0 || o.ATol < 0 || math.IsNaN(o.RTol) || math.IsNaN(o.ATol) ||
@@ -241,4 +278,127 @@ func firstNonFinite(x []float64) int {
 		}
 	}
 	return -1
+}
+
+// Memory returns an estimate of the bytes Solve allocates with these
+// options for a batch of n = rows·dim state values: the grid states
+// ((Steps+1)·n·8 bytes), the stored field values and predictor iterates
+// of the methods that keep them, the weight kernels, the buffers of the
+// history engine and the output states. Dopri5, whose step count is not
+// known in advance, is counted for its first step; it checks its memory
+// as it goes. The sum saturates at math.MaxInt64 instead of overflowing.
+// The error reports invalid options, a non-positive n and an estimate
+// above the budget (Options.MaxMemory, default DefaultMaxMemory). Grad
+// needs about as much again.
+func (o Options) Memory(n int) (int64, error) {
+	steps, _, err := o.grid()
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("fode: state of %d values must not be empty", n)
+	}
+	return o.checkMemory(steps, n)
+}
+
+// checkMemory estimates the bytes of a solve with the given step count and
+// state size and refuses it above the budget.
+func (o *Options) checkMemory(steps, n int) (int64, error) {
+	b := o.memoryWords(steps, n).mul(8)
+	limit := o.memLimit()
+	if int64(b) > limit {
+		return int64(b), fmt.Errorf("fode: %d steps of %d state values with method %v would need %s, above the limit of %s (Options.MaxMemory): reduce Steps or the batch", steps, n, o.Method, fmtBytes(b), fmtBytes(satInt(limit)))
+	}
+	return int64(b), nil
+}
+
+// memLimit returns the memory budget in bytes.
+func (o *Options) memLimit() int64 {
+	if o.MaxMemory == 0 {
+		return DefaultMaxMemory
+	}
+	return o.MaxMemory
+}
+
+// satInt is a non-negative int64 whose arithmetic saturates at
+// math.MaxInt64 instead of overflowing.
+type satInt int64
+
+func (a satInt) mul(b int64) satInt {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if int64(a) > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * satInt(b)
+}
+
+func (a satInt) add(b satInt) satInt {
+	if int64(a) > math.MaxInt64-int64(b) {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// memoryWords estimates the float64 values Solve allocates.
+func (o *Options) memoryWords(steps, n int) satInt {
+	N1 := satInt(steps).add(1) // grid points
+	nn := int64(n)
+	state := N1.mul(nn)                  // (N+1)·n
+	words := state.add(N1)               // states and grid times
+	words = words.add(satInt(nn).mul(4)) // scratch
+	if o.Method.Implicit() {
+		words = words.add(satInt(nn).mul(4 + 2*andersonDepth)) // Anderson buffers
+	}
+	times := int64(max(len(o.Times), 1))
+	words = words.add(satInt(times).mul(nn + 2)) // outputs
+	kernels, fields := 0, int64(0)
+	extra := satInt(0)
+	switch o.Method {
+	case Rectangle:
+		kernels, fields = 1, 1
+	case PECE:
+		kernels, fields = 2, int64(2+o.Correctors) // f_j and 1+Correctors iterates
+	case GL, GLImplicit, L1:
+		kernels = 1
+		extra = N1.mul(2) // the weights and their partial sums
+	case Trapezoid:
+		kernels, fields = 1, 1
+	case FLMM:
+		kernels, fields = 1, 1
+		// ω, the scaled kernel, and the starting weights, their powers,
+		// right-hand sides and solution: s = K+2 values per grid point.
+		K := int64(1)
+		if o.Alpha >= FLMMMinAlpha {
+			K = int64(math.Ceil(0.95/o.Alpha)) + 2
+		}
+		extra = N1.mul(2).add(N1.mul(4 * K)).add(satInt(K).mul(K + (2+2*andersonDepth)*nn))
+	case Euler, RK4:
+		words = satInt(nn).mul(5).add(words) // Runge-Kutta stages
+	case Dopri5:
+		// The states grow with the accepted steps; dopri5 checks them as
+		// it goes. Count the first step and the stages.
+		return satInt(nn).mul(16).add(satInt(times).mul(nn + 2))
+	}
+	words = words.add(state.mul(fields)).add(N1.mul(int64(kernels))).add(extra)
+	if o.History != nil && o.History != Direct && !(o.History == Auto && steps < autoCrossover) {
+		// FFT: an accumulator per kernel and the kernel spectra (about
+		// 2(N+1) complex values per kernel over all levels).
+		words = words.add(state.add(N1.mul(6)).mul(int64(kernels)))
+	}
+	return words
+}
+
+// fmtBytes formats a byte count with a binary unit.
+func fmtBytes(b satInt) string {
+	switch {
+	case b >= math.MaxInt64:
+		return "more than 8 EiB"
+	case b >= 1<<30:
+		return fmt.Sprintf("%.3g GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.3g MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", int64(b))
 }

@@ -133,7 +133,9 @@ func Solve(f Field, theta, x0 []float64, opt Options) (*Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.outputs()
+	if err := s.outputs(); err != nil {
+		return nil, err
+	}
 	return s.sol, nil
 }
 
@@ -278,6 +280,9 @@ func (s *solver) pece() error {
 		addScaledTo(cur, s.y0, 1, P)
 		y := s.row(s.sol.y, m)
 		for k := 0; k < mu; k++ {
+			if i := firstNonFinite(cur); i >= 0 {
+				return fmt.Errorf("fode: step %d (t = %g): predictor or corrector iterate %d, component %d = %v: %w", m, t, k, i, cur[i], ErrNotFinite)
+			}
 			if err := s.eval(fp, t, cur, m); err != nil {
 				return err
 			}
@@ -495,12 +500,13 @@ func (s *solver) flmmStart(omega, W []float64, ns int, ha float64) error {
 			diff = math.Max(diff, math.Abs(v-block[i]))
 			scale = math.Max(scale, math.Abs(v))
 		}
+		if i := firstNonFinite(next); i >= 0 {
+			m := 1 + i/s.n
+			return fmt.Errorf("fode: step %d (t = %g): flmm starting step: state component %d = %v: %w", m, s.sol.grid[m], i%s.n, next[i], ErrNotFinite)
+		}
 		if diff <= s.opt.Tol*math.Max(1, scale) {
 			copy(block, next)
 			return nil
-		}
-		if math.IsNaN(diff) || math.IsInf(diff, 0) {
-			break
 		}
 		acc.next(block, next)
 	}
@@ -528,12 +534,12 @@ func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error 
 			scale = math.Max(scale, math.Abs(g))
 			s.gx[i] = g
 		}
+		if i := firstNonFinite(s.gx); i >= 0 {
+			return fmt.Errorf("fode: step %d (t = %g): implicit solve: state component %d = %v: %w", step, t, i, s.gx[i], ErrNotFinite)
+		}
 		if diff <= s.opt.Tol*math.Max(1, scale) {
 			copy(y, s.gx)
 			return nil
-		}
-		if math.IsNaN(diff) {
-			break
 		}
 		last = diff
 		s.acc.next(y, s.gx)
@@ -542,8 +548,14 @@ func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error 
 }
 
 // outputs fills the states at the output times, interpolating linearly
-// between grid points.
-func (s *solver) outputs() {
+// between grid points, after checking that every grid state is finite
+// (the schemes check each step; this also covers the starting steps and
+// the interpolation).
+func (s *solver) outputs() error {
+	if i := firstNonFinite(s.sol.y); i >= 0 {
+		j := i / s.n
+		return fmt.Errorf("fode: step %d (t = %g): state component %d = %v: %w", j, s.sol.grid[j], i%s.n, s.sol.y[i], ErrNotFinite)
+	}
 	sol := s.sol
 	n := s.n
 	sol.out = make([]float64, len(sol.Times)*n)
@@ -572,5 +584,9 @@ func (s *solver) outputs() {
 				dst[k] += w * (next[k] - dst[k])
 			}
 		}
+		if k := firstNonFinite(dst); k >= 0 {
+			return fmt.Errorf("fode: output time %v: interpolated state component %d = %v: %w", tau, k, dst[k], ErrNotFinite)
+		}
 	}
+	return nil
 }

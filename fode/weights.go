@@ -188,8 +188,12 @@ func flmmStartingWeights(alpha float64, omega []float64, n, K int) ([]float64, i
 // RectangleWeights returns the weights w_0..w_{m-1} of the product
 // rectangle rule at step m, y_m = y_0 + Σ_{j<m} w_j f_j, with
 // w_j = h^α/Γ(α+1) ((m-j)^α - (m-j-1)^α). Unrolled (autodiff) baselines
-// use it to build the same scheme from graph operations.
+// use it to build the same scheme from graph operations. It returns nil
+// for m ≤ 0.
 func RectangleWeights(alpha, h float64, m int) []float64 {
+	if m <= 0 {
+		return nil
+	}
 	k := rectKernel(alpha, h, m)
 	w := make([]float64, m)
 	for j := range w {
@@ -200,10 +204,14 @@ func RectangleWeights(alpha, h float64, m int) []float64 {
 
 // TrapezoidWeights returns the weights of the product trapezoid rule at
 // step m ≥ 1, y_m = y_0 + Σ_{j<m} w_j f_j + s f(t_m, ·), the corrector of
-// PECE: w_0 = s a_{0,m}, w_j = s a_{j,m}, s = h^α/Γ(α+2).
+// PECE: w_0 = s a_{0,m}, w_j = s a_{j,m}, s = h^α/Γ(α+2). For m ≤ 0 there
+// is no history: w is nil and s is still the weight of the new value.
 func TrapezoidWeights(alpha, h float64, m int) (w []float64, s float64) {
-	k := trapKernel(alpha, h, m)
 	s = trapScale(alpha, h)
+	if m <= 0 {
+		return nil, s
+	}
+	k := trapKernel(alpha, h, m)
 	w = make([]float64, m)
 	for j := range w {
 		w[j] = k[m-j]

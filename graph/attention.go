@@ -29,6 +29,9 @@ func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
 	if pattern == nil || k == nil || q == nil {
 		return nil, errors.New("graph: EdgeAttention with a nil pattern or node")
 	}
+	if err := pattern.Validate(); err != nil {
+		return nil, fmt.Errorf("graph: EdgeAttention: %w", err)
+	}
 	if pattern.Rows != pattern.Cols {
 		return nil, fmt.Errorf("graph: EdgeAttention needs a square pattern, got %d×%d", pattern.Rows, pattern.Cols)
 	}
@@ -44,7 +47,11 @@ func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
 	if (dt != tensor.Float64 && dt != tensor.Float32) || q.Dtype() != dt {
 		return nil, fmt.Errorf("graph: EdgeAttention: keys of dtype %v, queries of %v; want float64 or float32 for both", dt, q.Dtype())
 	}
-	op := &attnOp{sp: newSparse(pattern), dk: k.Shape()[1], dtype: dt}
+	sp, err := newSparse(pattern)
+	if err != nil {
+		return nil, err
+	}
+	op := &attnOp{sp: sp, dk: k.Shape()[1], dtype: dt}
 	return apply(op, k, q)
 }
 

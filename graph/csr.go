@@ -107,11 +107,65 @@ func FromCOO(rows, cols int, row, col []int, val []float64) (*CSR, error) {
 	return NewCSR(rows, cols, ptr, c, v)
 }
 
+// Validate reports whether a is a consistent CSR matrix: non-negative
+// shape, len(Ptr) = Rows+1, Ptr[0] = 0, Ptr non-decreasing, Ptr[Rows] =
+// len(Col) = len(Val), every column index in [0, Cols) and strictly
+// increasing within its row. The matrices built by this package always
+// are; the exported functions of the package call Validate on the
+// matrices they are given (a CSR built by hand is never trusted), and the
+// ops keep a private copy, so changing the arrays afterwards does not
+// affect them. It costs O(Rows + NNZ). The values may be any float64.
+func (a *CSR) Validate() error {
+	if a == nil {
+		return errors.New("graph: nil CSR matrix")
+	}
+	if a.Rows < 0 || a.Cols < 0 {
+		return fmt.Errorf("graph: CSR shape %d×%d must not be negative", a.Rows, a.Cols)
+	}
+	if len(a.Ptr) != a.Rows+1 {
+		return fmt.Errorf("graph: CSR of %d rows has %d row pointers, want %d", a.Rows, len(a.Ptr), a.Rows+1)
+	}
+	if a.Ptr[0] != 0 {
+		return fmt.Errorf("graph: CSR Ptr[0] = %d, want 0", a.Ptr[0])
+	}
+	if a.Ptr[a.Rows] != len(a.Col) || len(a.Val) != len(a.Col) {
+		return fmt.Errorf("graph: CSR Ptr[%d] = %d with %d column indices and %d values; all three must agree", a.Rows, a.Ptr[a.Rows], len(a.Col), len(a.Val))
+	}
+	for i := 0; i < a.Rows; i++ {
+		lo, hi := a.Ptr[i], a.Ptr[i+1]
+		if hi < lo || hi > len(a.Col) {
+			return fmt.Errorf("graph: CSR row pointers decrease or overrun at row %d (%d, %d)", i, lo, hi)
+		}
+		prev := -1
+		for k := lo; k < hi; k++ {
+			c := a.Col[k]
+			if c < 0 || c >= a.Cols {
+				return fmt.Errorf("graph: CSR column index %d at row %d outside [0, %d)", c, i, a.Cols)
+			}
+			if c <= prev {
+				return fmt.Errorf("graph: CSR columns of row %d not strictly increasing (%d after %d)", i, c, prev)
+			}
+			prev = c
+		}
+	}
+	return nil
+}
+
+// clone returns a deep copy of a.
+func (a *CSR) clone() *CSR {
+	return &CSR{Rows: a.Rows, Cols: a.Cols, Ptr: append([]int(nil), a.Ptr...),
+		Col: append([]int(nil), a.Col...), Val: append([]float64(nil), a.Val...)}
+}
+
 // NNZ returns the number of stored entries.
 func (a *CSR) NNZ() int { return len(a.Col) }
 
-// Row returns the row index of every stored entry, in storage order.
+// Row returns the row index of every stored entry, in storage order, or
+// nil if a is not valid (see Validate).
 func (a *CSR) Row() []int {
+	if a.Validate() != nil {
+		return nil
+	}
 	r := make([]int, a.NNZ())
 	for i := 0; i < a.Rows; i++ {
 		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
@@ -121,8 +175,12 @@ func (a *CSR) Row() []int {
 	return r
 }
 
-// Dense returns the matrix as a row-major rows × cols slice.
+// Dense returns the matrix as a row-major rows × cols slice, or nil if a
+// is not valid (see Validate) or has more than 2^31 entries in all.
 func (a *CSR) Dense() []float64 {
+	if a.Validate() != nil || (a.Cols > 0 && a.Rows > (1<<31)/a.Cols) {
+		return nil
+	}
 	d := make([]float64, a.Rows*a.Cols)
 	for i := 0; i < a.Rows; i++ {
 		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
@@ -135,6 +193,9 @@ func (a *CSR) Dense() []float64 {
 // WithValues returns a matrix with a's sparsity pattern and the values
 // val (len NNZ), sharing a's index arrays.
 func (a *CSR) WithValues(val []float64) (*CSR, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
 	if len(val) != a.NNZ() {
 		return nil, fmt.Errorf("graph: %d values for a pattern with %d entries", len(val), a.NNZ())
 	}
@@ -143,7 +204,11 @@ func (a *CSR) WithValues(val []float64) (*CSR, error) {
 
 // Transpose returns Aᵀ and the permutation perm with Aᵀ.Val[k] =
 // A.Val[perm[k]], which maps values on A's pattern to values on Aᵀ's.
+// Both are nil if a is not valid (see Validate).
 func (a *CSR) Transpose() (t *CSR, perm []int) {
+	if a.Validate() != nil {
+		return nil, nil
+	}
 	t = &CSR{Rows: a.Cols, Cols: a.Rows, Ptr: make([]int, a.Cols+1), Col: make([]int, a.NNZ()), Val: make([]float64, a.NNZ())}
 	perm = make([]int, a.NNZ())
 	for _, c := range a.Col {
@@ -166,6 +231,9 @@ func (a *CSR) Transpose() (t *CSR, perm []int) {
 // MulDense computes dst = A X for the row-major Cols × d matrix x; dst is
 // Rows × d and is overwritten.
 func (a *CSR) MulDense(dst, x []float64, d int) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
 	if d < 1 || len(x) != a.Cols*d || len(dst) != a.Rows*d {
 		return fmt.Errorf("graph: MulDense of a %d×%d matrix with %d values (d = %d) into %d", a.Rows, a.Cols, len(x), d, len(dst))
 	}
@@ -212,7 +280,10 @@ func edgeDots(e []float64, ptr, col []int, g, x []float64, d int) {
 // entry (i, j) is 1 when A_ij ≠ 0 or A_ji ≠ 0 and i ≠ j (self-loops are
 // dropped).
 func Symmetrize(a *CSR) (*CSR, error) {
-	if a == nil || a.Rows != a.Cols {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	if a.Rows != a.Cols {
 		return nil, errors.New("graph: Symmetrize needs a square matrix")
 	}
 	var r, c []int
@@ -235,7 +306,10 @@ func Symmetrize(a *CSR) (*CSR, error) {
 
 // withSelfLoops returns A + I's pattern and values for a square matrix.
 func withSelfLoops(a *CSR) (*CSR, error) {
-	if a == nil || a.Rows != a.Cols {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	if a.Rows != a.Cols {
 		return nil, errors.New("graph: normalisation needs a square matrix")
 	}
 	r, c, v := a.Row(), append([]int(nil), a.Col...), append([]float64(nil), a.Val...)

@@ -1,12 +1,12 @@
 package graph
 
 import (
+	"archive/zip"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/sbinet/npyio/npz"
@@ -31,6 +31,11 @@ type Dataset struct {
 	NodeIDs []int
 }
 
+// MaxClasses bounds the number of classes of a Dataset (the largest label
+// plus one): LoadNPZ and RandomSplit refuse labels of MaxClasses or more,
+// which would make the per-class tables of a split or a model huge.
+const MaxClasses = 1 << 16
+
 // Nodes returns the number of nodes.
 func (d *Dataset) Nodes() int { return len(d.Labels) }
 
@@ -40,13 +45,18 @@ func (d *Dataset) Nodes() int { return len(d.Labels) }
 // attr_shape (or a dense attr_matrix); and labels, one per node. Integer
 // and floating-point arrays of any width are accepted. Missing keys,
 // inconsistent CSR arrays and labels of the wrong length are errors.
+//
+// The file is not trusted: every array's declared shape is checked against
+// the length of its archive entry before memory is allocated, the data is
+// read through bounded buffers, unsigned values beyond the int range and
+// labels of MaxClasses or more are errors, and no input makes it panic.
 func LoadNPZ(path string) (*Dataset, error) {
-	r, err := npz.Open(path)
+	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph: opening %s: %w", path, err)
 	}
-	defer r.Close()
-	d, err := readDataset(r)
+	defer zr.Close()
+	d, err := readDataset(&zr.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s: %w", path, err)
 	}
@@ -54,7 +64,7 @@ func LoadNPZ(path string) (*Dataset, error) {
 	return d, nil
 }
 
-func readDataset(r *npz.Reader) (*Dataset, error) {
+func readDataset(r *zip.Reader) (*Dataset, error) {
 	adj, err := readCSR(r, "adj")
 	if err != nil {
 		return nil, err
@@ -63,7 +73,7 @@ func readDataset(r *npz.Reader) (*Dataset, error) {
 		return nil, fmt.Errorf("adjacency of shape %d×%d is not square", adj.Rows, adj.Cols)
 	}
 	var attr *CSR
-	if has(r, "attr_matrix") && !has(r, "attr_data") {
+	if npzHas(r, "attr_matrix") && !npzHas(r, "attr_data") {
 		attr, err = readDense(r, "attr_matrix")
 	} else {
 		attr, err = readCSR(r, "attr")
@@ -84,8 +94,8 @@ func readDataset(r *npz.Reader) (*Dataset, error) {
 	}
 	classes := 0
 	for i, l := range labels {
-		if l < 0 {
-			return nil, fmt.Errorf("label %d of node %d is negative", l, i)
+		if l < 0 || l >= MaxClasses {
+			return nil, fmt.Errorf("label %d of node %d outside [0, %d) (MaxClasses)", l, i, MaxClasses)
 		}
 		classes = max(classes, l+1)
 	}
@@ -96,21 +106,7 @@ func readDataset(r *npz.Reader) (*Dataset, error) {
 	return &Dataset{Adj: adj, Features: attr, Labels: labels, Classes: classes, NodeIDs: ids}, nil
 }
 
-func has(r *npz.Reader, key string) bool {
-	return slices.Contains(r.Keys(), key) || slices.Contains(r.Keys(), key+".npy")
-}
-
-// entry returns the archive name of key (with or without ".npy").
-func entry(r *npz.Reader, key string) (string, error) {
-	for _, k := range r.Keys() {
-		if k == key || k == key+".npy" {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("missing array %q (the file has %s)", key, strings.Join(r.Keys(), ", "))
-}
-
-func readCSR(r *npz.Reader, prefix string) (*CSR, error) {
+func readCSR(r *zip.Reader, prefix string) (*CSR, error) {
 	shape, err := readInts(r, prefix+"_shape")
 	if err != nil {
 		return nil, err
@@ -140,136 +136,88 @@ func readCSR(r *npz.Reader, prefix string) (*CSR, error) {
 	return m, nil
 }
 
-func readDense(r *npz.Reader, key string) (*CSR, error) {
-	name, err := entry(r, key)
+func readDense(r *zip.Reader, key string) (*CSR, error) {
+	a, err := readNPY(r, key)
 	if err != nil {
 		return nil, err
 	}
-	shape := r.Header(name).Descr.Shape
-	if len(shape) != 2 {
-		return nil, fmt.Errorf("%s has shape %v, want a matrix", key, shape)
+	if len(a.shape) != 2 {
+		return nil, fmt.Errorf("%s has shape %v, want a matrix", key, a.shape)
 	}
-	v, err := readFloats(r, key)
+	v, err := a.floats()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("array %q: %w", key, err)
 	}
-	var rows, cols []int
+	rows, cols := a.shape[0], a.shape[1]
+	var ri, ci []int
 	var vals []float64
-	for i := 0; i < shape[0]; i++ {
-		for j := 0; j < shape[1]; j++ {
-			if x := v[i*shape[1]+j]; x != 0 {
-				rows, cols, vals = append(rows, i), append(cols, j), append(vals, x)
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			k := i*cols + j
+			if a.fortran {
+				k = j*rows + i
+			}
+			if x := v[k]; x != 0 {
+				ri, ci, vals = append(ri, i), append(ci, j), append(vals, x)
 			}
 		}
 	}
-	return FromCOO(shape[0], shape[1], rows, cols, vals)
+	return FromCOO(rows, cols, ri, ci, vals)
 }
 
 // readInts reads an integer (or boolean) array of any width as []int.
-func readInts(r *npz.Reader, key string) ([]int, error) {
-	name, err := entry(r, key)
+func readInts(r *zip.Reader, key string) ([]int, error) {
+	a, err := readNPY(r, key)
 	if err != nil {
 		return nil, err
 	}
-	typ := r.Header(name).Descr.Type
-	var out []int
-	conv := func(n int, at func(int) int) {
-		out = make([]int, n)
-		for i := range out {
-			out[i] = at(i)
-		}
-	}
-	switch strings.TrimLeft(typ, "<>|=") {
-	case "i1":
-		var v []int8
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "u1":
-		var v []uint8
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "b1":
-		var v []bool
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int {
-			if v[i] {
-				return 1
-			}
-			return 0
-		})
-	case "i2":
-		var v []int16
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "u2":
-		var v []uint16
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "i4":
-		var v []int32
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "u4":
-		var v []uint32
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "i8":
-		var v []int64
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	case "u8":
-		var v []uint64
-		err = r.Read(name, &v)
-		conv(len(v), func(i int) int { return int(v[i]) })
-	default:
-		return nil, fmt.Errorf("array %q has dtype %s; want an integer type", key, typ)
-	}
+	v, err := a.ints()
 	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", key, err)
+		return nil, fmt.Errorf("array %q: %w", key, err)
 	}
-	return out, nil
+	return v, nil
 }
 
 // readFloats reads a numeric array of any width as []float64.
-func readFloats(r *npz.Reader, key string) ([]float64, error) {
-	name, err := entry(r, key)
+func readFloats(r *zip.Reader, key string) ([]float64, error) {
+	a, err := readNPY(r, key)
 	if err != nil {
 		return nil, err
 	}
-	typ := strings.TrimLeft(r.Header(name).Descr.Type, "<>|=")
-	switch typ {
-	case "f8":
-		var v []float64
-		if err := r.Read(name, &v); err != nil {
-			return nil, fmt.Errorf("reading %q: %w", key, err)
-		}
-		return v, nil
-	case "f4":
-		var v []float32
-		if err := r.Read(name, &v); err != nil {
-			return nil, fmt.Errorf("reading %q: %w", key, err)
-		}
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out, nil
-	}
-	iv, err := readInts(r, key)
+	v, err := a.floats()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("array %q: %w", key, err)
 	}
-	out := make([]float64, len(iv))
-	for i, x := range iv {
-		out[i] = float64(x)
+	return v, nil
+}
+
+// check reports whether d's parts are consistent: valid matrices (see
+// CSR.Validate), a square adjacency with one row per label, features with
+// one row per node and one NodeID per node.
+func (d *Dataset) check() error {
+	if d == nil {
+		return errors.New("graph: nil Dataset")
 	}
-	return out, nil
+	if err := d.Adj.Validate(); err != nil {
+		return fmt.Errorf("graph: Dataset adjacency: %w", err)
+	}
+	if err := d.Features.Validate(); err != nil {
+		return fmt.Errorf("graph: Dataset features: %w", err)
+	}
+	n := len(d.Labels)
+	if d.Adj.Rows != n || d.Adj.Cols != n || d.Features.Rows != n || len(d.NodeIDs) != n {
+		return fmt.Errorf("graph: Dataset of %d labels has a %d×%d adjacency, %d feature rows and %d node IDs", n, d.Adj.Rows, d.Adj.Cols, d.Features.Rows, len(d.NodeIDs))
+	}
+	return nil
 }
 
 // LargestComponent returns the subgraph induced by the largest connected
 // component of the symmetrised adjacency (ties go to the component with
 // the smallest node), with NodeIDs mapping back to the file's indices.
 func (d *Dataset) LargestComponent() (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	sym, err := Symmetrize(d.Adj)
 	if err != nil {
 		return nil, err
@@ -316,6 +264,9 @@ func (d *Dataset) LargestComponent() (*Dataset, error) {
 // Subgraph returns the data set induced by the nodes keep (indices into
 // d, increasing, without repeats).
 func (d *Dataset) Subgraph(keep []int) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	n := d.Nodes()
 	newID := make([]int, n)
 	for i := range newID {
@@ -374,6 +325,17 @@ func (d *Dataset) RandomSplit(seed uint64, perClass, nVal, nTest int) (*Split, e
 	if perClass < 1 || nVal < 0 || nTest < 0 {
 		return nil, fmt.Errorf("graph: RandomSplit(%d, %d, %d): sizes must be positive", perClass, nVal, nTest)
 	}
+	if d == nil {
+		return nil, errors.New("graph: RandomSplit of a nil Dataset")
+	}
+	if d.Classes < 0 || d.Classes > MaxClasses {
+		return nil, fmt.Errorf("graph: RandomSplit: %d classes outside [0, %d] (MaxClasses)", d.Classes, MaxClasses)
+	}
+	for i, l := range d.Labels {
+		if l < 0 || l >= d.Classes {
+			return nil, fmt.Errorf("graph: RandomSplit: label %d of node %d outside [0, %d)", l, i, d.Classes)
+		}
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x73706c6974))
 	perm := rng.Perm(d.Nodes())
 	taken := make([]int, d.Classes)
@@ -400,11 +362,12 @@ func (d *Dataset) RandomSplit(seed uint64, perClass, nVal, nTest int) (*Split, e
 // data file. They are mapped through d.NodeIDs, so a split written for
 // the whole graph works on a subgraph as long as its nodes are in it.
 func LoadSplit(path string, d *Dataset) (*Split, error) {
-	r, err := npz.Open(path)
+	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph: opening split %s: %w", path, err)
 	}
-	defer r.Close()
+	defer zr.Close()
+	r := &zr.Reader
 	pos := make(map[int]int, d.Nodes())
 	for k, id := range d.NodeIDs {
 		pos[id] = k

@@ -25,13 +25,20 @@ type LinearDiffusion struct {
 // NewLinearDiffusion returns the field (Â - I) X for a square Â and d
 // features per node.
 func NewLinearDiffusion(adj *CSR, d int) (*LinearDiffusion, error) {
-	if adj == nil || adj.Rows != adj.Cols || adj.Rows == 0 {
+	if err := adj.Validate(); err != nil {
+		return nil, fmt.Errorf("graph: NewLinearDiffusion: %w", err)
+	}
+	if adj.Rows != adj.Cols || adj.Rows == 0 {
 		return nil, errors.New("graph: NewLinearDiffusion needs a non-empty square matrix")
 	}
 	if d < 1 {
 		return nil, fmt.Errorf("graph: NewLinearDiffusion: %d features per node; want at least 1", d)
 	}
-	return &LinearDiffusion{sp: newSparse(adj), d: d}, nil
+	sp, err := newSparse(adj)
+	if err != nil {
+		return nil, err
+	}
+	return &LinearDiffusion{sp: sp, d: d}, nil
 }
 
 // Dim returns n·d.
@@ -108,13 +115,20 @@ type EdgeDiffusion struct {
 // NewEdgeDiffusion returns the field (A(w) - I) X on the pattern of a
 // square matrix (its values are ignored) for d features per node.
 func NewEdgeDiffusion(pattern *CSR, d int) (*EdgeDiffusion, error) {
-	if pattern == nil || pattern.Rows != pattern.Cols || pattern.Rows == 0 {
+	if err := pattern.Validate(); err != nil {
+		return nil, fmt.Errorf("graph: NewEdgeDiffusion: %w", err)
+	}
+	if pattern.Rows != pattern.Cols || pattern.Rows == 0 {
 		return nil, errors.New("graph: NewEdgeDiffusion needs a non-empty square pattern")
 	}
 	if d < 1 {
 		return nil, fmt.Errorf("graph: NewEdgeDiffusion: %d features per node; want at least 1", d)
 	}
-	return &EdgeDiffusion{sp: newSparse(pattern), d: d}, nil
+	sp, err := newSparse(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return &EdgeDiffusion{sp: sp, d: d}, nil
 }
 
 // Pattern returns the sparsity pattern whose values θ holds.

@@ -25,9 +25,15 @@ type sparse struct {
 	id   uint64
 }
 
-func newSparse(a *CSR) *sparse {
+// newSparse validates a and keeps a private copy of it, so a matrix built
+// or changed by hand cannot make the ops index out of range.
+func newSparse(a *CSR) (*sparse, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	a = a.clone()
 	t, perm := a.Transpose()
-	return &sparse{a: a, t: t, perm: perm, id: opIDs.Add(1)}
+	return &sparse{a: a, t: t, perm: perm, id: opIDs.Add(1)}, nil
 }
 
 // SpMM returns the node A X for a fixed sparse matrix A (r × c) and a
@@ -37,7 +43,11 @@ func SpMM(a *CSR, x *G.Node) (*G.Node, error) {
 	if a == nil {
 		return nil, errors.New("graph: SpMM with a nil matrix")
 	}
-	op, err := newSpmmOp(newSparse(a), false, false, x)
+	sp, err := newSparse(a)
+	if err != nil {
+		return nil, fmt.Errorf("graph: SpMM: %w", err)
+	}
+	op, err := newSpmmOp(sp, false, false, x)
 	if err != nil {
 		return nil, err
 	}
@@ -54,10 +64,14 @@ func SpMMValues(pattern *CSR, vals, x *G.Node) (*G.Node, error) {
 	if pattern == nil || vals == nil {
 		return nil, errors.New("graph: SpMMValues with a nil pattern or values node")
 	}
+	sp, err := newSparse(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("graph: SpMMValues: %w", err)
+	}
 	if vals.Shape().TotalSize() != pattern.NNZ() || vals.Dims() != 1 {
 		return nil, fmt.Errorf("graph: SpMMValues: values node of shape %v, want a vector of %d", vals.Shape(), pattern.NNZ())
 	}
-	op, err := newSpmmOp(newSparse(pattern), false, true, x)
+	op, err := newSpmmOp(sp, false, true, x)
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/gofde/gofde/conv"
 )
 
 // Activation is the pointwise nonlinearity of a ConvField's hidden layer.
@@ -45,6 +45,13 @@ type ConvOptions struct {
 	Act Activation
 	// Eps is the ε of group normalisation (default 1e-5).
 	Eps float64
+	// Float32 makes Eval and VJP compute in float32: the state, θ and the
+	// cotangent are rounded to float32 on the way in and the results
+	// widened on the way out, so the solver's states, history sums and
+	// gradient accumulators stay float64 while the convolutions, which
+	// hold nearly all the arithmetic, run at float32 speed. JVP, a
+	// reference for checking, stays float64.
+	Float32 bool
 }
 
 // ConvField is a convolutional vector field on image-shaped states: each
@@ -72,8 +79,9 @@ type ConvOptions struct {
 // input channel i at pixel (y+ky-1, x+kx-1) in output channel o at (y, x).
 // Layout returns the offsets and shapes.
 //
-// The convolutions are im2col + gemm (gonum blas64) per sample, the VJPs
-// the transposed gemms + col2im. A ConvField implements fode.Field,
+// Each convolution of a batch is one im2col and one matrix product for the
+// whole batch (package conv), the VJPs the transposed products and col2im.
+// A ConvField implements fode.Field,
 // fode.RowwiseField and fode.JVPField; its scratch space comes from a pool,
 // so Eval, VJP and JVP allocate nothing in steady state, and they are safe
 // for concurrent use on disjoint destinations. A ConvField must not be
@@ -84,8 +92,8 @@ type ConvField struct {
 	offB1, offGamma      int
 	offBeta, offK2       int
 	offB2, np            int
-	colLen               int
-	scratch              scratchPool
+	c64                  *convCore[float64]
+	c32                  *convCore[float32] // with Float32
 }
 
 // NewConvField returns the field f(x) = K2 ⋆ σ(N(K1 ⋆ [x; t?] + b1)) + b2
@@ -129,7 +137,15 @@ func NewConvField(channels, height, width, hidden int, opts ConvOptions) (*ConvF
 	}
 	f.offB2 = f.offK2 + f.c*f.ch*9
 	f.np = f.offB2 + f.c
-	f.colLen = max(f.cin, f.ch) * 9 * f.hw
+	var err error
+	if f.c64, err = newConvCore[float64](f); err != nil {
+		return nil, fmt.Errorf("layers: NewConvField: %w", err)
+	}
+	if opts.Float32 {
+		if f.c32, err = newConvCore[float32](f); err != nil {
+			return nil, fmt.Errorf("layers: NewConvField: %w", err)
+		}
+	}
 	return f, nil
 }
 
@@ -199,121 +215,14 @@ func (f *ConvField) Init(theta []float64, rng *rand.Rand) error {
 	return nil
 }
 
-func (f *ConvField) kernels(p []float64) (k1, k2 blas64.General) {
-	return rowMajor(f.ch, f.cin*9, p[:f.offB1]), rowMajor(f.c, f.ch*9, p[f.offK2:f.offB2])
-}
-
-// conv1 writes z = K1 ⋆ [x; t?] + b1 (Ch×HW) for one sample x, leaving the
-// im2col matrix of the input (Cin·9×HW) in col.
-func (f *ConvField) conv1(z, col []float64, t float64, x, theta []float64) {
-	im2col3(col, x, f.c, f.h, f.w)
-	if f.opt.TimeInput {
-		im2colConst(col[f.c*9*f.hw:f.cin*9*f.hw], t, f.h, f.w)
-	}
-	fillChannels(z, theta[f.offB1:f.offGamma], f.hw)
-	k1, _ := f.kernels(theta)
-	tiledGemm(blas.NoTrans, blas.NoTrans, 1, k1, rowMajor(f.cin*9, f.hw, col), 1, rowMajor(f.ch, f.hw, z))
-}
-
-// normAct overwrites z with the normalised N(z) (z - μ)/√(v+ε) when
-// Groups > 0, storing the groups' 1/√(v+ε) in rstd, and writes
-// a = σ(γ N + β) (a = σ(z) without groups). a may be z.
-func (f *ConvField) normAct(z, a, rstd, theta []float64) {
-	hw := f.hw
-	if g := f.opt.Groups; g > 0 {
-		n := len(z) / g
-		for i := range g {
-			seg := z[i*n : (i+1)*n]
-			var mu float64
-			for _, v := range seg {
-				mu += v
-			}
-			mu /= float64(n)
-			var vr float64
-			for _, v := range seg {
-				vr += (v - mu) * (v - mu)
-			}
-			rs := 1 / math.Sqrt(vr/float64(n)+f.opt.Eps)
-			if rstd != nil {
-				rstd[i] = rs
-			}
-			for j, v := range seg {
-				seg[j] = (v - mu) * rs
-			}
-		}
-		gamma, beta := theta[f.offGamma:f.offBeta], theta[f.offBeta:f.offK2]
-		for c := range f.ch {
-			gc, bc := gamma[c], beta[c]
-			zc, ac := z[c*hw:(c+1)*hw], a[c*hw:(c+1)*hw]
-			for j, v := range zc {
-				ac[j] = gc*v + bc
-			}
-		}
-		f.activate(a, a)
-		return
-	}
-	f.activate(a, z)
-}
-
-// activate writes a = σ(p); a may be p.
-func (f *ConvField) activate(a, p []float64) {
-	p = p[:len(a)]
-	if f.opt.Act == ActReLU {
-		for i, v := range p {
-			a[i] = max(v, 0)
-		}
-		return
-	}
-	for i, v := range p {
-		a[i] = math.Tanh(v)
-	}
-}
-
-// scaleByDeriv multiplies d by σ'(p) given a = σ(p).
-func (f *ConvField) scaleByDeriv(d, a []float64) {
-	a = a[:len(d)]
-	if f.opt.Act == ActReLU {
-		for i, v := range a {
-			if v <= 0 {
-				d[i] = 0
-			}
-		}
-		return
-	}
-	for i, v := range a {
-		d[i] *= 1 - v*v
-	}
-}
-
-// normBack overwrites d with rstd (d - mean(d) - N mean(d·N)) per group,
-// where N is the normalised hidden layer: the product of the Jacobian of
-// the normalisation (symmetric) with d.
-func (f *ConvField) normBack(d, nrm, rstd []float64) {
-	g := f.opt.Groups
-	n := len(d) / g
-	for i := range g {
-		ds, ns := d[i*n:(i+1)*n], nrm[i*n:(i+1)*n]
-		var m1, m2 float64
-		for j, v := range ds {
-			m1 += v
-			m2 += v * ns[j]
-		}
-		m1 /= float64(n)
-		m2 /= float64(n)
-		rs := rstd[i]
-		for j, v := range ds {
-			ds[j] = rs * (v - m1 - ns[j]*m2)
-		}
-	}
-}
-
 func (f *ConvField) check(x, theta []float64) error {
 	return checkFieldState("ConvField", f.Dim(), f.np, x, theta)
 }
 
-// Eval writes f(t, x; θ) = K2 ⋆ σ(N(K1 ⋆ [x; t?] + b1)) + b2, sample by
-// sample, into dst. It returns an error unless len(x) is a multiple of
-// Dim(), len(dst) = len(x) and len(theta) = NumParams(). dst may be x.
+// Eval writes f(t, x; θ) = K2 ⋆ σ(N(K1 ⋆ [x; t?] + b1)) + b2 for the batch
+// x into dst: one im2col and one matrix product per convolution for the
+// whole batch. It returns an error unless len(x) is a multiple of Dim(),
+// len(dst) = len(x) and len(theta) = NumParams(). dst may be x.
 func (f *ConvField) Eval(dst []float64, t float64, x, theta []float64) error {
 	if err := f.check(x, theta); err != nil {
 		return err
@@ -321,36 +230,23 @@ func (f *ConvField) Eval(dst []float64, t float64, x, theta []float64) error {
 	if err := checkFieldLen("ConvField.Eval", "dst", dst, len(x), false); err != nil {
 		return err
 	}
-	dim, zl := f.Dim(), f.ch*f.hw
-	rows := len(x) / dim
-	if rows == 0 {
+	if len(x) == 0 {
 		return nil
 	}
-	buf := f.scratch.get(f.colLen + zl)
-	defer f.scratch.put(buf)
-	col, z := (*buf)[:f.colLen], (*buf)[f.colLen:]
-	_, k2 := f.kernels(theta)
-	b2 := theta[f.offB2:]
-	for r := range rows {
-		f.conv1(z, col, t, x[r*dim:(r+1)*dim], theta)
-		f.normAct(z, z, nil, theta)
-		im2col3(col, z, f.ch, f.h, f.w)
-		out := dst[r*dim : (r+1)*dim]
-		fillChannels(out, b2, f.hw)
-		tiledGemm(blas.NoTrans, blas.NoTrans, 1, k2, rowMajor(f.ch*9, f.hw, col), 1, rowMajor(f.c, f.hw, out))
+	if f.c32 != nil {
+		return f.c32.evalFloat64(dst, t, x, theta)
 	}
-	return nil
+	return f.c64.eval(dst, t, x, theta)
 }
 
-// VJP overwrites xbar with (∂f/∂x)ᵀ v and adds (∂f/∂θ)ᵀ v into thetabar,
-// sample by sample: with u the input, z = K1 ⋆ u + b1, a = σ(N(z)),
-// ā = K2ᵀ ⋆ v (col2im of K2ᵀ V), p̄ = ā ⊙ σ', z̄ = p̄ (or, with groups,
-// γ̄ += Σ p̄ N, β̄ += Σ p̄ and z̄ = rstd (γp̄ - mean(γp̄) - N mean(γp̄ N)) per
-// group), it adds K2 += V col(a)ᵀ, b2 += Σ v, K1 += Z̄ col(u)ᵀ, b1 += Σ z̄,
-// and xbar = K1ᵀ ⋆ z̄ restricted to the x channels. t is not
-// differentiated. Either destination may be nil. It returns an error on
-// lengths that do not match: len(v) = len(xbar) = len(x), len(thetabar) =
-// len(theta) = NumParams(). xbar may be x or v.
+// VJP overwrites xbar with (∂f/∂x)ᵀ v and adds (∂f/∂θ)ᵀ v into thetabar:
+// with u the input, z = K1 ⋆ u + b1, a = σ(N(z)), ā = K2ᵀ ⋆ v, p̄ = ā ⊙ σ',
+// z̄ = p̄ (or, with groups, γ̄ += Σ p̄ N, β̄ += Σ p̄ and z̄ = rstd (γp̄ -
+// mean(γp̄) - N mean(γp̄ N)) per group), it adds K2 += V ⋆ᵀ a, b2 += Σ v,
+// K1 += Z̄ ⋆ᵀ u, b1 += Σ z̄, and xbar = K1ᵀ ⋆ z̄ restricted to the x
+// channels. t is not differentiated. Either destination may be nil. It
+// returns an error on lengths that do not match: len(v) = len(xbar) =
+// len(x), len(thetabar) = len(theta) = NumParams(). xbar may be x or v.
 func (f *ConvField) VJP(xbar, thetabar []float64, t float64, x, theta, v []float64) error {
 	if err := f.check(x, theta); err != nil {
 		return err
@@ -365,78 +261,23 @@ func (f *ConvField) VJP(xbar, thetabar []float64, t float64, x, theta, v []float
 	if err := checkFieldLen(name, "thetabar", thetabar, f.np, true); err != nil {
 		return err
 	}
-	dim, zl := f.Dim(), f.ch*f.hw
-	rows := len(x) / dim
-	if rows == 0 || (xbar == nil && thetabar == nil) {
+	if len(x) == 0 || (xbar == nil && thetabar == nil) {
 		return nil
 	}
-	col1Len, col2Len := f.cin*9*f.hw, f.ch*9*f.hw
-	buf := f.scratch.get(col1Len + col2Len + 3*zl + f.opt.Groups)
-	defer f.scratch.put(buf)
-	s := *buf
-	col1, s := s[:col1Len], s[col1Len:]
-	col2, s := s[:col2Len], s[col2Len:]
-	z, s := s[:zl], s[zl:]
-	a, s := s[:zl], s[zl:]
-	da, rstd := s[:zl], s[zl:]
-	k1, k2 := f.kernels(theta)
-	k1x := blas64.General{Rows: f.ch, Cols: f.c * 9, Stride: f.cin * 9, Data: k1.Data}
-	for r := range rows {
-		xr, vr := x[r*dim:(r+1)*dim], v[r*dim:(r+1)*dim]
-		f.conv1(z, col1, t, xr, theta)
-		f.normAct(z, a, rstd, theta)
-		im2col3(col2, a, f.ch, f.h, f.w)
-		vm := rowMajor(f.c, f.hw, vr)
-		if thetabar != nil {
-			_, gk2 := f.kernels(thetabar)
-			tiledGemm(blas.NoTrans, blas.Trans, 1, vm, rowMajor(f.ch*9, f.hw, col2), 1, gk2)
-			addChannelSums(thetabar[f.offB2:], vr, f.hw)
-		}
-		// ā = col2im(K2ᵀ V), then p̄ = ā ⊙ σ'.
-		tiledGemm(blas.Trans, blas.NoTrans, 1, k2, vm, 0, rowMajor(f.ch*9, f.hw, col2))
-		col2im3(da, col2, f.ch, f.h, f.w)
-		f.scaleByDeriv(da, a)
-		if f.opt.Groups > 0 {
-			gamma := theta[f.offGamma:f.offBeta]
-			for c := range f.ch {
-				dc, nc := da[c*f.hw:(c+1)*f.hw], z[c*f.hw:(c+1)*f.hw]
-				if thetabar != nil {
-					var sg, sb float64
-					for j, dv := range dc {
-						sg += dv * nc[j]
-						sb += dv
-					}
-					thetabar[f.offGamma+c] += sg
-					thetabar[f.offBeta+c] += sb
-				}
-				gc := gamma[c]
-				for j := range dc {
-					dc[j] *= gc
-				}
-			}
-			f.normBack(da, z, rstd)
-		}
-		dz := rowMajor(f.ch, f.hw, da)
-		if thetabar != nil {
-			gk1, _ := f.kernels(thetabar)
-			tiledGemm(blas.NoTrans, blas.Trans, 1, dz, rowMajor(f.cin*9, f.hw, col1), 1, gk1)
-			addChannelSums(thetabar[f.offB1:f.offGamma], da, f.hw)
-		}
-		if xbar != nil {
-			tiledGemm(blas.Trans, blas.NoTrans, 1, k1x, dz, 0, rowMajor(f.c*9, f.hw, col1))
-			col2im3(xbar[r*dim:(r+1)*dim], col1, f.c, f.h, f.w)
-		}
+	if f.c32 != nil {
+		return f.c32.vjpFloat64(xbar, thetabar, t, x, theta, v)
 	}
-	return nil
+	return f.c64.vjp(xbar, thetabar, t, x, theta, v)
 }
 
-// JVP writes (∂f/∂x) xdot + (∂f/∂θ) thetadot into dst, sample by sample:
-// ż = K1 ⋆ [ẋ; 0] + K̇1 ⋆ u + ḃ1, Ṅ = rstd (ż - mean(ż) - N mean(ż N))
-// per group (Ṅ = ż without groups), ȧ = σ' ⊙ (γṄ + γ̇N + β̇), and dst =
-// K2 ⋆ ȧ + K̇2 ⋆ a + ḃ2, where the dotted parameters are the blocks of
-// thetadot (nil meaning zero). t is not differentiated. It returns an
-// error on lengths that do not match: len(dst) = len(xdot) = len(x),
-// len(thetadot) = len(theta) = NumParams(). dst may be x or xdot.
+// JVP writes (∂f/∂x) xdot + (∂f/∂θ) thetadot into dst: ż = K1 ⋆ [ẋ; 0] +
+// K̇1 ⋆ u + ḃ1, Ṅ = rstd (ż - mean(ż) - N mean(ż N)) per group (Ṅ = ż
+// without groups), ȧ = σ' ⊙ (γṄ + γ̇N + β̇), and dst = K2 ⋆ ȧ + K̇2 ⋆ a +
+// ḃ2, where the dotted parameters are the blocks of thetadot (nil meaning
+// zero). t is not differentiated. It always computes in float64 (it
+// serves as a reference). It returns an error on lengths that do not
+// match: len(dst) = len(xdot) = len(x), len(thetadot) = len(theta) =
+// NumParams(). dst may be x or xdot.
 func (f *ConvField) JVP(dst []float64, t float64, x, theta, xdot, thetadot []float64) error {
 	if err := f.check(x, theta); err != nil {
 		return err
@@ -451,194 +292,370 @@ func (f *ConvField) JVP(dst []float64, t float64, x, theta, xdot, thetadot []flo
 	if err := checkFieldLen(name, "thetadot", thetadot, f.np, true); err != nil {
 		return err
 	}
-	dim, zl := f.Dim(), f.ch*f.hw
-	rows := len(x) / dim
-	if rows == 0 {
+	if len(x) == 0 {
 		return nil
 	}
-	buf := f.scratch.get(f.colLen + 4*zl + f.opt.Groups)
-	defer f.scratch.put(buf)
-	s := *buf
-	col, s := s[:f.colLen], s[f.colLen:]
-	z, s := s[:zl], s[zl:]
-	zd, s := s[:zl], s[zl:]
-	a, s := s[:zl], s[zl:]
-	ad, rstd := s[:zl], s[zl:]
-	k1, k2 := f.kernels(theta)
-	col1 := rowMajor(f.cin*9, f.hw, col[:f.cin*9*f.hw])
-	col2 := rowMajor(f.ch*9, f.hw, col[:f.ch*9*f.hw])
-	zdm := rowMajor(f.ch, f.hw, zd)
+	return f.c64.jvp(dst, t, x, theta, xdot, thetadot)
+}
+
+// convCore is the arithmetic of a ConvField in one float type: the two
+// batched convolutions and the pointwise layers between them.
+type convCore[T conv.Float] struct {
+	f            *ConvField
+	conv1, conv2 *conv.Conv[T]
+	pool         sync.Pool // *[]T
+}
+
+func newConvCore[T conv.Float](f *ConvField) (*convCore[T], error) {
+	// The solvers split a batch across goroutines themselves (the field is
+	// row-wise), so each call runs on its caller's goroutine.
+	c1, err := conv.New[T](conv.Geometry{InC: f.cin, H: f.h, W: f.w, OutC: f.ch, Kernel: 3, Stride: 1, Padding: 1}, 1)
+	if err != nil {
+		return nil, err
+	}
+	c2, err := conv.New[T](conv.Geometry{InC: f.ch, H: f.h, W: f.w, OutC: f.c, Kernel: 3, Stride: 1, Padding: 1}, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &convCore[T]{f: f, conv1: c1, conv2: c2}, nil
+}
+
+func (c *convCore[T]) get(n int) *[]T {
+	if b, ok := c.pool.Get().(*[]T); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]T, n)
+	return &b
+}
+
+// params splits θ into K1, b1, γ, β, K2, b2 (γ, β empty without groups).
+func (c *convCore[T]) params(theta []T) (k1, b1, gamma, beta, k2, b2 []T) {
+	f := c.f
+	return theta[:f.offB1], theta[f.offB1:f.offGamma], theta[f.offGamma:f.offBeta], theta[f.offBeta:f.offK2], theta[f.offK2:f.offB2], theta[f.offB2:]
+}
+
+// input returns u = x, or with TimeInput x with a channel of t appended to
+// every sample, written into buf.
+func (c *convCore[T]) input(buf []T, t float64, x []T) []T {
+	f := c.f
+	if !f.opt.TimeInput {
+		return x
+	}
+	rows, dim, ud := len(x)/f.Dim(), f.Dim(), f.cin*f.hw
+	u := buf[:rows*ud]
 	for r := range rows {
-		xr, xdr := x[r*dim:(r+1)*dim], xdot[r*dim:(r+1)*dim]
-		f.conv1(z, col, t, xr, theta)
-		beta := 0.0
-		if thetadot != nil {
-			dk1, _ := f.kernels(thetadot)
-			fillChannels(zd, thetadot[f.offB1:f.offGamma], f.hw)
-			tiledGemm(blas.NoTrans, blas.NoTrans, 1, dk1, col1, 1, zdm)
-			beta = 1
+		copy(u[r*ud:], x[r*dim:(r+1)*dim])
+		tc := u[r*ud+dim : (r+1)*ud]
+		for i := range tc {
+			tc[i] = T(t)
 		}
-		im2col3(col, xdr, f.c, f.h, f.w)
-		if f.opt.TimeInput {
-			clear(col[f.c*9*f.hw : f.cin*9*f.hw])
-		}
-		tiledGemm(blas.NoTrans, blas.NoTrans, 1, k1, col1, beta, zdm)
-		f.normAct(z, a, rstd, theta)
-		if f.opt.Groups > 0 {
-			f.normBack(zd, z, rstd)
-			gamma := theta[f.offGamma:f.offBeta]
-			for c := range f.ch {
-				zc, dc := z[c*f.hw:(c+1)*f.hw], zd[c*f.hw:(c+1)*f.hw]
-				gc := gamma[c]
-				if thetadot != nil {
-					dg, db := thetadot[f.offGamma+c], thetadot[f.offBeta+c]
-					for j, nv := range zc {
-						dc[j] = gc*dc[j] + dg*nv + db
+	}
+	return u
+}
+
+func (c *convCore[T]) eval(dst []T, t float64, x, theta []T) error {
+	f := c.f
+	rows, zl := len(x)/f.Dim(), f.ch*f.hw
+	buf := c.get(rows * (zl + f.cin*f.hw))
+	defer c.pool.Put(buf)
+	z, ubuf := (*buf)[:rows*zl], (*buf)[rows*zl:]
+	k1, b1, _, _, k2, b2 := c.params(theta)
+	if err := c.conv1.Forward(z, c.input(ubuf, t, x), k1, b1); err != nil {
+		return err
+	}
+	for r := range rows {
+		c.normAct(z[r*zl:(r+1)*zl], z[r*zl:(r+1)*zl], nil, theta)
+	}
+	return c.conv2.Forward(dst, z, k2, b2)
+}
+
+func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error {
+	f := c.f
+	rows, zl, ul, g := len(x)/f.Dim(), f.ch*f.hw, f.cin*f.hw, f.opt.Groups
+	cl := c.conv1.ColsLen(rows)
+	buf := c.get(rows*(3*zl+2*ul+g) + cl)
+	defer c.pool.Put(buf)
+	s := *buf
+	cols, s := s[:cl], s[cl:]
+	z, s := s[:rows*zl], s[rows*zl:]
+	a, s := s[:rows*zl], s[rows*zl:]
+	da, s := s[:rows*zl], s[rows*zl:]
+	ubuf, s := s[:rows*ul], s[rows*ul:]
+	du, rstd := s[:rows*ul], s[rows*ul:]
+	k1, b1, gamma, _, k2, _ := c.params(theta)
+	u := c.input(ubuf, t, x)
+	// The first convolution's im2col matrices serve its kernel gradient.
+	if err := c.conv1.ForwardKeep(z, cols, u, k1, b1); err != nil {
+		return err
+	}
+	for r := range rows {
+		c.normAct(z[r*zl:(r+1)*zl], a[r*zl:(r+1)*zl], rstd[r*g:(r+1)*g], theta)
+	}
+	var gk1, gb1, gk2, gb2 []T
+	if thetabar != nil {
+		gk1, gb1, _, _, gk2, gb2 = c.params(thetabar)
+	}
+	if err := c.conv2.Backward(da, gk2, gb2, a, k2, v); err != nil {
+		return err
+	}
+	scaleByDeriv(f.opt.Act, da, a)
+	if g > 0 {
+		for r := range rows {
+			dr, nr := da[r*zl:(r+1)*zl], z[r*zl:(r+1)*zl]
+			for ch := range f.ch {
+				dc, nc := dr[ch*f.hw:(ch+1)*f.hw], nr[ch*f.hw:(ch+1)*f.hw]
+				if thetabar != nil {
+					var sg, sb T
+					for j, dv := range dc {
+						sg += dv * nc[j]
+						sb += dv
 					}
-				} else {
-					for j := range dc {
-						dc[j] *= gc
-					}
+					thetabar[f.offGamma+ch] += sg
+					thetabar[f.offBeta+ch] += sb
+				}
+				gc := gamma[ch]
+				for j := range dc {
+					dc[j] *= gc
 				}
 			}
+			normBack(dr, nr, rstd[r*g:(r+1)*g], g)
 		}
-		copy(ad, zd)
-		f.scaleByDeriv(ad, a)
-		out := dst[r*dim : (r+1)*dim]
-		om := rowMajor(f.c, f.hw, out)
-		beta = 0
-		if thetadot != nil {
-			_, dk2 := f.kernels(thetadot)
-			im2col3(col, a, f.ch, f.h, f.w)
-			fillChannels(out, thetadot[f.offB2:], f.hw)
-			tiledGemm(blas.NoTrans, blas.NoTrans, 1, dk2, col2, 1, om)
-			beta = 1
+	}
+	dx := xbar
+	if f.opt.TimeInput && xbar != nil {
+		dx = du
+	}
+	if err := c.conv1.BackwardFrom(dx, gk1, gb1, cols, k1, da); err != nil {
+		return err
+	}
+	if f.opt.TimeInput && xbar != nil {
+		dim := f.Dim()
+		for r := range rows {
+			copy(xbar[r*dim:(r+1)*dim], du[r*ul:])
 		}
-		im2col3(col, ad, f.ch, f.h, f.w)
-		tiledGemm(blas.NoTrans, blas.NoTrans, 1, k2, col2, beta, om)
 	}
 	return nil
 }
 
-// fillChannels sets every value of channel c of dst (len(b) channels of
-// hw values) to b[c].
-func fillChannels(dst, b []float64, hw int) {
-	for c, bc := range b {
-		s := dst[c*hw : (c+1)*hw]
-		for i := range s {
-			s[i] = bc
-		}
+func (c *convCore[T]) jvp(dst []T, t float64, x, theta, xdot, thetadot []T) error {
+	f := c.f
+	rows, zl, ul, g := len(x)/f.Dim(), f.ch*f.hw, f.cin*f.hw, f.opt.Groups
+	buf := c.get(rows * (4*zl + 2*ul + f.Dim() + g))
+	defer c.pool.Put(buf)
+	s := *buf
+	z, s := s[:rows*zl], s[rows*zl:]
+	zd, s := s[:rows*zl], s[rows*zl:]
+	a, s := s[:rows*zl], s[rows*zl:]
+	tmp, s := s[:rows*zl], s[rows*zl:]
+	ubuf, s := s[:rows*ul], s[rows*ul:]
+	udot, s := s[:rows*ul], s[rows*ul:]
+	out, rstd := s[:rows*f.Dim()], s[rows*f.Dim():]
+	k1, b1, gamma, _, k2, _ := c.params(theta)
+	u := c.input(ubuf, t, x)
+	if err := c.conv1.Forward(z, u, k1, b1); err != nil {
+		return err
 	}
-}
-
-// addChannelSums adds the sum of channel c of x to dst[c].
-func addChannelSums(dst, x []float64, hw int) {
-	for c := range dst {
-		var s float64
-		for _, v := range x[c*hw : (c+1)*hw] {
-			s += v
-		}
-		dst[c] += s
+	// u̇ = [ẋ; 0]: the time channel is not differentiated.
+	ud := c.input(udot, 0, xdot)
+	if err := c.conv1.Forward(zd, ud, k1, nil); err != nil {
+		return err
 	}
-}
-
-// im2col3 writes the 3×3, stride 1, padding 1 patches of the nch channels
-// of h×w pixels in in: col[((c·3+ky)·3+kx)·h·w + y·w + x] = in[c][y+ky-1][x+kx-1],
-// zero outside the image. col is (nch·9)×(h·w), row-major.
-func im2col3(col, in []float64, nch, h, w int) {
-	hw := h * w
-	for c := range nch {
-		src := in[c*hw : (c+1)*hw]
-		for ky := range 3 {
-			for kx := range 3 {
-				row := col[((c*3+ky)*3+kx)*hw:][:hw]
-				for y := range h {
-					seg := row[y*w : (y+1)*w]
-					sy := y + ky - 1
-					if sy < 0 || sy >= h {
-						clear(seg)
-						continue
-					}
-					s := src[sy*w : (sy+1)*w]
-					switch kx {
-					case 0:
-						seg[0] = 0
-						copy(seg[1:], s[:w-1])
-					case 1:
-						copy(seg, s)
-					case 2:
-						copy(seg[:w-1], s[1:])
-						seg[w-1] = 0
-					}
-				}
+	if thetadot != nil {
+		dk1, db1, _, _, _, _ := c.params(thetadot)
+		if err := c.conv1.Forward(tmp, u, dk1, db1); err != nil {
+			return err
+		}
+		addTo(zd, tmp)
+	}
+	for r := range rows {
+		zr, zdr := z[r*zl:(r+1)*zl], zd[r*zl:(r+1)*zl]
+		c.normAct(zr, a[r*zl:(r+1)*zl], rstd[r*g:(r+1)*g], theta)
+		if g == 0 {
+			continue
+		}
+		normBack(zdr, zr, rstd[r*g:(r+1)*g], g)
+		for ch := range f.ch {
+			zc, dc := zr[ch*f.hw:(ch+1)*f.hw], zdr[ch*f.hw:(ch+1)*f.hw]
+			gc := gamma[ch]
+			var dg, db T
+			if thetadot != nil {
+				dg, db = thetadot[f.offGamma+ch], thetadot[f.offBeta+ch]
+			}
+			for j, nv := range zc {
+				dc[j] = gc*dc[j] + dg*nv + db
 			}
 		}
 	}
+	scaleByDeriv(f.opt.Act, zd, a)
+	if thetadot != nil {
+		_, _, _, _, dk2, db2 := c.params(thetadot)
+		if err := c.conv2.Forward(out, a, dk2, db2); err != nil {
+			return err
+		}
+	}
+	if err := c.conv2.Forward(dst, zd, k2, nil); err != nil {
+		return err
+	}
+	if thetadot != nil {
+		addTo(dst, out)
+	}
+	return nil
 }
 
-// im2colConst writes the 9 im2col rows of one channel of h×w pixels all
-// equal to v (zero padding) into col.
-func im2colConst(col []float64, v float64, h, w int) {
-	hw := h * w
-	for ky := range 3 {
-		for kx := range 3 {
-			row := col[(ky*3+kx)*hw:][:hw]
-			for y := range h {
-				seg := row[y*w : (y+1)*w]
-				sy := y + ky - 1
-				if sy < 0 || sy >= h {
-					clear(seg)
-					continue
-				}
-				for i := range seg {
-					seg[i] = v
-				}
-				switch kx {
-				case 0:
-					seg[0] = 0
-				case 2:
-					seg[w-1] = 0
-				}
-			}
-		}
+// evalFloat64 and vjpFloat64 serve the float64 interface from a core of
+// another float type (float32), converting at the boundary. The
+// solver's states, history sums and adjoint accumulators stay float64;
+// the convolutions, which hold all the arithmetic, run in float32.
+func (c *convCore[T]) evalFloat64(dst []float64, t float64, x, theta []float64) error {
+	buf := c.get(len(x) + len(theta) + len(dst))
+	defer c.pool.Put(buf)
+	s := *buf
+	x32, th32, d32 := s[:len(x)], s[len(x):len(x)+len(theta)], s[len(x)+len(theta):]
+	convert(x32, x)
+	convert(th32, theta)
+	if err := c.eval(d32, t, x32, th32); err != nil {
+		return err
+	}
+	convert(dst, d32)
+	return nil
+}
+
+func (c *convCore[T]) vjpFloat64(xbar, thetabar []float64, t float64, x, theta, v []float64) error {
+	n, np := len(x), len(theta)
+	buf := c.get(3*n + 2*np)
+	defer c.pool.Put(buf)
+	s := *buf
+	x32, v32, xb32 := s[:n], s[n:2*n], s[2*n:3*n]
+	th32, tb32 := s[3*n:3*n+np], s[3*n+np:]
+	convert(x32, x)
+	convert(v32, v)
+	convert(th32, theta)
+	if xbar == nil {
+		xb32 = nil
+	}
+	if thetabar == nil {
+		tb32 = nil
+	} else {
+		clear(tb32)
+	}
+	if err := c.vjp(xb32, tb32, t, x32, th32, v32); err != nil {
+		return err
+	}
+	if xbar != nil {
+		convert(xbar, xb32)
+	}
+	for i, g := range tb32 {
+		thetabar[i] += float64(g)
+	}
+	return nil
+}
+
+// convert copies src into dst, converting the element type.
+func convert[D, S conv.Float](dst []D, src []S) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = D(v)
 	}
 }
 
-// col2im3 is the transpose of im2col3: it overwrites out (nch channels of
-// h×w) with the sums of the entries of col at the positions im2col3 reads
-// each pixel into.
-func col2im3(out, col []float64, nch, h, w int) {
-	hw := h * w
-	clear(out[:nch*hw])
-	for c := range nch {
-		dst := out[c*hw : (c+1)*hw]
-		for ky := range 3 {
-			for kx := range 3 {
-				row := col[((c*3+ky)*3+kx)*hw:][:hw]
-				for y := range h {
-					sy := y + ky - 1
-					if sy < 0 || sy >= h {
-						continue
-					}
-					seg, d := row[y*w:(y+1)*w], dst[sy*w:(sy+1)*w]
-					switch kx {
-					case 0:
-						addInto(d[:w-1], seg[1:])
-					case 1:
-						addInto(d, seg)
-					case 2:
-						addInto(d[1:], seg[:w-1])
-					}
-				}
-			}
-		}
+func addTo[T conv.Float](dst, src []T) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 
-// addInto adds s into d (len(s) ≥ len(d)).
-func addInto(d, s []float64) {
-	s = s[:len(d)]
-	for i, v := range s {
-		d[i] += v
+// normAct overwrites z with the normalised N(z) = (z - μ)/√(v+ε) when
+// Groups > 0, storing the groups' 1/√(v+ε) in rstd, and writes a =
+// σ(γ N + β) (a = σ(z) without groups), for one sample. a may be z.
+func (c *convCore[T]) normAct(z, a, rstd, theta []T) {
+	f := c.f
+	hw := f.hw
+	g := f.opt.Groups
+	if g == 0 {
+		activate(f.opt.Act, a, z)
+		return
+	}
+	n := len(z) / g
+	for i := range g {
+		seg := z[i*n : (i+1)*n]
+		var mu float64
+		for _, v := range seg {
+			mu += float64(v)
+		}
+		mu /= float64(n)
+		var vr float64
+		for _, v := range seg {
+			d := float64(v) - mu
+			vr += d * d
+		}
+		rs := 1 / math.Sqrt(vr/float64(n)+f.opt.Eps)
+		if rstd != nil {
+			rstd[i] = T(rs)
+		}
+		for j, v := range seg {
+			seg[j] = T((float64(v) - mu) * rs)
+		}
+	}
+	_, _, gamma, beta, _, _ := c.params(theta)
+	for ch := range f.ch {
+		gc, bc := gamma[ch], beta[ch]
+		zc, ac := z[ch*hw:(ch+1)*hw], a[ch*hw:(ch+1)*hw]
+		for j, v := range zc {
+			ac[j] = gc*v + bc
+		}
+	}
+	activate(f.opt.Act, a, a)
+}
+
+// activate writes a = σ(p); a may be p.
+func activate[T conv.Float](act Activation, a, p []T) {
+	p = p[:len(a)]
+	if act == ActReLU {
+		for i, v := range p {
+			a[i] = max(v, 0)
+		}
+		return
+	}
+	for i, v := range p {
+		a[i] = T(math.Tanh(float64(v)))
+	}
+}
+
+// scaleByDeriv multiplies d by σ'(p) given a = σ(p).
+func scaleByDeriv[T conv.Float](act Activation, d, a []T) {
+	a = a[:len(d)]
+	if act == ActReLU {
+		for i, v := range a {
+			if v <= 0 {
+				d[i] = 0
+			}
+		}
+		return
+	}
+	for i, v := range a {
+		d[i] *= 1 - v*v
+	}
+}
+
+// normBack overwrites d with rstd (d - mean(d) - N mean(d·N)) per group of
+// one sample, where N is the normalised hidden layer: the product of the
+// Jacobian of the normalisation (symmetric) with d.
+func normBack[T conv.Float](d, nrm, rstd []T, g int) {
+	n := len(d) / g
+	for i := range g {
+		ds, ns := d[i*n:(i+1)*n], nrm[i*n:(i+1)*n]
+		var m1, m2 float64
+		for j, v := range ds {
+			m1 += float64(v)
+			m2 += float64(v) * float64(ns[j])
+		}
+		m1 /= float64(n)
+		m2 /= float64(n)
+		rs := float64(rstd[i])
+		for j, v := range ds {
+			ds[j] = T(rs * (float64(v) - m1 - float64(ns[j])*m2))
+		}
 	}
 }

@@ -8,9 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-
 	"github.com/gofde/gofde/fode"
 )
 
@@ -763,37 +760,6 @@ func TestAllocs(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestGemmTiling compares the tiled gemm with one blas64.Gemm call.
-func TestGemmTiling(t *testing.T) {
-	trans := []blas.Transpose{blas.NoTrans, blas.Trans}
-	for _, sz := range [][3]int{{300, 70, 33}, {65, 400, 20}, {200, 200, 5}, {64, 192, 7}, {1, 1000, 3}} {
-		m, n, k := sz[0], sz[1], sz[2]
-		for _, tA := range trans {
-			for _, tB := range trans {
-				ar, ac := m, k
-				if tA == blas.Trans {
-					ar, ac = k, m
-				}
-				br, bc := k, n
-				if tB == blas.Trans {
-					br, bc = n, k
-				}
-				// Strided views: one spare column each.
-				a := blas64.General{Rows: ar, Cols: ac, Stride: ac + 1, Data: randNormals(1, ar*(ac+1), 1)}
-				b := blas64.General{Rows: br, Cols: bc, Stride: bc + 1, Data: randNormals(2, br*(bc+1), 1)}
-				c0 := randNormals(3, m*(n+1), 1)
-				want := blas64.General{Rows: m, Cols: n, Stride: n + 1, Data: append([]float64(nil), c0...)}
-				got := blas64.General{Rows: m, Cols: n, Stride: n + 1, Data: append([]float64(nil), c0...)}
-				blas64.Gemm(tA, tB, 1.5, a, b, 0.5, want)
-				tiledGemm(tA, tB, 1.5, a, b, 0.5, got)
-				if e := relDiff(got.Data, want.Data); e > 1e-14 {
-					t.Errorf("%v %c%c: tiled gemm differs by %.3g", sz, tA, tB, e)
-				}
-			}
-		}
 	}
 }
 

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/gofde/gofde/conv"
+	"github.com/gofde/gofde/internal/gemm"
 )
 
 // mlpChunk is the number of rows an MLPField processes per block of gemms.
@@ -30,21 +31,24 @@ const mlpChunk = 128
 // offsets and shapes.
 //
 // An MLPField implements fode.Field, fode.RowwiseField and fode.JVPField.
-// Its batched products are gonum BLAS gemms (blas64), on chunks of 128
-// rows; its scratch space comes from a pool, so Eval, VJP and JVP allocate
-// nothing in steady state, and they are safe for concurrent use on
-// disjoint destinations. An MLPField must not be copied after first use.
+// Its batched products are matrix products on chunks of 128 rows; its
+// scratch space comes from a pool, so Eval, VJP and JVP allocate nothing
+// in steady state, and they are safe for concurrent use on disjoint
+// destinations. An MLPField must not be copied after first use.
 type MLPField struct {
 	dim, hidden, in int
 	timeInput       bool
 	offB1, offW2    int
 	offB2, np       int
-	scratch         scratchPool
+	f32             bool
+	pool64          sync.Pool // *[]float64
+	pool32          sync.Pool // *[]float32
 }
 
 // NewMLPField returns the field f(t, x) = W2 tanh(W1 [x; t?] + b1) + b2 on
 // states of dimension dim with hidden tanh units; timeInput feeds t to the
 // hidden layer as an extra input. It fails if dim or hidden is below 1.
+// Eval and VJP compute in float64; SetFloat32 switches them to float32.
 func NewMLPField(dim, hidden int, timeInput bool) (*MLPField, error) {
 	if dim < 1 || hidden < 1 {
 		return nil, fmt.Errorf("layers: NewMLPField(dim %d, hidden %d): both must be at least 1", dim, hidden)
@@ -128,37 +132,19 @@ func fillNormal(s []float64, sd float64, rng *rand.Rand) {
 	}
 }
 
+// SetFloat32 makes Eval and VJP compute in float32 (on) or float64 (off,
+// the default): in float32 the state, θ and the cotangent are rounded to
+// float32 on the way in and the results widened on the way out, so the
+// solver's states, history sums and gradient accumulators stay float64
+// while the matrix products and tanh run at float32 speed. JVP, a
+// reference for checking, stays float64. Call it before the field is used.
+func (m *MLPField) SetFloat32(on bool) { m.f32 = on }
+
+// Float32 reports whether Eval and VJP compute in float32.
+func (m *MLPField) Float32() bool { return m.f32 }
+
 func (m *MLPField) check(x, theta []float64) error {
 	return checkFieldState("MLPField", m.dim, m.np, x, theta)
-}
-
-// views returns the gemm views of W1 restricted to the x columns
-// (Hidden×Dim, stride In) and of W2 (Dim×Hidden) in the parameter vector p.
-func (m *MLPField) views(p []float64) (w1x, w2 blas64.General) {
-	w1x = blas64.General{Rows: m.hidden, Cols: m.dim, Stride: m.in, Data: p[:m.offB1]}
-	w2 = rowMajor(m.dim, m.hidden, p[m.offW2:m.offB2])
-	return
-}
-
-// hiddenLayer writes H = tanh(X W1ᵀ + b1 + t·w1t) for the nr rows of xs into h
-// (nr×Hidden, row-major).
-func (m *MLPField) hiddenLayer(h []float64, t float64, xs []float64, nr int, theta []float64) {
-	k := m.hidden
-	b1 := theta[m.offB1:m.offW2]
-	copy(h[:k], b1)
-	if m.timeInput {
-		for i := range k {
-			h[i] += t * theta[i*m.in+m.dim]
-		}
-	}
-	for r := 1; r < nr; r++ {
-		copy(h[r*k:(r+1)*k], h[:k])
-	}
-	w1x, _ := m.views(theta)
-	tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, m.dim, xs), w1x, 1, rowMajor(nr, k, h))
-	for i, z := range h {
-		h[i] = math.Tanh(z)
-	}
 }
 
 // Eval writes f(t, x; θ) = W2 tanh(W1 [x; t?] + b1) + b2, row by row, into
@@ -171,25 +157,21 @@ func (m *MLPField) Eval(dst []float64, t float64, x, theta []float64) error {
 	if err := checkFieldLen("MLPField.Eval", "dst", dst, len(x), false); err != nil {
 		return err
 	}
-	d, k := m.dim, m.hidden
-	rows := len(x) / d
-	if rows == 0 {
+	if len(x) == 0 {
 		return nil
 	}
-	buf := m.scratch.get(min(rows, mlpChunk) * k)
-	defer m.scratch.put(buf)
-	_, w2 := m.views(theta)
-	b2 := theta[m.offB2:]
-	for r0 := 0; r0 < rows; r0 += mlpChunk {
-		nr := min(mlpChunk, rows-r0)
-		h := (*buf)[:nr*k]
-		m.hiddenLayer(h, t, x[r0*d:(r0+nr)*d], nr, theta)
-		out := dst[r0*d : (r0+nr)*d]
-		for r := range nr {
-			copy(out[r*d:(r+1)*d], b2)
-		}
-		tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, k, h), w2, 1, rowMajor(nr, d, out))
+	if !m.f32 {
+		mlpEval(m, &m.pool64, dst, t, x, theta)
+		return nil
 	}
+	n, np := len(x), len(theta)
+	buf := getBuf[float32](&m.pool32, 2*n+np)
+	defer m.pool32.Put(buf)
+	x32, d32, th32 := (*buf)[:n], (*buf)[n:2*n], (*buf)[2*n:]
+	convert(x32, x)
+	convert(th32, theta)
+	mlpEval(m, &m.pool32, d32, t, x32, th32)
+	convert(dst, d32)
 	return nil
 }
 
@@ -215,48 +197,35 @@ func (m *MLPField) VJP(xbar, thetabar []float64, t float64, x, theta, v []float6
 	if err := checkFieldLen(name, "thetabar", thetabar, m.np, true); err != nil {
 		return err
 	}
-	d, k := m.dim, m.hidden
-	rows := len(x) / d
-	if rows == 0 || (xbar == nil && thetabar == nil) {
+	if len(x) == 0 || (xbar == nil && thetabar == nil) {
 		return nil
 	}
-	n := min(rows, mlpChunk)
-	buf := m.scratch.get(2 * n * k)
-	defer m.scratch.put(buf)
-	w1x, w2 := m.views(theta)
-	for r0 := 0; r0 < rows; r0 += mlpChunk {
-		nr := min(mlpChunk, rows-r0)
-		h, g := (*buf)[:nr*k], (*buf)[n*k:n*k+nr*k]
-		xs, vs := x[r0*d:(r0+nr)*d], v[r0*d:(r0+nr)*d]
-		m.hiddenLayer(h, t, xs, nr, theta)
-		// G = (V W2) ⊙ (1 - H²).
-		tiledGemm(blas.NoTrans, blas.NoTrans, 1, rowMajor(nr, d, vs), w2, 0, rowMajor(nr, k, g))
-		for i, hv := range h {
-			g[i] *= 1 - hv*hv
-		}
-		if thetabar != nil {
-			gw1x, gw2 := m.views(thetabar)
-			tiledGemm(blas.Trans, blas.NoTrans, 1, rowMajor(nr, d, vs), rowMajor(nr, k, h), 1, gw2)
-			tiledGemm(blas.Trans, blas.NoTrans, 1, rowMajor(nr, k, g), rowMajor(nr, d, xs), 1, gw1x)
-			gb1, gb2 := thetabar[m.offB1:m.offW2], thetabar[m.offB2:]
-			for r := range nr {
-				gr := g[r*k : (r+1)*k]
-				for i, gv := range gr {
-					gb1[i] += gv
-				}
-				if m.timeInput {
-					for i, gv := range gr {
-						thetabar[i*m.in+d] += t * gv
-					}
-				}
-				for i, vv := range vs[r*d : (r+1)*d] {
-					gb2[i] += vv
-				}
-			}
-		}
-		if xbar != nil {
-			tiledGemm(blas.NoTrans, blas.NoTrans, 1, rowMajor(nr, k, g), w1x, 0, rowMajor(nr, d, xbar[r0*d:(r0+nr)*d]))
-		}
+	if !m.f32 {
+		mlpVJP(m, &m.pool64, xbar, thetabar, t, x, theta, v)
+		return nil
+	}
+	n, np := len(x), len(theta)
+	buf := getBuf[float32](&m.pool32, 3*n+2*np)
+	defer m.pool32.Put(buf)
+	s := *buf
+	x32, v32, xb32, th32, tb32 := s[:n], s[n:2*n], s[2*n:3*n], s[3*n:3*n+np], s[3*n+np:]
+	convert(x32, x)
+	convert(v32, v)
+	convert(th32, theta)
+	if xbar == nil {
+		xb32 = nil
+	}
+	if thetabar == nil {
+		tb32 = nil
+	} else {
+		clear(tb32)
+	}
+	mlpVJP(m, &m.pool32, xb32, tb32, t, x32, th32, v32)
+	if xbar != nil {
+		convert(xbar, xb32)
+	}
+	for i, g := range tb32 {
+		thetabar[i] += float64(g)
 	}
 	return nil
 }
@@ -264,9 +233,9 @@ func (m *MLPField) VJP(xbar, thetabar []float64, t float64, x, theta, v []float6
 // JVP writes (∂f/∂x) xdot + (∂f/∂θ) thetadot into dst: per row, with
 // h = tanh(W1 u + b1) and ḣ = (1 - h²) ⊙ (W1x ẋ + Ẇ1 u + ḃ1), it is
 // W2 ḣ + Ẇ2 h + ḃ2, where Ẇ1, ḃ1, Ẇ2, ḃ2 are the blocks of thetadot (nil
-// meaning zero). t is not differentiated. It returns an error on lengths
-// that do not match: len(dst) = len(xdot) = len(x), len(thetadot) =
-// len(theta) = NumParams(). dst may be x or xdot.
+// meaning zero). t is not differentiated. It computes in float64. It
+// returns an error on lengths that do not match: len(dst) = len(xdot) =
+// len(x), len(thetadot) = len(theta) = NumParams(). dst may be x or xdot.
 func (m *MLPField) JVP(dst []float64, t float64, x, theta, xdot, thetadot []float64) error {
 	if err := m.check(x, theta); err != nil {
 		return err
@@ -281,53 +250,158 @@ func (m *MLPField) JVP(dst []float64, t float64, x, theta, xdot, thetadot []floa
 	if err := checkFieldLen(name, "thetadot", thetadot, m.np, true); err != nil {
 		return err
 	}
-	d, k := m.dim, m.hidden
-	rows := len(x) / d
-	if rows == 0 {
+	if len(x) == 0 {
 		return nil
 	}
+	mlpJVP(m, &m.pool64, dst, t, x, theta, xdot, thetadot)
+	return nil
+}
+
+// getBuf returns a buffer of n values from pool, allocating when the
+// pooled one is too short.
+func getBuf[T conv.Float](pool *sync.Pool, n int) *[]T {
+	if b, ok := pool.Get().(*[]T); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]T, n)
+	return &b
+}
+
+// mlpHidden writes H = tanh(X W1xᵀ + b1 + t·w1t) for the nr rows of xs
+// into h (nr×Hidden, row-major).
+func mlpHidden[T conv.Float](m *MLPField, h []T, t float64, xs []T, nr int, theta []T) {
+	k := m.hidden
+	mlpBias(m, h, t, nr, theta)
+	mul(false, true, nr, k, m.dim, xs, m.dim, theta, m.in, 1, h, k)
+	tanhInPlace(h)
+}
+
+// mlpBias fills the nr rows of h with b1 + t·w1t taken from p (θ or θ̇).
+func mlpBias[T conv.Float](m *MLPField, h []T, t float64, nr int, p []T) {
+	k := m.hidden
+	copy(h[:k], p[m.offB1:m.offW2])
+	if m.timeInput {
+		for i := range k {
+			h[i] += T(t) * p[i*m.in+m.dim]
+		}
+	}
+	for r := 1; r < nr; r++ {
+		copy(h[r*k:(r+1)*k], h[:k])
+	}
+}
+
+func mlpEval[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, theta []T) {
+	d, k := m.dim, m.hidden
+	rows := len(x) / d
+	buf := getBuf[T](pool, min(rows, mlpChunk)*k)
+	defer pool.Put(buf)
+	w2, b2 := theta[m.offW2:m.offB2], theta[m.offB2:]
+	for r0 := 0; r0 < rows; r0 += mlpChunk {
+		nr := min(mlpChunk, rows-r0)
+		h := (*buf)[:nr*k]
+		mlpHidden(m, h, t, x[r0*d:(r0+nr)*d], nr, theta)
+		out := dst[r0*d : (r0+nr)*d]
+		for r := range nr {
+			copy(out[r*d:(r+1)*d], b2)
+		}
+		mul(false, true, nr, d, k, h, k, w2, k, 1, out, d)
+	}
+}
+
+func mlpVJP[T conv.Float](m *MLPField, pool *sync.Pool, xbar, thetabar []T, t float64, x, theta, v []T) {
+	d, k := m.dim, m.hidden
+	rows := len(x) / d
 	n := min(rows, mlpChunk)
-	buf := m.scratch.get(2 * n * k)
-	defer m.scratch.put(buf)
-	w1x, w2 := m.views(theta)
+	buf := getBuf[T](pool, 2*n*k)
+	defer pool.Put(buf)
+	w2 := theta[m.offW2:m.offB2]
+	for r0 := 0; r0 < rows; r0 += mlpChunk {
+		nr := min(mlpChunk, rows-r0)
+		h, g := (*buf)[:nr*k], (*buf)[n*k:n*k+nr*k]
+		xs, vs := x[r0*d:(r0+nr)*d], v[r0*d:(r0+nr)*d]
+		mlpHidden(m, h, t, xs, nr, theta)
+		// G = (V W2) ⊙ (1 - H²).
+		mul(false, false, nr, k, d, vs, d, w2, k, 0, g, k)
+		for i, hv := range h {
+			g[i] *= 1 - hv*hv
+		}
+		if thetabar != nil {
+			mul(true, false, d, k, nr, vs, d, h, k, 1, thetabar[m.offW2:m.offB2], k)
+			mul(true, false, k, d, nr, g, k, xs, d, 1, thetabar, m.in)
+			gb1, gb2 := thetabar[m.offB1:m.offW2], thetabar[m.offB2:]
+			for r := range nr {
+				gr := g[r*k : (r+1)*k]
+				for i, gv := range gr {
+					gb1[i] += gv
+				}
+				if m.timeInput {
+					for i, gv := range gr {
+						thetabar[i*m.in+d] += T(t) * gv
+					}
+				}
+				for i, vv := range vs[r*d : (r+1)*d] {
+					gb2[i] += vv
+				}
+			}
+		}
+		if xbar != nil {
+			mul(false, false, nr, d, k, g, k, theta, m.in, 0, xbar[r0*d:(r0+nr)*d], d)
+		}
+	}
+}
+
+func mlpJVP[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, theta, xdot, thetadot []T) {
+	d, k := m.dim, m.hidden
+	rows := len(x) / d
+	n := min(rows, mlpChunk)
+	buf := getBuf[T](pool, 2*n*k)
+	defer pool.Put(buf)
+	w2 := theta[m.offW2:m.offB2]
 	for r0 := 0; r0 < rows; r0 += mlpChunk {
 		nr := min(mlpChunk, rows-r0)
 		h, hd := (*buf)[:nr*k], (*buf)[n*k:n*k+nr*k]
 		xs, xds := x[r0*d:(r0+nr)*d], xdot[r0*d:(r0+nr)*d]
-		m.hiddenLayer(h, t, xs, nr, theta)
+		mlpHidden(m, h, t, xs, nr, theta)
+		var beta T
 		if thetadot != nil {
 			// Ḣ = X Ẇ1xᵀ + ḃ1 + t ẇ1t before the ẋ term.
-			dw1x, _ := m.views(thetadot)
-			db1 := thetadot[m.offB1:m.offW2]
-			copy(hd[:k], db1)
-			if m.timeInput {
-				for i := range k {
-					hd[i] += t * thetadot[i*m.in+d]
-				}
-			}
-			for r := 1; r < nr; r++ {
-				copy(hd[r*k:(r+1)*k], hd[:k])
-			}
-			tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, d, xs), dw1x, 1, rowMajor(nr, k, hd))
-			tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, d, xds), w1x, 1, rowMajor(nr, k, hd))
-		} else {
-			tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, d, xds), w1x, 0, rowMajor(nr, k, hd))
+			mlpBias(m, hd, t, nr, thetadot)
+			mul(false, true, nr, k, d, xs, d, thetadot, m.in, 1, hd, k)
+			beta = 1
 		}
+		mul(false, true, nr, k, d, xds, d, theta, m.in, beta, hd, k)
 		for i, hv := range h {
 			hd[i] *= 1 - hv*hv
 		}
 		out := dst[r0*d : (r0+nr)*d]
+		beta = 0
 		if thetadot != nil {
-			_, dw2 := m.views(thetadot)
 			db2 := thetadot[m.offB2:]
 			for r := range nr {
 				copy(out[r*d:(r+1)*d], db2)
 			}
-			tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, k, h), dw2, 1, rowMajor(nr, d, out))
-			tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, k, hd), w2, 1, rowMajor(nr, d, out))
-		} else {
-			tiledGemm(blas.NoTrans, blas.Trans, 1, rowMajor(nr, k, hd), w2, 0, rowMajor(nr, d, out))
+			mul(false, true, nr, d, k, h, k, thetadot[m.offW2:m.offB2], k, 1, out, d)
+			beta = 1
 		}
+		mul(false, true, nr, d, k, hd, k, w2, k, beta, out, d)
 	}
-	return nil
+}
+
+// tanhInPlace overwrites h with tanh(h).
+func tanhInPlace[T conv.Float](h []T) {
+	for i, z := range h {
+		h[i] = T(math.Tanh(float64(z)))
+	}
+}
+
+// mul is C = op(A)·op(B) + beta·C on row-major matrices of either float
+// type.
+func mul[T conv.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		gemm.F32(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		gemm.F64(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
 }

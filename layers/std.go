@@ -63,7 +63,8 @@ func (d *Dense) Fwd(x *G.Node) (*G.Node, error) {
 func (d *Dense) Learnables() G.Nodes { return G.Nodes{d.W, d.B} }
 
 // Conv is a 2-D convolution layer with a square kernel, stride and
-// padding, plus a per-channel bias, on NCHW inputs.
+// padding, plus a per-channel bias, on NCHW inputs: one ops.Conv2D node
+// (batched im2col and matrix products, float32 or float64).
 type Conv struct {
 	K, B        *G.Node
 	kernel      int
@@ -99,11 +100,7 @@ func (c *Conv) Fwd(x *G.Node) (*G.Node, error) {
 	if x.Shape()[1] != c.K.Shape()[1] {
 		return nil, fmt.Errorf("layers: Conv.Fwd: input has %d channels, the layer takes %d", x.Shape()[1], c.K.Shape()[1])
 	}
-	y, err := G.Conv2d(x, c.K, tensor.Shape{c.kernel, c.kernel}, []int{c.pad, c.pad}, []int{c.stride, c.stride}, []int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	return addBias(y, c.B)
+	return ops.Conv2D(x, c.K, c.B, c.stride, c.pad)
 }
 
 // Learnables returns the kernel and the bias.

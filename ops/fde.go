@@ -240,21 +240,32 @@ func (op *fdeOp) solve(vals []G.Value) (*fode.Solution, error) {
 	return sol, nil
 }
 
-func (op *fdeOp) Do(vals ...G.Value) (G.Value, error) {
+func (op *fdeOp) Do(vals ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vals...) }
+
+// UsePreallocDo solves and writes the output states into prealloc when it
+// is a tensor of the output's dtype and shape (a TapeMachine passes the
+// previous run's value), into a new tensor otherwise.
+func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
 	sol, err := op.solve(vals)
 	if err != nil {
 		return nil, err
-	}
-	n := sol.Rows * sol.Dim
-	out := make([]float64, len(sol.Times)*n)
-	for i := range sol.Times {
-		copy(out[i*n:], sol.At(i))
 	}
 	shape := vals[0].Shape().Clone()
 	if k := len(sol.Times); k > 1 {
 		shape = append(tensor.Shape{k}, shape...)
 	}
-	v := NewTensor(op.dtype, shape, out)
+	v := output(prealloc, op.dtype, shape)
+	n := sol.Rows * sol.Dim
+	for i := range sol.Times {
+		switch d := v.Data().(type) {
+		case []float64:
+			copy(d[i*n:], sol.At(i))
+		case []float32:
+			for j, x := range sol.At(i) {
+				d[i*n+j] = float32(x)
+			}
+		}
+	}
 	op.store.put(v, sol)
 	return v, nil
 }

@@ -82,3 +82,31 @@ func AddInto(v G.Value, delta []float64) error {
 	}
 	return fmt.Errorf("cannot accumulate into %T", v)
 }
+
+// SetFloat64s copies src into a Float64 or Float32 value of the same size
+// (converting to float32 for a Float32 value).
+func SetFloat64s(v G.Value, src []float64) error {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		switch d := x.Data().(type) {
+		case []float64:
+			if len(d) != len(src) {
+				return fmt.Errorf("value of %d elements, source of %d", len(d), len(src))
+			}
+			copy(d, src)
+			return nil
+		case []float32:
+			if len(d) != len(src) {
+				return fmt.Errorf("value of %d elements, source of %d", len(d), len(src))
+			}
+			for i, e := range src {
+				d[i] = float32(e)
+			}
+			return nil
+		}
+		return fmt.Errorf("unsupported dtype %v", x.Dtype())
+	case nil:
+		return fmt.Errorf("no value")
+	}
+	return fmt.Errorf("unsupported value type %T", v)
+}

@@ -35,7 +35,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/gemm"
 	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/ops"
 )
 
 type config struct {
@@ -50,12 +52,15 @@ type config struct {
 	childSteps int
 	childMode  string
 	gradOut    string
+	dtype      string
 	directMax  int
 }
 
 // result is one output line; its keys are a contract with outside checks.
 type result struct {
 	Steps       int      `json:"steps"`
+	Dtype       string   `json:"dtype"`
+	BLAS        string   `json:"blas"`
 	Mode        string   `json:"mode"`
 	MsPerIter   float64  `json:"ms_per_iter"`
 	PeakHeapMB  float64  `json:"peak_heap_mb"`
@@ -83,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&steps, "steps", "20,100,400", "comma-separated step counts")
 	fs.StringVar(&modes, "modes", "adjoint,direct", "comma-separated gradient modes: adjoint, continuous, direct")
 	fs.IntVar(&c.batch, "batch", 128, "batch size")
+	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the graph and the field: float32 (fast) or float64 (exact)")
 	fs.IntVar(&c.dim, "dim", 64, "state size")
 	fs.IntVar(&c.hidden, "hidden", 64, "hidden width of the MLP field")
 	fs.IntVar(&c.iters, "iters", 0, "timed iterations (0: as many as fit in about 3 s, at least 2)")
@@ -98,6 +104,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if c.batch < 1 || c.dim < 1 || c.hidden < 1 || c.iters < 0 {
 		return fmt.Errorf("batch, dim and hidden must be positive, iters not negative")
+	}
+	if c.dtype != "float32" && c.dtype != "float64" {
+		return fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
 	}
 	if c.child {
 		r, err := measure(c)
@@ -197,16 +206,21 @@ func measure(c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	dt := tensor.Float64
+	if c.dtype == "float32" {
+		dt = tensor.Float32
+		field.SetFloat32(true)
+	}
 	g := G.NewGraph()
 	x0v := make([]float64, c.batch*c.dim)
 	for i := range x0v {
 		x0v[i] = math.Sin(float64(i)) // deterministic, the same in every process
 	}
-	x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(c.batch, c.dim), G.WithName("x0"),
-		G.WithValue(tensor.New(tensor.WithShape(c.batch, c.dim), tensor.WithBacking(x0v))))
+	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"),
+		G.WithValue(ops.NewTensor(dt, tensor.Shape{c.batch, c.dim}, x0v)))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
 		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps},
-		Mode:  mode, Seed: 1,
+		Mode:  mode, Seed: 1, Dtype: dt,
 	})
 	if err != nil {
 		return nil, err
@@ -259,7 +273,7 @@ func measure(c config) (*result, error) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return &result{
-		Steps: c.childSteps, Mode: c.childMode, Iters: k,
+		Steps: c.childSteps, Mode: c.childMode, Iters: k, Dtype: c.dtype, BLAS: gemm.Name(),
 		MsPerIter:  float64(elapsed.Microseconds()) / 1000 / float64(k),
 		PeakHeapMB: float64(peak.Load()) / (1 << 20),
 		PeakLiveMB: float64(live.Load()) / (1 << 20),
@@ -300,7 +314,11 @@ func writeGrad(path string, grads G.Nodes) error {
 		if v == nil {
 			return fmt.Errorf("gradient node %v has no value", n)
 		}
-		all = append(all, v.Data().([]float64)...)
+		f, err := ops.Float64s(v)
+		if err != nil {
+			return err
+		}
+		all = append(all, f...)
 	}
 	f, err := os.Create(path)
 	if err != nil {

@@ -15,7 +15,7 @@ func TestChildModesAgree(t *testing.T) {
 	for _, mode := range []string{"adjoint", "direct"} {
 		var out, errb bytes.Buffer
 		gfile := filepath.Join(dir, mode)
-		args := []string{"-child", "-child-steps", "4", "-child-mode", mode, "-batch", "3", "-dim", "5", "-hidden", "7", "-iters", "2", "-grad-out", gfile}
+		args := []string{"-child", "-child-steps", "4", "-child-mode", mode, "-batch", "3", "-dim", "5", "-hidden", "7", "-iters", "2", "-grad-out", gfile, "-dtype", "float64"}
 		if err := run(args, &out, &errb); err != nil {
 			t.Fatalf("%s: %v (%s)", mode, err, errb.String())
 		}

@@ -109,12 +109,14 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
 	switch {
-	case c.runs < 1:
-		return c, errors.New("-runs must be at least 1")
-	case c.hidden < 1 || c.attnDim < 1:
-		return c, errors.New("-hidden and -attn-dim must be at least 1")
-	case c.epochs < 1:
-		return c, errors.New("-epochs must be at least 1")
+	case c.runs < 1 || c.runs > maxRuns:
+		return c, fmt.Errorf("-runs %d outside [1, %d]", c.runs, maxRuns)
+	case c.hidden < 1 || c.attnDim < 1 || c.hidden > maxWidth || c.attnDim > maxWidth:
+		return c, fmt.Errorf("-hidden %d and -attn-dim %d must lie in [1, %d]", c.hidden, c.attnDim, maxWidth)
+	case c.epochs < 1 || c.epochs > maxEpochs:
+		return c, fmt.Errorf("-epochs %d outside [1, %d]", c.epochs, maxEpochs)
+	case c.patience < 0 || c.every < 0 || c.perClass < 1 || c.nVal < 0 || c.nTest < 0:
+		return c, errors.New("-patience, -every, -val and -test must not be negative and -per-class must be at least 1")
 	case !(c.lr > 0) || c.wd < 0:
 		return c, errors.New("-lr must be positive and -wd not negative")
 	case c.inDrop < 0 || c.inDrop >= 1 || c.drop < 0 || c.drop >= 1:
@@ -136,6 +138,15 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	}
 	return c, nil
 }
+
+// Bounds of the flags whose size is not checked elsewhere: the solver's
+// memory for -steps × nodes × -hidden is checked by fode.Options.Memory
+// once the data set is loaded.
+const (
+	maxRuns   = 1000
+	maxWidth  = 1 << 14
+	maxEpochs = 1 << 20
+)
 
 func parseHistory(s string) (fode.HistoryEngine, error) {
 	switch s {
@@ -161,6 +172,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ds, err := graph.LoadNPZ(c.data)
 	if err != nil {
 		return err
+	}
+	// The solve stores (steps+1) states of nodes × hidden values (and its
+	// gradient about as much again): refuse what cannot fit up front.
+	m, _ := fode.ParseMethod(c.method)
+	hist, _ := parseHistory(c.history)
+	if _, err := (fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, History: hist}).Memory(ds.Nodes() * c.hidden); err != nil {
+		return fmt.Errorf("-steps %d with %d nodes × -hidden %d: %w", c.steps, ds.Nodes(), c.hidden, err)
 	}
 	full := ds.Nodes()
 	splitDesc := "random, whole graph"

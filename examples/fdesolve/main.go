@@ -169,6 +169,20 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 	if c.dim < 1 {
 		return nil, nil, nil, fmt.Errorf("-dim %d must be at least 1", c.dim)
 	}
+	engines := map[string]fode.HistoryEngine{"direct": fode.Direct, "fft": fode.FFT, "auto": fode.Auto}
+	eng, ok := engines[c.history]
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
+	}
+	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr, History: eng}
+	if m == fode.Dopri5 {
+		opt.RTol, opt.ATol = c.rtol, c.atol
+	}
+	// Check the options and the memory the solve needs before the
+	// problem and the initial state of -dim components are allocated.
+	if _, err := opt.Memory(c.dim); err != nil {
+		return nil, nil, nil, err
+	}
 	var (
 		f     fode.Field
 		theta []float64
@@ -212,15 +226,6 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 	x0 := make([]float64, c.dim)
 	for i := range x0 {
 		x0[i] = x0v
-	}
-	engines := map[string]fode.HistoryEngine{"direct": fode.Direct, "fft": fode.FFT, "auto": fode.Auto}
-	eng, ok := engines[c.history]
-	if !ok {
-		return nil, nil, nil, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
-	}
-	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr, History: eng}
-	if m == fode.Dopri5 {
-		opt.RTol, opt.ATol = c.rtol, c.atol
 	}
 	start := time.Now()
 	sol, err := fode.Solve(f, theta, x0, opt)

@@ -38,6 +38,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -49,8 +50,10 @@ import (
 
 type config struct {
 	dataset, dir, method, grad string
+	dtype                      string
 	optimizer, lrDecay         string
 	plot, save, load           string
+	cpuProfile                 string
 	epochs, batch, steps       int
 	channels, groups           int
 	trainLimit, testLimit      int
@@ -71,6 +74,8 @@ type result struct {
 	SecondsPerEpoch float64   `json:"seconds_per_epoch"`
 	PeakRSSMB       float64   `json:"peak_rss_mb"`
 	Grad            string    `json:"grad"`
+	Dtype           string    `json:"dtype"`
+	BLAS            string    `json:"blas"`
 	Alpha           float64   `json:"alpha"`
 	Method          string    `json:"method"`
 	Steps           int       `json:"steps"`
@@ -111,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.steps, "steps", 4, "solver steps of the FDE block")
 	fs.StringVar(&c.method, "method", "rect", "FDE scheme (rect, pece, trap, l1, gl, flmm; euler/rk4/dopri5 need alpha 1)")
 	fs.StringVar(&c.grad, "grad", "adjoint", "gradient of the FDE block: adjoint, continuous or direct (unrolled)")
+	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
 	fs.IntVar(&c.channels, "channels", 16, "channels C of the convolutions and of the FDE state")
 	fs.IntVar(&c.groups, "groups", 0, "group-norm groups in the vector field (0: none; direct mode needs 0)")
 	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0: all)")
@@ -121,6 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.plot, "plot", "", "write loss and accuracy curves to this PNG")
 	fs.StringVar(&c.save, "save", "", "save the trained model to this file")
 	fs.StringVar(&c.load, "load", "", "load a model saved with -save before training (with -epochs 0: evaluate only)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&c.logLosses, "log-losses", 10, "number of first minibatch losses to report")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -129,6 +136,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
+	case c.dtype != "float32" && c.dtype != "float64":
+		return c, fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
 	case c.dataset != "fashion" && c.dataset != "mnist":
 		return c, fmt.Errorf("-dataset %q: want fashion or mnist", c.dataset)
 	case c.epochs < 0 || c.batch < 1 || c.steps < 1 || c.channels < 1 || c.groups < 0:
@@ -158,6 +167,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ds, err := loadData(c, stderr)
 	if err != nil {
 		return err
@@ -186,10 +206,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 // loadData finds the dataset; MNIST without training images falls back to
 // the offline protocol, Fashion-MNIST without files to the embedded sample.
 func loadData(c config, stderr io.Writer) (*data.Dataset, error) {
-	opt := data.LoadOptions{Dir: c.dir, Download: c.download, AllowSample: true, Progress: stderr}
+	// Decode only the images the limits keep.
+	opt := data.LoadOptions{Dir: c.dir, Download: c.download, AllowSample: true, Progress: stderr,
+		TrainLimit: c.trainLimit, TestLimit: c.testLimit}
 	ds, err := data.Load(c.dataset, opt)
 	if err != nil && c.dataset == "mnist" && errors.Is(err, data.ErrNotFound) {
-		opt.TestOnly = true
+		// The offline protocol splits the test file; limits apply after.
+		opt.TestOnly, opt.TrainLimit, opt.TestLimit = true, 0, 0
 		test, terr := data.Load(c.dataset, opt)
 		if terr != nil {
 			return nil, fmt.Errorf("%w (and no MNIST test set either: %v)", err, terr)

@@ -8,6 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/data"
+	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/ops"
 )
 
 // sample is the Fashion-MNIST sample embedded in package data, used as a
@@ -45,12 +52,12 @@ func TestTrainsAndReproduces(t *testing.T) {
 }
 
 // TestDirectMatchesAdjoint checks that backpropagation through the
-// unrolled solver gives the same loss curve as the adjoint.
+// unrolled solver gives the same loss curve as the adjoint, in float64.
 func TestDirectMatchesAdjoint(t *testing.T) {
-	a := runJSON(t, append(small, "-grad", "adjoint")...)
-	d := runJSON(t, append(small, "-grad", "direct")...)
+	a := runJSON(t, append(small, "-grad", "adjoint", "-dtype", "float64")...)
+	d := runJSON(t, append(small, "-grad", "direct", "-dtype", "float64")...)
 	for i := range a.Losses {
-		if math.Abs(a.Losses[i]-d.Losses[i]) > 1e-6*math.Abs(d.Losses[i]) {
+		if math.Abs(a.Losses[i]-d.Losses[i]) > 1e-9*math.Abs(d.Losses[i]) {
 			t.Errorf("loss %d: adjoint %.12g, direct %.12g", i, a.Losses[i], d.Losses[i])
 		}
 	}
@@ -142,5 +149,56 @@ func TestBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want mention of %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestFloat32GradientMatchesFloat64 computes the gradient of one
+// minibatch of the default network in float32 and in float64 from the
+// same parameters and compares them: the relative difference of the whole
+// gradient vector must stay below 1e-4.
+func TestFloat32GradientMatchesFloat64(t *testing.T) {
+	ds, err := data.Load("fashion", data.LoadOptions{Dir: sample, TrainLimit: 64, TestLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := modelConfig{Channels: 16, Alpha: 0.9, T: 1, Steps: 4, Method: "rect"}
+	grads := map[tensor.Dtype][]float64{}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		n, err := buildNet(cfg, dt, layers.Adjoint, 64, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := make([]int, 64)
+		for i := range idx {
+			idx[i] = i
+		}
+		fill(n, ds.Train, idx)
+		vm := G.NewTapeMachine(n.g, G.BindDualValues(n.learn...))
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range n.learn {
+			gv, err := p.Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := ops.Float64s(gv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads[dt] = append(grads[dt], g...)
+		}
+		vm.Close()
+	}
+	var d, nrm float64
+	for i, g := range grads[tensor.Float64] {
+		e := grads[tensor.Float32][i] - g
+		d += e * e
+		nrm += g * g
+	}
+	if rel := math.Sqrt(d / nrm); !(rel < 1e-4) || nrm == 0 {
+		t.Errorf("float32 and float64 gradients differ by %.3g relative (norm² %g)", rel, nrm)
+	} else {
+		t.Logf("relative difference %.3g over %d values", rel, len(grads[tensor.Float64]))
 	}
 }

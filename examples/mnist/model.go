@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/ops"
 )
 
 // modelConfig is everything that fixes the network's shape and its solve;
@@ -41,40 +42,42 @@ type net struct {
 
 // buildNet builds the network for one batch size. Every call with the same
 // config and seed creates the same initial parameters.
-func buildNet(cfg modelConfig, mode layers.Mode, batch int, seed uint64, withGrad bool) (*net, error) {
+func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, seed uint64, withGrad bool) (*net, error) {
 	method, err := fode.ParseMethod(cfg.Method)
 	if err != nil {
 		return nil, err
 	}
 	g := G.NewGraph()
 	n := &net{g: g, batch: batch}
-	n.x = G.NewTensor(g, tensor.Float64, 4, G.WithShape(batch, 1, 28, 28), G.WithName("images"), G.WithValue(tensor.New(tensor.WithShape(batch, 1, 28, 28), tensor.Of(tensor.Float64))))
-	n.target = G.NewMatrix(g, tensor.Float64, G.WithShape(batch, 10), G.WithName("onehot"), G.WithValue(tensor.New(tensor.WithShape(batch, 10), tensor.Of(tensor.Float64))))
+	n.x = G.NewTensor(g, dt, 4, G.WithShape(batch, 1, 28, 28), G.WithName("images"), G.WithValue(tensor.New(tensor.WithShape(batch, 1, 28, 28), tensor.Of(dt))))
+	n.target = G.NewMatrix(g, dt, G.WithShape(batch, 10), G.WithName("onehot"), G.WithValue(tensor.New(tensor.WithShape(batch, 10), tensor.Of(dt))))
 	C := cfg.Channels
-	c1, err := layers.NewConv(g, tensor.Float64, "conv1", 1, C, 3, 1, 1, seed+1)
+	c1, err := layers.NewConv(g, dt, "conv1", 1, C, 3, 1, 1, seed+1)
 	if err != nil {
 		return nil, err
 	}
-	c2, err := layers.NewConv(g, tensor.Float64, "conv2", C, C, 4, 2, 1, seed+2)
+	c2, err := layers.NewConv(g, dt, "conv2", C, C, 4, 2, 1, seed+2)
 	if err != nil {
 		return nil, err
 	}
-	c3, err := layers.NewConv(g, tensor.Float64, "conv3", C, C, 4, 2, 1, seed+3)
+	c3, err := layers.NewConv(g, dt, "conv3", C, C, 4, 2, 1, seed+3)
 	if err != nil {
 		return nil, err
 	}
-	field, err := layers.NewConvField(C, 7, 7, C, layers.ConvOptions{Groups: cfg.Groups})
+	// In float32 the field computes in float32 too; the solver's history
+	// sums and adjoint accumulators stay float64.
+	field, err := layers.NewConvField(C, 7, 7, C, layers.ConvOptions{Groups: cfg.Groups, Float32: dt == tensor.Float32})
 	if err != nil {
 		return nil, err
 	}
 	n.block, err = layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
 		Solve: fode.Options{Method: method, Alpha: cfg.Alpha, T: cfg.T, Steps: cfg.Steps},
-		Mode:  mode, Seed: seed + 4,
+		Mode:  mode, Seed: seed + 4, Dtype: dt,
 	})
 	if err != nil {
 		return nil, err
 	}
-	dense, err := layers.NewDense(g, tensor.Float64, "dense", C*6*6, 10, seed+5)
+	dense, err := layers.NewDense(g, dt, "dense", C*6*6, 10, seed+5)
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +87,17 @@ func buildNet(cfg modelConfig, mode layers.Mode, batch int, seed uint64, withGra
 	if h, err = n.block.Fwd(h); err != nil {
 		return nil, err
 	}
-	h = G.Must(G.MaxPool2D(G.Must(G.Rectify(h)), tensor.Shape{2, 2}, []int{0, 0}, []int{1, 1}))
+	if h, err = ops.MaxPool2D(G.Must(G.Rectify(h)), 2, 1); err != nil {
+		return nil, err
+	}
 	n.logits = G.Must(dense.Fwd(h))
 	logp := G.Must(G.LogSoftMax(n.logits))
 	sum := G.Must(G.Sum(G.Must(G.HadamardProd(logp, n.target))))
-	n.loss = G.Must(G.Neg(G.Must(G.Div(sum, G.NewConstant(float64(batch))))))
+	var b any = float64(batch)
+	if dt == tensor.Float32 {
+		b = float32(batch)
+	}
+	n.loss = G.Must(G.Neg(G.Must(G.Div(sum, G.NewConstant(b)))))
 	for _, l := range []interface{ Learnables() G.Nodes }{c1, c2, c3, n.block, dense} {
 		n.learn = append(n.learn, l.Learnables()...)
 	}
@@ -100,11 +109,15 @@ func buildNet(cfg modelConfig, mode layers.Mode, batch int, seed uint64, withGra
 	return n, nil
 }
 
-// copyParams copies parameter values from src to dst (same config).
-func copyParams(dst, src *net) {
+// copyParams copies parameter values from src to dst (same config and
+// dtype).
+func copyParams(dst, src *net) error {
 	for i, p := range src.learn {
-		copy(dst.learn[i].Value().Data().([]float64), p.Value().Data().([]float64))
+		if _, err := G.Copy(dst.learn[i].Value(), p.Value()); err != nil {
+			return fmt.Errorf("copying %s: %w", p.Name(), err)
+		}
 	}
+	return nil
 }
 
 // savedModel is the file format of -save: the config and every learnable
@@ -125,7 +138,11 @@ type savedParam struct {
 func save(path string, cfg modelConfig, n *net) error {
 	m := savedModel{Config: cfg}
 	for _, p := range n.learn {
-		m.Params = append(m.Params, savedParam{Name: p.Name(), Shape: p.Shape().Clone(), Data: append([]float64(nil), p.Value().Data().([]float64)...)})
+		v, err := ops.Float64s(p.Value())
+		if err != nil {
+			return err
+		}
+		m.Params = append(m.Params, savedParam{Name: p.Name(), Shape: p.Shape().Clone(), Data: append([]float64(nil), v...)})
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(m); err != nil {
@@ -170,11 +187,12 @@ func load(path string, cfg modelConfig, n *net) error {
 	}
 	for i, p := range n.learn {
 		sp := m.Params[i]
-		data := p.Value().Data().([]float64)
-		if sp.Name != p.Name() || !tensor.Shape(sp.Shape).Eq(p.Shape()) || len(sp.Data) != len(data) {
+		if sp.Name != p.Name() || !tensor.Shape(sp.Shape).Eq(p.Shape()) || len(sp.Data) != p.Shape().TotalSize() {
 			return fmt.Errorf("%s: tensor %d is %s %v, the model has %s %v", path, i, sp.Name, sp.Shape, p.Name(), p.Shape())
 		}
-		copy(data, sp.Data)
+		if err := ops.SetFloat64s(p.Value(), sp.Data); err != nil {
+			return fmt.Errorf("%s: tensor %d: %w", path, i, err)
+		}
 	}
 	return nil
 }

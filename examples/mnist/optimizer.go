@@ -71,9 +71,9 @@ func (r *rkTrainer) setLearnRate(lr float64) (bool, error) {
 
 func (r *rkTrainer) evals() int { return r.Stats().Evals }
 
-// adam is Adam (Kingma & Ba) on float64 nodes with a settable learning
-// rate (Gorgonia's AdamSolver fixes it at construction, which rules out
-// schedules).
+// adam is Adam (Kingma & Ba) on float64 or float32 nodes with a settable
+// learning rate (Gorgonia's AdamSolver fixes it at construction, which
+// rules out schedules). Its moments are float64 for either dtype.
 type adam struct {
 	lr, beta1, beta2, eps float64
 	m, v                  [][]float64
@@ -97,21 +97,36 @@ func (a *adam) Step(model []G.ValueGrad) error {
 		if err != nil {
 			return fmt.Errorf("adam: node %d: %w", i, err)
 		}
-		p, ok1 := nd.Value().Data().([]float64)
-		g, ok2 := gv.Data().([]float64)
-		if !ok1 || !ok2 || len(p) != len(g) {
-			return fmt.Errorf("adam: node %d: want float64 tensors of equal size", i)
+		switch p := nd.Value().Data().(type) {
+		case []float64:
+			err = adamStep(a, i, p, gv.Data(), c1, c2)
+		case []float32:
+			err = adamStep(a, i, p, gv.Data(), c1, c2)
+		default:
+			err = fmt.Errorf("holds %T", p)
 		}
-		if a.m[i] == nil {
-			a.m[i], a.v[i] = make([]float64, len(p)), make([]float64, len(p))
+		if err != nil {
+			return fmt.Errorf("adam: node %d: %w", i, err)
 		}
-		m, v := a.m[i], a.v[i]
-		for k, gk := range g {
-			m[k] = a.beta1*m[k] + (1-a.beta1)*gk
-			v[k] = a.beta2*v[k] + (1-a.beta2)*gk*gk
-			p[k] -= a.lr * (m[k] / c1) / (math.Sqrt(v[k]/c2) + a.eps)
-			g[k] = 0
-		}
+	}
+	return nil
+}
+
+func adamStep[E float32 | float64](a *adam, i int, p []E, grad any, c1, c2 float64) error {
+	g, ok := grad.([]E)
+	if !ok || len(p) != len(g) {
+		return fmt.Errorf("gradient %T does not match the %d parameters", grad, len(p))
+	}
+	if a.m[i] == nil {
+		a.m[i], a.v[i] = make([]float64, len(p)), make([]float64, len(p))
+	}
+	m, v := a.m[i], a.v[i]
+	for k, gk := range g {
+		gf := float64(gk)
+		m[k] = a.beta1*m[k] + (1-a.beta1)*gf
+		v[k] = a.beta2*v[k] + (1-a.beta2)*gf*gf
+		p[k] -= E(a.lr * (m[k] / c1) / (math.Sqrt(v[k]/c2) + a.eps))
+		g[k] = 0
 	}
 	return nil
 }

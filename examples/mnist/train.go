@@ -9,9 +9,12 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/data"
+	"github.com/gofde/gofde/internal/gemm"
 	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/ops"
 )
 
 // train builds the training and evaluation graphs, trains for c.epochs
@@ -29,11 +32,15 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	}
 	mode, _ := layers.ParseMode(c.grad)
 	cfg := modelConfig{Channels: c.channels, Alpha: c.alpha, T: c.T, Steps: c.steps, Method: c.method, Groups: c.groups}
-	tr, err := buildNet(cfg, mode, c.batch, c.seed, true)
+	dt := tensor.Float32
+	if c.dtype == "float64" {
+		dt = tensor.Float64
+	}
+	tr, err := buildNet(cfg, dt, mode, c.batch, c.seed, true)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := buildNet(cfg, layers.Adjoint, c.batch, c.seed, false)
+	ev, err := buildNet(cfg, dt, layers.Adjoint, c.batch, c.seed, false)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +59,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	}
 	res = &result{
 		Dataset: ds.Name, Source: ds.Source, TrainSize: trainSet.Len(), TestSize: testSet.Len(),
-		Epochs: c.epochs, Grad: c.grad, Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
+		Epochs: c.epochs, Grad: c.grad, Dtype: c.dtype, BLAS: gemm.Name(), Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
 		LRDecay: c.lrDecay, Channels: c.channels,
 	}
 	rng := rand.New(rand.NewPCG(c.seed, 0x6d6e697374))
@@ -85,7 +92,11 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 			if err := vm.RunAll(); err != nil {
 				return nil, fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
 			}
-			loss := tr.loss.Value().Data().(float64)
+			lv, err := ops.Float64s(tr.loss.Value())
+			if err != nil {
+				return nil, err
+			}
+			loss := lv[0]
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return nil, fmt.Errorf("epoch %d, batch %d: loss is %v; lower -lr", epoch, b, loss)
 			}
@@ -103,7 +114,9 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		}
 		trainSecs += since(start)
 		_ = bar.Finish()
-		copyParams(ev, tr)
+		if err := copyParams(ev, tr); err != nil {
+			return nil, err
+		}
 		acc, err := evaluate(evm, ev, testSet)
 		if err != nil {
 			return nil, err
@@ -114,7 +127,9 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		fmt.Fprintf(stderr, "\repoch %d: train loss %.4f, test accuracy %.2f%% (%.1f s, %d gradient evaluations)\n", epoch, sum/float64(max(batches, 1)), 100*acc, since(start), solver.evals())
 	}
 	if c.epochs == 0 {
-		copyParams(ev, tr)
+		if err := copyParams(ev, tr); err != nil {
+			return nil, err
+		}
 		acc, err := evaluate(evm, ev, testSet)
 		if err != nil {
 			return nil, err
@@ -138,13 +153,23 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 // fill copies the images and one-hot labels of the examples idx into the
 // network's input tensors; rows past len(idx) are zero.
 func fill(n *net, s *data.Split, idx []int) {
-	x := n.x.Value().Data().([]float64)
-	y := n.target.Value().Data().([]float64)
+	switch x := n.x.Value().Data().(type) {
+	case []float64:
+		fillAs(x, n.target.Value().Data().([]float64), s, idx)
+	case []float32:
+		fillAs(x, n.target.Value().Data().([]float32), s, idx)
+	}
+}
+
+func fillAs[E float32 | float64](x, y []E, s *data.Split, idx []int) {
 	clear(x)
 	clear(y)
 	d := s.Images.Dim()
 	for r, i := range idx {
-		copy(x[r*d:(r+1)*d], s.Images.Pixels[i*d:(i+1)*d])
+		row := x[r*d : (r+1)*d]
+		for j, p := range s.Images.Pixels[i*d : (i+1)*d] {
+			row[j] = E(p)
+		}
 		y[r*10+s.Labels[i]] = 1
 	}
 }
@@ -177,7 +202,10 @@ func predict(vm G.VM, n *net, s *data.Split) ([]int, error) {
 		if err := vm.RunAll(); err != nil {
 			return nil, err
 		}
-		logits := n.logits.Value().Data().([]float64)
+		logits, err := ops.Float64s(n.logits.Value())
+		if err != nil {
+			return nil, err
+		}
 		for r := range idx {
 			best := 0
 			for k := 1; k < 10; k++ {

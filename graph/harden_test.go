@@ -1,0 +1,246 @@
+package graph
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Regression tests of issue 15 for graph: hand-built CSR matrices and
+// hostile .npz files.
+
+// TestSpMMHandBuiltCSR: SpMM on a CSR with a column out of range indexed
+// out of range.
+func TestSpMMHandBuiltCSR(t *testing.T) {
+	bad := []*CSR{
+		nil,
+		{Rows: 2, Cols: 2, Ptr: []int{0, 1, 2}, Col: []int{0, 5}, Val: []float64{1, 1}},
+		{Rows: 2, Cols: 2, Ptr: []int{0, 3, 2}, Col: []int{0, 1}, Val: []float64{1, 1}},
+		{Rows: 2, Cols: 2, Ptr: []int{0, 1}, Col: []int{0}, Val: []float64{1}},
+		{Rows: 2, Cols: 2, Ptr: []int{0, 1, 2}, Col: []int{0, 1}, Val: []float64{1}},
+		{Rows: 1, Cols: 2, Ptr: []int{0, 2}, Col: []int{1, 0}, Val: []float64{1, 1}},
+		{Rows: -1, Cols: 2},
+	}
+	for i, a := range bad {
+		if a.Validate() == nil {
+			t.Errorf("matrix %d: Validate accepts it", i)
+		}
+		g := G.NewGraph()
+		x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithInit(G.Zeroes()))
+		if _, err := SpMM(a, x); err == nil {
+			t.Errorf("matrix %d: SpMM accepts it", i)
+		}
+		if a != nil {
+			if err := a.MulDense(make([]float64, 6), make([]float64, 6), 3); err == nil {
+				t.Errorf("matrix %d: MulDense accepts it", i)
+			}
+			if tr, _ := a.Transpose(); tr != nil {
+				t.Errorf("matrix %d: Transpose of an invalid matrix", i)
+			}
+			_ = a.Dense()
+			_ = a.Row()
+			if _, err := NormalizeSym(a); err == nil {
+				t.Errorf("matrix %d: NormalizeSym accepts it", i)
+			}
+			if _, err := NewLinearDiffusion(a, 1); err == nil {
+				t.Errorf("matrix %d: NewLinearDiffusion accepts it", i)
+			}
+		}
+	}
+	// Changing a valid matrix after the op is built does not reach the op.
+	a, err := NewCSR(2, 2, []int{0, 1, 2}, []int{1, 0}, []float64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 1), G.WithValue(tensor.New(tensor.WithShape(2, 1), tensor.WithBacking([]float64{1, 1}))))
+	y, err := SpMM(a, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Col[0] = 99
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := y.Value().Data().([]float64); got[0] != 1 || got[1] != 2 {
+		t.Errorf("A X = %v, want [1 2]", got)
+	}
+}
+
+// npyBytes builds an .npy array with a raw header dict and data.
+func npyBytes(header string, data []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(&b, binary.LittleEndian, uint16(len(header)))
+	b.WriteString(header)
+	b.Write(data)
+	return b.Bytes()
+}
+
+func npyHeader(descr string, shape ...int) string {
+	s := make([]string, len(shape))
+	for i, d := range shape {
+		s[i] = fmt.Sprint(d)
+	}
+	tail := ","
+	if len(shape) != 1 {
+		tail = ""
+	}
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }", descr, strings.Join(s, ", "), tail)
+	return h + strings.Repeat(" ", 63-len(h)%64) + "\n"
+}
+
+func le64(v ...int64) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, v)
+	return b.Bytes()
+}
+
+func lef64(v ...float64) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, v)
+	return b.Bytes()
+}
+
+// npzBytes zips the named arrays.
+func npzBytes(arrays map[string][]byte, order []string) []byte {
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for _, k := range order {
+		f, _ := w.Create(k + ".npy")
+		f.Write(arrays[k])
+	}
+	w.Close()
+	return b.Bytes()
+}
+
+var tinyKeys = []string{"adj_data", "adj_indices", "adj_indptr", "adj_shape", "attr_matrix", "labels"}
+
+// tinyArrays is a valid 3-node data set (a path 0-1-2, 2 features, 2
+// classes).
+func tinyArrays() map[string][]byte {
+	return map[string][]byte{
+		"adj_data":    npyBytes(npyHeader("<f8", 4), lef64(1, 1, 1, 1)),
+		"adj_indices": npyBytes(npyHeader("<i8", 4), le64(1, 0, 2, 1)),
+		"adj_indptr":  npyBytes(npyHeader("<i8", 4), le64(0, 1, 3, 4)),
+		"adj_shape":   npyBytes(npyHeader("<i8", 2), le64(3, 3)),
+		"attr_matrix": npyBytes(npyHeader("<f4", 3, 2), []byte{0, 0, 128, 63, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 128, 63, 0, 0, 0, 0}),
+		"labels":      npyBytes(npyHeader("<i8", 3), le64(0, 1, 1)),
+	}
+}
+
+func writeTemp(t testing.TB, b []byte) string {
+	p := filepath.Join(t.TempDir(), "d.npz")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLoadNPZHostile: garbage headers panicked, a header without its
+// newline panicked inside npyio, huge declared shapes allocated gigabytes,
+// a label of 2^40 made RandomSplit allocate 2^40 classes, and a uint64
+// label 2^63 came out negative.
+func TestLoadNPZHostile(t *testing.T) {
+	ok := tinyArrays()
+	ds, err := LoadNPZ(writeTemp(t, npzBytes(ok, tinyKeys)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Nodes() != 3 || ds.Classes != 2 || ds.Adj.NNZ() != 4 || ds.Features.NNZ() != 3 {
+		t.Fatalf("tiny data set: %d nodes, %d classes, %d edges, %d features", ds.Nodes(), ds.Classes, ds.Adj.NNZ(), ds.Features.NNZ())
+	}
+	for name, c := range map[string]struct {
+		key  string
+		data []byte
+	}{
+		"garbage header":     {"labels", npyBytes("garbage!\n", le64(0, 1, 1))},
+		"header no newline":  {"labels", npyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), ", le64(0, 1, 1))},
+		"truncated header":   {"labels", []byte("\x93NUMPY\x01\x00\xff\xff{'descr'")},
+		"huge shape":         {"labels", npyBytes(npyHeader("<i8", 1<<40), le64(0, 1, 1))},
+		"huge 2-d shape":     {"attr_matrix", npyBytes(npyHeader("<f8", 1<<31, 1<<31), nil)},
+		"overflowing shape":  {"labels", npyBytes(npyHeader("<i8", 1<<62, 1<<62), nil)},
+		"label 2^40":         {"labels", npyBytes(npyHeader("<i8", 3), le64(0, 1<<40, 1))},
+		"uint64 label 2^63":  {"labels", npyBytes(npyHeader("<u8", 3), append(le64(0, 0), 0, 0, 0, 0, 0, 0, 0, 0x80))},
+		"negative label":     {"labels", npyBytes(npyHeader("<i8", 3), le64(0, -1, 1))},
+		"float labels":       {"labels", npyBytes(npyHeader("<f8", 3), lef64(0, 1, 1))},
+		"3-d shape":          {"labels", npyBytes(npyHeader("<i8", 1, 1, 3), le64(0, 1, 1))},
+		"bad dtype":          {"labels", npyBytes(npyHeader("<c16", 3), le64(0, 1, 1))},
+		"huge adj_shape":     {"adj_shape", npyBytes(npyHeader("<i8", 2), le64(1<<62, 1<<62))},
+		"negative adj_shape": {"adj_shape", npyBytes(npyHeader("<i8", 2), le64(-1, -1))},
+		"bad magic":          {"labels", []byte("PK\x03\x04 not an array")},
+	} {
+		arrays := tinyArrays()
+		arrays[c.key] = c.data
+		if _, err := LoadNPZ(writeTemp(t, npzBytes(arrays, tinyKeys))); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if !strings.Contains(err.Error(), "d.npz") {
+			t.Errorf("%s: error %q lacks the file name", name, err)
+		}
+	}
+	// Not a zip at all.
+	if _, err := LoadNPZ(writeTemp(t, []byte("garbage"))); err == nil {
+		t.Error("garbage file: no error")
+	}
+	// RandomSplit on a hand-made data set with a huge class count.
+	ds.Classes = 1 << 40
+	if _, err := ds.RandomSplit(1, 1, 0, 0); err == nil {
+		t.Error("RandomSplit with 2^40 classes: no error")
+	}
+	ds.Classes, ds.Labels[1] = 2, 7
+	if _, err := ds.RandomSplit(1, 1, 0, 0); err == nil {
+		t.Error("RandomSplit with a label beyond Classes: no error")
+	}
+}
+
+// FuzzLoadNPZ feeds arbitrary bytes to LoadNPZ: it must return an error or
+// a consistent data set, never panic, and never allocate much more than
+// the input. Run it in CI with
+//
+//	go test ./graph -run '^$' -fuzz FuzzLoadNPZ -fuzztime 10s
+func FuzzLoadNPZ(f *testing.F) {
+	f.Add(npzBytes(tinyArrays(), tinyKeys))
+	a := tinyArrays()
+	a["labels"] = npyBytes(npyHeader("|u1", 3), []byte{0, 1, 1})
+	a["attr_data"] = npyBytes(npyHeader("<f8", 1), lef64(1))
+	a["attr_indices"] = npyBytes(npyHeader("<i4", 1), []byte{1, 0, 0, 0})
+	a["attr_indptr"] = npyBytes(npyHeader("<i8", 4), le64(0, 1, 1, 1))
+	a["attr_shape"] = npyBytes(npyHeader("<i8", 2), le64(3, 2))
+	f.Add(npzBytes(a, append(tinyKeys, "attr_data", "attr_indices", "attr_indptr", "attr_shape")))
+	a = tinyArrays()
+	a["adj_data"] = npyBytes(npyHeader(">f8", 4), []byte{63, 240, 0, 0, 0, 0, 0, 0, 63, 240, 0, 0, 0, 0, 0, 0, 63, 240, 0, 0, 0, 0, 0, 0, 63, 240, 0, 0, 0, 0, 0, 0})
+	f.Add(npzBytes(a, tinyKeys))
+	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "f.npz")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := LoadNPZ(p)
+		if err != nil {
+			return
+		}
+		if ds.Classes < 0 || ds.Classes > MaxClasses || ds.Adj.Validate() != nil || ds.Features.Validate() != nil {
+			t.Fatalf("inconsistent data set: %d classes", ds.Classes)
+		}
+		if _, err := ds.RandomSplit(1, 1, 0, 0); err != nil {
+			t.Fatalf("RandomSplit: %v", err)
+		}
+		if _, err := ds.LargestComponent(); err != nil && ds.Nodes() > 0 {
+			t.Fatalf("LargestComponent: %v", err)
+		}
+		_ = math.MaxInt
+	})
+}

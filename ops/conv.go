@@ -1,0 +1,400 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/conv"
+)
+
+// Conv2D returns the node y = x ⋆ kernel + bias: the 2-D convolution
+// (cross-correlation) of the NCHW batch x (batch, in, H, W) with the
+// kernel (out, in, k, k), square, with the given stride and zero padding,
+// plus the per-channel bias (out) when bias is not nil. The whole batch
+// is one im2col and one matrix product (split across GOMAXPROCS
+// goroutines), on preallocated buffers, in the nodes' dtype (float32 or
+// float64). Its gradients are nodes of their own: the input gradient
+// (the transposed product and col2im), the kernel gradient and the bias
+// gradient, each computed only where Gorgonia asks for it. Shapes and
+// dtypes are checked when the graph is built.
+func Conv2D(x, kernel, bias *G.Node, stride, padding int) (*G.Node, error) {
+	if x == nil || kernel == nil {
+		return nil, errors.New("ops: Conv2D: nil input or kernel")
+	}
+	if x.Dims() != 4 || kernel.Dims() != 4 {
+		return nil, fmt.Errorf("ops: Conv2D: input of shape %v and kernel of shape %v; want both 4-D (NCHW, out×in×k×k)", x.Shape(), kernel.Shape())
+	}
+	xs, ks := x.Shape(), kernel.Shape()
+	if ks[2] != ks[3] || ks[1] != xs[1] {
+		return nil, fmt.Errorf("ops: Conv2D: kernel of shape %v for an input of shape %v: want a square kernel over %d input channels", ks, xs, xs[1])
+	}
+	dt := x.Dtype()
+	if err := sameFloat("Conv2D", dt, kernel, bias); err != nil {
+		return nil, err
+	}
+	g := conv.Geometry{InC: xs[1], H: xs[2], W: xs[3], OutC: ks[0], Kernel: ks[2], Stride: stride, Padding: padding}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+	}
+	if bias != nil && (bias.Dims() != 1 || bias.Shape()[0] != g.OutC) {
+		return nil, fmt.Errorf("ops: Conv2D: bias of shape %v; want (%d)", bias.Shape(), g.OutC)
+	}
+	k, err := newConvKernel(g, dt)
+	if err != nil {
+		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+	}
+	op := &convOp{k: k, batch: xs[0], bias: bias != nil}
+	children := G.Nodes{x, kernel}
+	if bias != nil {
+		children = append(children, bias)
+	}
+	y, err := G.ApplyOp(op, children...)
+	if err != nil {
+		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+	}
+	return y, nil
+}
+
+// sameFloat checks that dt is float32 or float64 and that every non-nil
+// node has it.
+func sameFloat(name string, dt tensor.Dtype, nodes ...*G.Node) error {
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return fmt.Errorf("ops: %s: dtype %v; want float32 or float64", name, dt)
+	}
+	for _, n := range nodes {
+		if n != nil && n.Dtype() != dt {
+			return fmt.Errorf("ops: %s: %s has dtype %v, the input %v", name, n.Name(), n.Dtype(), dt)
+		}
+	}
+	return nil
+}
+
+// convKernel is a convolution in the graph's dtype.
+type convKernel struct {
+	g   conv.Geometry
+	dt  tensor.Dtype
+	c32 *conv.Conv[float32]
+	c64 *conv.Conv[float64]
+}
+
+func newConvKernel(g conv.Geometry, dt tensor.Dtype) (*convKernel, error) {
+	k := &convKernel{g: g, dt: dt}
+	var err error
+	if dt == tensor.Float32 {
+		k.c32, err = conv.New[float32](g, 0)
+	} else {
+		k.c64, err = conv.New[float64](g, 0)
+	}
+	return k, err
+}
+
+func (k *convKernel) outShape(batch int) tensor.Shape {
+	return tensor.Shape{batch, k.g.OutC, k.g.OutH(), k.g.OutW()}
+}
+
+func (k *convKernel) hash(h hash.Hash, what string) {
+	g := k.g
+	fmt.Fprintf(h, "%s(%d,%d,%d→%d,k%d,s%d,p%d,%v)", what, g.InC, g.H, g.W, g.OutC, g.Kernel, g.Stride, g.Padding, k.dt)
+}
+
+// dense returns v's *tensor.Dense or an error.
+func dense(v G.Value, what string) (*tensor.Dense, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("%s is a %T, want a tensor", what, v)
+	}
+	return d, nil
+}
+
+// output returns prealloc when it is a tensor of the dtype and shape,
+// otherwise a new one.
+func output(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	if d, ok := prealloc.(*tensor.Dense); ok && d.Dtype() == dt && d.Shape().Eq(shape) {
+		return d
+	}
+	return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+}
+
+// data returns the backing slices of the values (nil for a nil value), all
+// of element type E.
+func data[E conv.Float](vals ...G.Value) ([][]E, error) {
+	out := make([][]E, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		d, err := dense(v, fmt.Sprintf("input %d", i))
+		if err != nil {
+			return nil, err
+		}
+		s, ok := d.Data().([]E)
+		if !ok {
+			return nil, fmt.Errorf("input %d holds %T", i, d.Data())
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// convOp computes x ⋆ kernel (+ bias).
+type convOp struct {
+	k     *convKernel
+	batch int
+	bias  bool
+}
+
+func (op *convOp) Arity() int {
+	if op.bias {
+		return 3
+	}
+	return 2
+}
+
+func (op *convOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t4 := G.TensorType{Dims: 4, Of: a}
+	if op.bias {
+		return hm.NewFnType(t4, t4, G.TensorType{Dims: 1, Of: a}, t4)
+	}
+	return hm.NewFnType(t4, t4, t4)
+}
+
+func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.k.outShape(op.batch), nil
+}
+func (op *convOp) ReturnsPtr() bool     { return false }
+func (op *convOp) CallsExtern() bool    { return false }
+func (op *convOp) OverwritesInput() int { return -1 }
+func (op *convOp) WriteHash(h hash.Hash) {
+	op.k.hash(h, fmt.Sprintf("conv2d/b%d/%v", op.batch, op.bias))
+}
+func (op *convOp) Hashcode() uint32 { return hashOf(op) }
+func (op *convOp) String() string {
+	return fmt.Sprintf("Conv2D{k%d s%d p%d}", op.k.g.Kernel, op.k.g.Stride, op.k.g.Padding)
+}
+
+func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+func (op *convOp) Do(vals ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vals...) }
+
+// UsePreallocDo writes the convolution into prealloc when it fits.
+func (op *convOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
+	if len(vals) != op.Arity() {
+		return nil, fmt.Errorf("ops: Conv2D: %d inputs, want %d", len(vals), op.Arity())
+	}
+	if !op.bias {
+		vals = append(vals, nil)
+	}
+	out := output(prealloc, op.k.dt, op.k.outShape(vals[0].Shape()[0]))
+	var err error
+	if op.k.dt == tensor.Float32 {
+		err = convForward(op.k.c32, out, vals)
+	} else {
+		err = convForward(op.k.c64, out, vals)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+	}
+	return out, nil
+}
+
+func convForward[E conv.Float](c *conv.Conv[E], out *tensor.Dense, vals []G.Value) error {
+	in, err := data[E](vals...)
+	if err != nil {
+		return err
+	}
+	return c.Forward(out.Data().([]E), in[0], in[1], in[2])
+}
+
+func (op *convOp) DiffWRT(inputs int) []bool {
+	d := make([]bool, inputs)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+// SymDiff returns one gradient node per input: ∂x needs the kernel and the
+// cotangent, ∂kernel the input and the cotangent, ∂bias the cotangent.
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != op.Arity() {
+		return nil, fmt.Errorf("ops: Conv2D gradient: %d inputs, want %d", len(inputs), op.Arity())
+	}
+	out := make(G.Nodes, len(inputs))
+	var err error
+	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch}, inputs[1], grad); err != nil {
+		return nil, fmt.Errorf("ops: Conv2D input gradient: %w", err)
+	}
+	if out[1], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtKernel, batch: op.batch}, inputs[0], grad); err != nil {
+		return nil, fmt.Errorf("ops: Conv2D kernel gradient: %w", err)
+	}
+	if op.bias {
+		if out[2], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtBias, batch: op.batch}, grad); err != nil {
+			return nil, fmt.Errorf("ops: Conv2D bias gradient: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// DoDiff adds the gradients into the inputs' gradients (LispMachine).
+func (op *convOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
+	dy, err := output.Grad()
+	if err != nil {
+		return fmt.Errorf("ops: Conv2D: output gradient: %w", err)
+	}
+	for i, wrt := range []convWRT{wrtInput, wrtKernel, wrtBias}[:len(inputs)] {
+		gop := &convGradOp{k: op.k, wrt: wrt, batch: op.batch}
+		var g G.Value
+		if wrt == wrtInput {
+			g, err = gop.Do(inputs[1].Value(), dy)
+		} else if wrt == wrtKernel {
+			g, err = gop.Do(inputs[0].Value(), dy)
+		} else {
+			g, err = gop.Do(dy)
+		}
+		if err != nil {
+			return err
+		}
+		acc, err := inputs[i].Grad()
+		if err != nil {
+			return fmt.Errorf("ops: Conv2D: gradient of input %d: %w", i, err)
+		}
+		if err := addValue(acc, g); err != nil {
+			return fmt.Errorf("ops: Conv2D: gradient of input %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// addValue adds the tensor delta into the tensor acc of the same dtype
+// and size.
+func addValue(acc, delta G.Value) error {
+	a, err := dense(acc, "gradient")
+	if err != nil {
+		return err
+	}
+	d, err := dense(delta, "cotangent")
+	if err != nil {
+		return err
+	}
+	switch as := a.Data().(type) {
+	case []float32:
+		return addSlices(as, d.Data())
+	case []float64:
+		return addSlices(as, d.Data())
+	}
+	return fmt.Errorf("cannot accumulate into %v", a.Dtype())
+}
+
+func addSlices[E conv.Float](acc []E, delta any) error {
+	d, ok := delta.([]E)
+	if !ok || len(d) != len(acc) {
+		return fmt.Errorf("gradient of %d values, cotangent %T of another type or size", len(acc), delta)
+	}
+	for i, v := range d {
+		acc[i] += v
+	}
+	return nil
+}
+
+type convWRT int
+
+const (
+	wrtInput convWRT = iota
+	wrtKernel
+	wrtBias
+)
+
+// convGradOp computes one gradient of a convolution: with respect to the
+// input (inputs kernel, dy), the kernel (inputs x, dy) or the bias (dy).
+type convGradOp struct {
+	k     *convKernel
+	wrt   convWRT
+	batch int
+}
+
+func (op *convGradOp) Arity() int {
+	if op.wrt == wrtBias {
+		return 1
+	}
+	return 2
+}
+
+func (op *convGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t4 := G.TensorType{Dims: 4, Of: a}
+	switch op.wrt {
+	case wrtBias:
+		return hm.NewFnType(t4, G.TensorType{Dims: 1, Of: a})
+	default:
+		return hm.NewFnType(t4, t4, t4)
+	}
+}
+
+func (op *convGradOp) shape() tensor.Shape {
+	g := op.k.g
+	switch op.wrt {
+	case wrtInput:
+		return tensor.Shape{op.batch, g.InC, g.H, g.W}
+	case wrtKernel:
+		return tensor.Shape{g.OutC, g.InC, g.Kernel, g.Kernel}
+	}
+	return tensor.Shape{g.OutC}
+}
+
+func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape(), nil }
+func (op *convGradOp) ReturnsPtr() bool                               { return false }
+func (op *convGradOp) CallsExtern() bool                              { return false }
+func (op *convGradOp) OverwritesInput() int                           { return -1 }
+func (op *convGradOp) WriteHash(h hash.Hash) {
+	op.k.hash(h, fmt.Sprintf("conv2d-grad%d/b%d", op.wrt, op.batch))
+}
+func (op *convGradOp) Hashcode() uint32 { return hashOf(op) }
+func (op *convGradOp) String() string   { return fmt.Sprintf("∇%dConv2D", op.wrt) }
+
+func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vals...) }
+
+// UsePreallocDo writes the gradient into prealloc when it fits.
+func (op *convGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
+	if len(vals) != op.Arity() {
+		return nil, fmt.Errorf("ops: Conv2D gradient: %d inputs, want %d", len(vals), op.Arity())
+	}
+	out := output(prealloc, op.k.dt, op.shape())
+	var err error
+	if op.k.dt == tensor.Float32 {
+		err = convBackward(op.k.c32, op.wrt, out, vals)
+	} else {
+		err = convBackward(op.k.c64, op.wrt, out, vals)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ops: Conv2D gradient: %w", err)
+	}
+	return out, nil
+}
+
+func convBackward[E conv.Float](c *conv.Conv[E], wrt convWRT, out *tensor.Dense, vals []G.Value) error {
+	in, err := data[E](vals...)
+	if err != nil {
+		return err
+	}
+	o := out.Data().([]E)
+	switch wrt {
+	case wrtInput:
+		return c.Backward(o, nil, nil, nil, in[0], in[1])
+	case wrtKernel:
+		clear(o)
+		return c.Backward(nil, o, nil, in[0], nil, in[1])
+	}
+	clear(o)
+	return c.Backward(nil, nil, o, nil, nil, in[0])
+}
