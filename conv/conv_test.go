@@ -317,3 +317,31 @@ func TestSteadyStateAllocations(t *testing.T) {
 		t.Errorf("BackwardFrom: %v allocations", a)
 	}
 }
+
+func BenchmarkIm2col(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		g    Geometry
+		n    int
+	}{
+		{"field3x3", Geometry{InC: 16, H: 7, W: 7, OutC: 16, Kernel: 3, Stride: 1, Padding: 1}, 32},
+		{"down4x4s2", Geometry{InC: 16, H: 28, W: 28, OutC: 16, Kernel: 4, Stride: 2, Padding: 1}, 32},
+	} {
+		g := tc.g
+		c, _ := New[float32](g, 1)
+		x := make([]float32, tc.n*g.InSize())
+		col := make([]float32, c.ColsLen(tc.n))
+		b.Run(tc.name+"/im2col", func(b *testing.B) {
+			for b.Loop() {
+				im2col(col, x, g, tc.n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(col)), "ns/value")
+		})
+		b.Run(tc.name+"/col2im", func(b *testing.B) {
+			for b.Loop() {
+				col2im(x, col, g, tc.n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(col)), "ns/value")
+		})
+	}
+}

@@ -29,11 +29,30 @@ func im2col[T Float](col, in []T, g Geometry, n int) {
 				off := kx - g.Padding
 				lo, hi := span(off, s, g.W, ow)
 				row := col[((c*k+ky)*k+kx)*ld:][:ld]
+				// A stride-1 convolution that keeps the width reads rows
+				// ylo..yhi as one contiguous run of the image shifted by
+				// (ky-P)·W + off: one copy, then the columns that fell
+				// outside the image are zeroed.
+				flat := s == 1 && ow == g.W
 				for i := range n {
 					src := in[(i*g.InC+c)*hw:][:hw]
 					dst := row[i*ohw:][:ohw]
 					clear(dst[:ylo*ow])
 					clear(dst[yhi*ow:])
+					if flat && yhi > ylo {
+						// dst[j] = src[j + shift] for j in [lo0, hi0), where
+						// the source index stays inside the image.
+						lo0, hi0 := ylo*ow, yhi*ow
+						shift := (ylo+ky-g.Padding)*g.W + off - lo0
+						a, b := max(lo0, -shift), min(hi0, hw-shift)
+						copy(dst[a:b], src[a+shift:b+shift])
+						for oy := ylo; oy < yhi; oy++ {
+							seg := dst[oy*ow:][:ow]
+							clear(seg[:lo])
+							clear(seg[hi:])
+						}
+						continue
+					}
 					for oy := ylo; oy < yhi; oy++ {
 						seg := dst[oy*ow:][:ow]
 						line := src[(oy*s+ky-g.Padding)*g.W:][:g.W]

@@ -274,7 +274,9 @@ func mlpHidden[T conv.Float](m *MLPField, h []T, t float64, xs []T, nr int, thet
 	k := m.hidden
 	mlpBias(m, h, t, nr, theta)
 	mul(false, true, nr, k, m.dim, xs, m.dim, theta, m.in, 1, h, k)
-	tanhInPlace(h)
+	for i, z := range h {
+		h[i] = T(math.Tanh(float64(z)))
+	}
 }
 
 // mlpBias fills the nr rows of h with b1 + t·w1t taken from p (θ or θ̇).
@@ -385,13 +387,6 @@ func mlpJVP[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, t
 			beta = 1
 		}
 		mul(false, true, nr, d, k, hd, k, w2, k, beta, out, d)
-	}
-}
-
-// tanhInPlace overwrites h with tanh(h).
-func tanhInPlace[T conv.Float](h []T) {
-	for i, z := range h {
-		h[i] = T(math.Tanh(float64(z)))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -147,6 +148,31 @@ type convOp struct {
 	k     *convKernel
 	batch int
 	bias  bool
+	// keep is set once the op has a symbolic gradient: the forward pass
+	// then leaves its im2col matrices in kept for the kernel gradient.
+	keep bool
+	kept keptCols
+}
+
+// keptCols holds the im2col matrices of the last forward pass, tagged
+// with the addresses of the input and output values it ran on: the
+// kernel-gradient node reuses them only for that same pair (in a tape the
+// gradient runs after its forward pass, on the same values), and forms
+// them again otherwise.
+type keptCols struct {
+	mu     sync.Mutex
+	x, y   uintptr
+	cols32 []float32
+	cols64 []float64
+}
+
+func (k *keptCols) store(x, y G.Value) {
+	k.x, k.y = memKey(x), memKey(y)
+}
+
+// matches reports whether the kept matrices were formed from x for y.
+func (k *keptCols) matches(x, y G.Value) bool {
+	return k.x != 0 && k.x == memKey(x) && k.y == memKey(y)
 }
 
 func (op *convOp) Arity() int {
@@ -197,23 +223,39 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, err
 	}
 	out := output(prealloc, op.k.dt, op.k.outShape(vals[0].Shape()[0]))
 	var err error
+	if op.keep {
+		op.kept.mu.Lock()
+		defer op.kept.mu.Unlock()
+		op.kept.x = 0
+	}
 	if op.k.dt == tensor.Float32 {
-		err = convForward(op.k.c32, out, vals)
+		err = convForward(op.k.c32, out, vals, op.keep, &op.kept.cols32)
 	} else {
-		err = convForward(op.k.c64, out, vals)
+		err = convForward(op.k.c64, out, vals, op.keep, &op.kept.cols64)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ops: Conv2D: %w", err)
 	}
+	if op.keep {
+		op.kept.store(vals[0], out)
+	}
 	return out, nil
 }
 
-func convForward[E conv.Float](c *conv.Conv[E], out *tensor.Dense, vals []G.Value) error {
+func convForward[E conv.Float](c *conv.Conv[E], out *tensor.Dense, vals []G.Value, keep bool, cols *[]E) error {
 	in, err := data[E](vals...)
 	if err != nil {
 		return err
 	}
-	return c.Forward(out.Data().([]E), in[0], in[1], in[2])
+	if !keep {
+		return c.Forward(out.Data().([]E), in[0], in[1], in[2])
+	}
+	n := c.ColsLen(len(in[0]) / c.Geometry().InSize())
+	if cap(*cols) < n {
+		*cols = make([]E, n)
+	}
+	*cols = (*cols)[:n]
+	return c.ForwardKeep(out.Data().([]E), *cols, in[0], in[1], in[2])
 }
 
 func (op *convOp) DiffWRT(inputs int) []bool {
@@ -235,7 +277,8 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch}, inputs[1], grad); err != nil {
 		return nil, fmt.Errorf("ops: Conv2D input gradient: %w", err)
 	}
-	if out[1], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtKernel, batch: op.batch}, inputs[0], grad); err != nil {
+	op.keep = true
+	if out[1], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtKernel, batch: op.batch, fwd: op}, inputs[0], output, grad); err != nil {
 		return nil, fmt.Errorf("ops: Conv2D kernel gradient: %w", err)
 	}
 	if op.bias {
@@ -258,7 +301,7 @@ func (op *convOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		if wrt == wrtInput {
 			g, err = gop.Do(inputs[1].Value(), dy)
 		} else if wrt == wrtKernel {
-			g, err = gop.Do(inputs[0].Value(), dy)
+			g, err = gop.Do(inputs[0].Value(), output.Value(), dy)
 		} else {
 			g, err = gop.Do(dy)
 		}
@@ -316,16 +359,21 @@ const (
 )
 
 // convGradOp computes one gradient of a convolution: with respect to the
-// input (inputs kernel, dy), the kernel (inputs x, dy) or the bias (dy).
+// input (inputs kernel, dy), the kernel (inputs x, y, dy; y tells whether
+// the forward pass's kept im2col matrices are x's) or the bias (dy).
 type convGradOp struct {
 	k     *convKernel
 	wrt   convWRT
 	batch int
+	fwd   *convOp // the forward op, whose kept matrices the kernel gradient reuses
 }
 
 func (op *convGradOp) Arity() int {
-	if op.wrt == wrtBias {
+	switch op.wrt {
+	case wrtBias:
 		return 1
+	case wrtKernel:
+		return 3
 	}
 	return 2
 }
@@ -336,9 +384,10 @@ func (op *convGradOp) Type() hm.Type {
 	switch op.wrt {
 	case wrtBias:
 		return hm.NewFnType(t4, G.TensorType{Dims: 1, Of: a})
-	default:
-		return hm.NewFnType(t4, t4, t4)
+	case wrtKernel:
+		return hm.NewFnType(t4, t4, t4, t4)
 	}
+	return hm.NewFnType(t4, t4, t4)
 }
 
 func (op *convGradOp) shape() tensor.Shape {
@@ -372,9 +421,9 @@ func (op *convGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value,
 	out := output(prealloc, op.k.dt, op.shape())
 	var err error
 	if op.k.dt == tensor.Float32 {
-		err = convBackward(op.k.c32, op.wrt, out, vals)
+		err = convBackward(op, op.k.c32, out, vals, func(k *keptCols) []float32 { return k.cols32 })
 	} else {
-		err = convBackward(op.k.c64, op.wrt, out, vals)
+		err = convBackward(op, op.k.c64, out, vals, func(k *keptCols) []float64 { return k.cols64 })
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ops: Conv2D gradient: %w", err)
@@ -382,18 +431,26 @@ func (op *convGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value,
 	return out, nil
 }
 
-func convBackward[E conv.Float](c *conv.Conv[E], wrt convWRT, out *tensor.Dense, vals []G.Value) error {
+func convBackward[E conv.Float](op *convGradOp, c *conv.Conv[E], out *tensor.Dense, vals []G.Value, cols func(*keptCols) []E) error {
 	in, err := data[E](vals...)
 	if err != nil {
 		return err
 	}
 	o := out.Data().([]E)
-	switch wrt {
+	switch op.wrt {
 	case wrtInput:
 		return c.Backward(o, nil, nil, nil, in[0], in[1])
 	case wrtKernel:
 		clear(o)
-		return c.Backward(nil, o, nil, in[0], nil, in[1])
+		if op.fwd != nil {
+			k := &op.fwd.kept
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			if k.matches(vals[0], vals[1]) {
+				return c.BackwardFrom(nil, o, nil, cols(k), nil, in[2])
+			}
+		}
+		return c.Backward(nil, o, nil, in[0], nil, in[2])
 	}
 	clear(o)
 	return c.Backward(nil, nil, o, nil, nil, in[0])

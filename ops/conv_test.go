@@ -189,3 +189,30 @@ func TestConvPoolBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestConvKeptColumnsFollowInput runs one TapeMachine twice with new input
+// values in between: the kernel gradient, which reuses the forward pass's
+// im2col matrices, must follow the new input.
+func TestConvKeptColumnsFollowInput(t *testing.T) {
+	n := newConvNet(t, tensor.Float64, true, false)
+	vm := G.NewTapeMachine(n.g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	x := n.x.Value().Data().([]float64)
+	for i := range x {
+		x[i] = -0.5 * x[i]
+	}
+	vm.Reset()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	got := append([]float64(nil), values(t, n.dk.Value())...)
+	fresh := newConvNet(t, tensor.Float64, true, false)
+	copy(fresh.x.Value().Data().([]float64), x)
+	_, _, want, _ := fresh.run(t, false)
+	if j, ok := near(got, want, 1e-12); !ok {
+		t.Errorf("second run: dK[%d] = %v, want %v", j, got[j], want[j])
+	}
+}

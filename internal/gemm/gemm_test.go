@@ -77,12 +77,17 @@ func cases() []gemmCase {
 				}
 			}
 			// Degenerate and blocking-boundary sizes.
-			for _, s := range [][3]int{{0, 5, 7}, {5, 0, 7}, {4, 6, 0}, {0, 0, 0}, {16, 3136, 300}, {150, 40, 520}, {9, 4100, 3}, {16, 48, 257}, {145, 33, 17}} {
+			for _, s := range [][3]int{{0, 5, 7}, {5, 0, 7}, {4, 6, 0}, {0, 0, 0}, {16, 3136, 300}, {150, 40, 520}, {9, 4100, 3}, {16, 48, 257}, {145, 33, 17}, {150, 4110, 257}} {
 				cs = append(cs, gemmCase{ta, tb, s[0], s[1], s[2], 1, 0.75, 0}, gemmCase{ta, tb, s[0], s[1], s[2], 0, 1, 0.5})
 			}
 		}
 	}
 	return cs
+}
+
+// skipHeavy skips the largest cases under -short and the race detector.
+func skipHeavy(tc gemmCase) bool {
+	return (testing.Short() || raceEnabled) && tc.m*tc.n*tc.k > 50_000_000
 }
 
 // operands builds random A, B and C (C filled with NaN when beta == 0) with
@@ -142,6 +147,9 @@ type namedF32 struct {
 func checkF32(t *testing.T, fs []namedF32) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range cases() {
+		if skipHeavy(tc) {
+			continue
+		}
 		a, lda, b, ldb, c, ldc := operands(tc, rng)
 		// Reference on float32-rounded inputs.
 		a, b = to64(to32(a)), to64(to32(b))
@@ -219,6 +227,9 @@ func TestF64(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range cases() {
+		if skipHeavy(tc) {
+			continue
+		}
 		a, lda, b, ldb, c, ldc := operands(tc, rng)
 		want := append([]float64(nil), c...)
 		naive(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)

@@ -2,6 +2,8 @@
 
 package gemm
 
+//go:generate python3 gen/genkern.py
+
 import (
 	"unsafe"
 

@@ -29,7 +29,8 @@ type impl[T float] struct {
 	// packT, if non-nil, transposes rows stored rows (k values each, stride
 	// ldb) into k rows of rows values at dst with row stride dstride (the
 	// packed-panel layout). It reports false if it cannot (rows not a
-	// multiple of 8).
+	// multiple of its block size: 8 for float32, 4 for float64); rows
+	// passed by packB are always a multiple of 8.
 	packT func(k int, src *T, ldb int, dst *T, dstride, rows int) bool
 }
 
@@ -81,15 +82,19 @@ func (im *impl[T]) gemm(transA, transB bool, m, n, k int, alpha T, a []T, lda in
 		// L2) may hold proportionally more rows.
 		mc = max(mc, mc*kc/k/mr*mr)
 	}
-	// Stream B in place (no packing) when op(B) rows are contiguous and B
-	// is not reused by more than one A block.
-	direct := !transB && m <= mc
+	// When a single A block covers all of m, each B panel is used by one
+	// sweep over A only: stream B in place (no packing) when op(B) rows are
+	// contiguous (direct), otherwise pack each B panel just before its use
+	// into an L1-sized buffer (fused). Otherwise pack a whole kc×nc block.
+	single := m <= mc
+	direct := single && !transB
+	fused := single && transB
 	kcMax := min(kc, k)
 	mcMax := min(mc, roundUp(m, mr))
 	ncMax := min(nc, roundUp(n, nr))
 	nb := kcMax * ncMax
-	if direct {
-		nb = kcMax * nr // only the ragged last panel is packed
+	if single {
+		nb = kcMax * nr // one panel (direct: only the ragged last one)
 	}
 	s := getScratch[T](kcMax*mcMax, nb, mr*nr)
 	defer poolFor[T]().Put(s)
@@ -108,7 +113,7 @@ func (im *impl[T]) gemm(transA, transB bool, m, n, k int, alpha T, a []T, lda in
 				if rem := ncb % nr; rem != 0 {
 					packB(false, kcb, rem, nr, b, ldb, pc, jc+ncb-rem, s.b, nil)
 				}
-			} else {
+			} else if !fused {
 				for jr := 0; jr < ncb; jr += nr {
 					packB(transB, kcb, min(nr, ncb-jr), nr, b, ldb, pc, jc+jr, s.b[jr*kcb:], im.packT)
 				}
@@ -127,6 +132,9 @@ func (im *impl[T]) gemm(transA, transB bool, m, n, k int, alpha T, a []T, lda in
 						bp = &b[pc*ldb+jc+jr]
 						bs = ldb
 					case direct:
+						bp = &s.b[0]
+					case fused:
+						packB(true, kcb, nrb, nr, b, ldb, pc, jc+jr, s.b, im.packT)
 						bp = &s.b[0]
 					default:
 						bp = &s.b[jr*kcb]
