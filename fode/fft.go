@@ -1,10 +1,10 @@
 package fode
 
 import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/dsp/fourier"
 	"gonum.org/v1/gonum/floats"
+
+	"github.com/gofde/gofde/internal/gemm"
 )
 
 // FFT is the HistoryEngine of Hairer, Lubich and Schlichte (1985): the
@@ -24,17 +24,28 @@ var FFT HistoryEngine = fftEngine{block: 32}
 // short ones, where the direct sums are cheaper.
 var Auto HistoryEngine = autoEngine{}
 
-// autoCrossover is the step count from which Auto picks FFT; measured with
-// BenchmarkHistory (d = 1 and d = 1000 cross near 300 steps on the 2-core
-// reference machine).
-const autoCrossover = 300
+// autoCrossover returns the step count from which Auto picks FFT for
+// histories of the given width (values per step). The FFT's cost per step
+// is nearly independent of the width's effect on the direct sums, so wide
+// histories cross over early. Measured on the 2-core reference machine
+// with BenchmarkHistory (width 1: near 600 steps; width 1000: near 100)
+// and examples/bench (width 8192: near 50).
+func autoCrossover(width int) int {
+	switch {
+	case width >= 4096:
+		return 48
+	case width >= 256:
+		return 128
+	}
+	return 512
+}
 
 type autoEngine struct{}
 
 func (autoEngine) String() string { return "auto" }
 
 func (autoEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
-	if len(kernels) > 0 && len(kernels[0])-1 >= autoCrossover {
+	if len(kernels) > 0 && len(kernels[0])-1 >= autoCrossover(width) {
 		return FFT.NewHistory(kernels, values, width)
 	}
 	return Direct.NewHistory(kernels, values, width)
@@ -162,11 +173,9 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 	L, w := lv.L, h.width
 	if lv.fft == nil {
 		rows := min(a+2*L, h.N+1) - (a + L)
-		src := blas64.General{Rows: L, Cols: w, Stride: w, Data: h.values[a*w : (a+L)*w]}
+		src := h.values[a*w : (a+L)*w]
 		for k, T := range lv.toeplitz {
-			tb := blas64.General{Rows: rows, Cols: L, Stride: L, Data: T[:rows*L]}
-			dst := blas64.General{Rows: rows, Cols: w, Stride: w, Data: h.acc[k][(a+L)*w : (a+L+rows)*w]}
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, tb, src, 1, dst)
+			gemm.F64(false, false, rows, w, L, 1, T[:rows*L], L, src, w, 1, h.acc[k][(a+L)*w:(a+L+rows)*w], w)
 		}
 		return
 	}

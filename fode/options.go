@@ -131,7 +131,9 @@ type Options struct {
 	// (default 200).
 	Tol     float64
 	MaxIter int
-	// History computes the weighted history sums (default Direct).
+	// History computes the weighted history sums (default Auto: direct
+	// sums for short solves, FFT from a crossover that falls with the
+	// width of the state).
 	History HistoryEngine
 	// Workers bounds the goroutines that evaluate a RowwiseField on
 	// slices of the batch: 0 picks GOMAXPROCS, 1 disables parallelism.
@@ -382,7 +384,7 @@ func (o *Options) memoryWords(steps, n int) satInt {
 		return satInt(nn).mul(16).add(satInt(times).mul(nn + 2))
 	}
 	words = words.add(state.mul(fields)).add(N1.mul(int64(kernels))).add(extra)
-	if o.History != nil && o.History != Direct && !(o.History == Auto && steps < autoCrossover) {
+	if o.History != Direct && !((o.History == nil || o.History == Auto) && steps < autoCrossover(n)) {
 		// FFT: an accumulator per kernel and the kernel spectra (about
 		// 2(N+1) complex values per kernel over all levels).
 		words = words.add(state.add(N1.mul(6)).mul(int64(kernels)))

@@ -90,7 +90,7 @@ func Solve(f Field, theta, x0 []float64, opt Options) (*Solution, error) {
 		return nil, err
 	}
 	if opt.History == nil {
-		opt.History = Direct
+		opt.History = Auto
 	}
 	if opt.Tol == 0 {
 		opt.Tol = 1e-12

@@ -618,9 +618,7 @@ func activate[T conv.Float](act Activation, a, p []T) {
 		}
 		return
 	}
-	for i, v := range p {
-		a[i] = T(math.Tanh(float64(v)))
-	}
+	tanhTo(a, p)
 }
 
 // scaleByDeriv multiplies d by σ'(p) given a = σ(p).

@@ -274,9 +274,7 @@ func mlpHidden[T conv.Float](m *MLPField, h []T, t float64, xs []T, nr int, thet
 	k := m.hidden
 	mlpBias(m, h, t, nr, theta)
 	mul(false, true, nr, k, m.dim, xs, m.dim, theta, m.in, 1, h, k)
-	for i, z := range h {
-		h[i] = T(math.Tanh(float64(z)))
-	}
+	tanhTo(h, h)
 }
 
 // mlpBias fills the nr rows of h with b1 + t·w1t taken from p (θ or θ̇).

@@ -106,7 +106,11 @@ func (op *fdeGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{n}, nil
 }
 
-func (op *fdeGradOp) Do(vals ...G.Value) (G.Value, error) {
+func (op *fdeGradOp) Do(vals ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vals...) }
+
+// UsePreallocDo writes the packed cotangents into prealloc when it is a
+// vector of the right dtype and length, into a new one otherwise.
+func (op *fdeGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
 	if len(vals) != op.Arity() {
 		return nil, fmt.Errorf("ops: FDE gradient: %d inputs, want %d", len(vals), op.Arity())
 	}
@@ -115,7 +119,11 @@ func (op *fdeGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewTensor(op.fwd.dtype, tensor.Shape{len(packed)}, packed), nil
+	out := output(prealloc, op.fwd.dtype, tensor.Shape{len(packed)})
+	if err := SetFloat64s(out, packed); err != nil {
+		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
+	}
+	return out, nil
 }
 
 func (op *fdeGradOp) ReturnsPtr() bool     { return false }

@@ -53,6 +53,7 @@ type config struct {
 	childMode  string
 	gradOut    string
 	dtype      string
+	history    string
 	directMax  int
 }
 
@@ -60,6 +61,7 @@ type config struct {
 type result struct {
 	Steps       int      `json:"steps"`
 	Dtype       string   `json:"dtype"`
+	History     string   `json:"history"`
 	BLAS        string   `json:"blas"`
 	Mode        string   `json:"mode"`
 	MsPerIter   float64  `json:"ms_per_iter"`
@@ -88,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&steps, "steps", "20,100,400", "comma-separated step counts")
 	fs.StringVar(&modes, "modes", "adjoint,direct", "comma-separated gradient modes: adjoint, continuous, direct")
 	fs.IntVar(&c.batch, "batch", 128, "batch size")
+	fs.StringVar(&c.history, "history", "auto", "history-sum engine: direct, fft or auto (FFT from 300 steps)")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the graph and the field: float32 (fast) or float64 (exact)")
 	fs.IntVar(&c.dim, "dim", 64, "state size")
 	fs.IntVar(&c.hidden, "hidden", 64, "hidden width of the MLP field")
@@ -104,6 +107,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if c.batch < 1 || c.dim < 1 || c.hidden < 1 || c.iters < 0 {
 		return fmt.Errorf("batch, dim and hidden must be positive, iters not negative")
+	}
+	if _, ok := engines[c.history]; !ok {
+		return fmt.Errorf("-history %q: want direct, fft or auto", c.history)
 	}
 	if c.dtype != "float32" && c.dtype != "float64" {
 		return fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
@@ -131,6 +137,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	return parent(c, args, stdout, stderr)
 }
+
+// engines are the history-sum engines by flag name.
+var engines = map[string]fode.HistoryEngine{"direct": fode.Direct, "fft": fode.FFT, "auto": fode.Auto}
 
 // parent runs each configuration in a child process and prints the lines.
 func parent(c config, args []string, stdout, stderr io.Writer) error {
@@ -219,7 +228,7 @@ func measure(c config) (*result, error) {
 	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"),
 		G.WithValue(ops.NewTensor(dt, tensor.Shape{c.batch, c.dim}, x0v)))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
-		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps},
+		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps, History: engines[c.history]},
 		Mode:  mode, Seed: 1, Dtype: dt,
 	})
 	if err != nil {
@@ -273,7 +282,7 @@ func measure(c config) (*result, error) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return &result{
-		Steps: c.childSteps, Mode: c.childMode, Iters: k, Dtype: c.dtype, BLAS: gemm.Name(),
+		Steps: c.childSteps, Mode: c.childMode, Iters: k, Dtype: c.dtype, History: c.history, BLAS: gemm.Name(),
 		MsPerIter:  float64(elapsed.Microseconds()) / 1000 / float64(k),
 		PeakHeapMB: float64(peak.Load()) / (1 << 20),
 		PeakLiveMB: float64(live.Load()) / (1 << 20),
