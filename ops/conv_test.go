@@ -9,8 +9,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// convNet is Σ w ⊙ pool(conv(x, K) + b) built either from our ops or from
-// Gorgonia's Conv2d, BroadcastAdd and MaxPool2D, with the same values.
+// convNet is Σ w ⊙ pool(relu(conv(x, K) + b)) built either from our ops or
+// from Gorgonia's Conv2d, BroadcastAdd, Rectify and MaxPool2D, with the
+// same values.
 type convNet struct {
 	g             *G.ExprGraph
 	x, k, b, w    *G.Node
@@ -43,6 +44,9 @@ func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
 		if n.y, err = Conv2D(n.x, n.k, n.b, n.stride, n.pad); err != nil {
 			t.Fatal(err)
 		}
+		if n.y, err = ReLU(n.y); err != nil {
+			t.Fatal(err)
+		}
 		if n.y, err = MaxPool2D(n.y, n.size, n.pstride); err != nil {
 			t.Fatal(err)
 		}
@@ -50,6 +54,7 @@ func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
 		c := G.Must(G.Conv2d(n.x, n.k, tensor.Shape{4, 4}, []int{n.pad, n.pad}, []int{n.stride, n.stride}, []int{1, 1}))
 		br := G.Must(G.Reshape(n.b, tensor.Shape{1, 4, 1, 1}))
 		c = G.Must(G.BroadcastAdd(c, br, nil, []byte{0, 2, 3}))
+		c = G.Must(G.Rectify(c))
 		n.y = G.Must(G.MaxPool2D(c, tensor.Shape{n.size, n.size}, []int{0, 0}, []int{n.pstride, n.pstride}))
 	}
 	n.wv = r(n.y.Shape().TotalSize())
@@ -102,8 +107,8 @@ func near(a, b []float64, tol float64) (int, bool) {
 	return 0, true
 }
 
-// TestConvPoolMatchGorgonia checks values and all gradients of Conv2D and
-// MaxPool2D against Gorgonia's own Conv2d and MaxPool2D, in float64 to
+// TestConvPoolMatchGorgonia checks values and all gradients of Conv2D, ReLU
+// and MaxPool2D against Gorgonia's own Conv2d, Rectify and MaxPool2D, in float64 to
 // round-off and in float32 to float32 precision, with the TapeMachine and
 // the LispMachine.
 func TestConvPoolMatchGorgonia(t *testing.T) {

@@ -81,13 +81,13 @@ func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, see
 	if err != nil {
 		return nil, err
 	}
-	h := G.Must(G.Rectify(G.Must(c1.Fwd(n.x))))
-	h = G.Must(G.Rectify(G.Must(c2.Fwd(h))))
+	h := G.Must(ops.ReLU(G.Must(c1.Fwd(n.x))))
+	h = G.Must(ops.ReLU(G.Must(c2.Fwd(h))))
 	h = G.Must(c3.Fwd(h))
 	if h, err = n.block.Fwd(h); err != nil {
 		return nil, err
 	}
-	if h, err = ops.MaxPool2D(G.Must(G.Rectify(h)), 2, 1); err != nil {
+	if h, err = ops.MaxPool2D(G.Must(ops.ReLU(h)), 2, 1); err != nil {
 		return nil, err
 	}
 	n.logits = G.Must(dense.Fwd(h))
