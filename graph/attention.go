@@ -116,7 +116,7 @@ func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ops.NewTensor(op.dtype, tensor.Shape{len(w)}, w), nil
+	return ops.NewTensor(op.dtype, tensor.Shape{len(w)}, w)
 }
 
 // grads returns dK and dQ from (K, Q, dL/dw).
@@ -200,11 +200,10 @@ func (op *attnOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 	if err != nil {
 		return err
 	}
-	s := tensor.Shape{op.sp.a.Rows, op.dk}
-	if err := addGrad(inputs[0], ops.NewTensor(tensor.Float64, s, dk)); err != nil {
+	if err := addGrad(inputs[0], dk); err != nil {
 		return fmt.Errorf("graph: %v: %w", op, err)
 	}
-	if err := addGrad(inputs[1], ops.NewTensor(tensor.Float64, s, dq)); err != nil {
+	if err := addGrad(inputs[1], dq); err != nil {
 		return fmt.Errorf("graph: %v: %w", op, err)
 	}
 	return nil
@@ -238,9 +237,9 @@ func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	s := tensor.Shape{op.fwd.sp.a.Rows, op.fwd.dk}
 	if op.which == 0 {
-		return ops.NewTensor(op.fwd.dtype, s, dk), nil
+		return ops.NewTensor(op.fwd.dtype, s, dk)
 	}
-	return ops.NewTensor(op.fwd.dtype, s, dq), nil
+	return ops.NewTensor(op.fwd.dtype, s, dq)
 }
 
 func (op *attnGradOp) ReturnsPtr() bool     { return false }

@@ -187,7 +187,7 @@ func (op *spmmOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := make([]float64, m.Rows*op.d)
 	spmm(out, m.Ptr, m.Col, vals, x, op.d, false)
-	return ops.NewTensor(op.dtype, tensor.Shape{m.Rows, op.d}, out), nil
+	return ops.NewTensor(op.dtype, tensor.Shape{m.Rows, op.d}, out)
 }
 
 func (op *spmmOp) ReturnsPtr() bool     { return false }
@@ -269,7 +269,7 @@ func (op *spmmOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 	if err != nil {
 		return err
 	}
-	if err := addGrad(inputs[len(inputs)-1], dx); err != nil {
+	if err := addGradValue(inputs[len(inputs)-1], dx); err != nil {
 		return fmt.Errorf("graph: %v: %w", op, err)
 	}
 	if op.withVals {
@@ -277,7 +277,7 @@ func (op *spmmOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		if err != nil {
 			return err
 		}
-		if err := addGrad(inputs[0], dv); err != nil {
+		if err := addGradValue(inputs[0], dv); err != nil {
 			return fmt.Errorf("graph: %v: %w", op, err)
 		}
 	}
@@ -327,7 +327,7 @@ func (op *edgeDotOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	e := make([]float64, a.NNZ())
 	edgeDots(e, a.Ptr, a.Col, g, x, op.d)
-	return ops.NewTensor(op.dtype, tensor.Shape{len(e)}, e), nil
+	return ops.NewTensor(op.dtype, tensor.Shape{len(e)}, e)
 }
 
 func (op *edgeDotOp) ReturnsPtr() bool     { return false }
@@ -346,15 +346,20 @@ func (op *edgeDotOp) Hashcode() uint32 {
 
 func (op *edgeDotOp) String() string { return fmt.Sprintf("EdgeDot{nnz=%d}", op.sp.a.NNZ()) }
 
-// addGrad adds the value delta into node n's gradient.
-func addGrad(n *G.Node, delta G.Value) error {
-	gv, err := n.Grad()
-	if err != nil {
-		return err
-	}
+// addGradValue adds the value delta into n's gradient.
+func addGradValue(n *G.Node, delta G.Value) error {
 	d, err := ops.Float64s(delta)
 	if err != nil {
 		return err
 	}
-	return ops.AddInto(gv, d)
+	return addGrad(n, d)
+}
+
+// addGrad adds delta into n's gradient.
+func addGrad(n *G.Node, delta []float64) error {
+	gv, err := n.Grad()
+	if err != nil {
+		return err
+	}
+	return ops.AddInto(gv, delta)
 }

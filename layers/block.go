@@ -141,8 +141,11 @@ func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig)
 		if off+size > len(theta) {
 			return nil, fmt.Errorf("layers: block %s: parameter shapes exceed the field's %d parameters", name, len(theta))
 		}
-		v := ops.NewTensor(cfg.Dtype, s, append([]float64(nil), theta[off:off+size]...))
-		b.params = append(b.params, G.NewTensor(g, cfg.Dtype, s.Dims(), G.WithShape(s...), G.WithName(fmt.Sprintf("%s_%d", name, i)), G.WithValue(v)))
+		p, err := paramNode(g, cfg.Dtype, fmt.Sprintf("%s_%d", name, i), s, append([]float64(nil), theta[off:off+size]...))
+		if err != nil {
+			return nil, fmt.Errorf("layers: block %s: parameter %d: %w", name, i, err)
+		}
+		b.params = append(b.params, p)
 		off += size
 	}
 	if off != len(theta) {

@@ -6,7 +6,6 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/gofde/gofde/ops"
 )
 
 // shapesOf converts a θ layout into the tensor shapes of parameter nodes.
@@ -41,12 +40,14 @@ func addBias(x, b *G.Node) (*G.Node, error) {
 }
 
 // timeColumn returns a constant node of the given shape filled with t.
-func timeColumn(g *G.ExprGraph, dt tensor.Dtype, shape tensor.Shape, t float64) *G.Node {
+func timeColumn(g *G.ExprGraph, dt tensor.Dtype, shape tensor.Shape, t float64) (*G.Node, error) {
 	data := make([]float64, shape.TotalSize())
 	for i := range data {
 		data[i] = t
 	}
-	return G.NewTensor(g, dt, shape.Dims(), G.WithShape(shape...), G.WithValue(ops.NewTensor(dt, shape, append([]float64(nil), data...))), G.WithName(fmt.Sprintf("t=%v#%p", t, &data[0])))
+	// Gorgonia identifies input nodes by name: the data's address makes it
+	// unique.
+	return paramNode(g, dt, fmt.Sprintf("t=%v#%p", t, &data[0]), shape, data)
 }
 
 // Graph builds W2 tanh(W1 [x; t] + b1) + b2 from Gorgonia operations, for
@@ -62,7 +63,11 @@ func (m *MLPField) Graph(t float64, x *G.Node, params G.Nodes) (*G.Node, error) 
 		return nil, err
 	}
 	if m.timeInput {
-		if in, err = G.Concat(1, in, timeColumn(x.Graph(), x.Dtype(), tensor.Shape{rows, 1}, t)); err != nil {
+		tc, err := timeColumn(x.Graph(), x.Dtype(), tensor.Shape{rows, 1}, t)
+		if err != nil {
+			return nil, err
+		}
+		if in, err = G.Concat(1, in, tc); err != nil {
 			return nil, err
 		}
 	}
@@ -103,7 +108,11 @@ func (f *ConvField) Graph(t float64, x *G.Node, params G.Nodes) (*G.Node, error)
 		return nil, err
 	}
 	if f.opt.TimeInput {
-		if in, err = G.Concat(1, in, timeColumn(x.Graph(), x.Dtype(), tensor.Shape{rows, 1, f.h, f.w}, t)); err != nil {
+		tc, err := timeColumn(x.Graph(), x.Dtype(), tensor.Shape{rows, 1, f.h, f.w}, t)
+		if err != nil {
+			return nil, err
+		}
+		if in, err = G.Concat(1, in, tc); err != nil {
 			return nil, err
 		}
 	}

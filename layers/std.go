@@ -30,10 +30,28 @@ func NewDense(g *G.ExprGraph, dt tensor.Dtype, name string, in, out int, seed ui
 	for i := range w {
 		w[i] = lim * (2*rng.Float64() - 1)
 	}
-	return &Dense{
-		W: G.NewMatrix(g, dt, G.WithShape(in, out), G.WithName(name+"_W"), G.WithValue(ops.NewTensor(dt, tensor.Shape{in, out}, w))),
-		B: G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(ops.NewTensor(dt, tensor.Shape{out}, make([]float64, out)))),
-	}, nil
+	W, err := paramNode(g, dt, name+"_W", tensor.Shape{in, out}, w)
+	if err != nil {
+		return nil, fmt.Errorf("layers: dense %s: %w", name, err)
+	}
+	B, err := paramNode(g, dt, name+"_b", tensor.Shape{out}, make([]float64, out))
+	if err != nil {
+		return nil, fmt.Errorf("layers: dense %s: %w", name, err)
+	}
+	return &Dense{W: W, B: B}, nil
+}
+
+// paramNode returns an input node of g named name holding data in the
+// given dtype and shape.
+func paramNode(g *G.ExprGraph, dt tensor.Dtype, name string, shape tensor.Shape, data []float64) (*G.Node, error) {
+	if g == nil {
+		return nil, errors.New("nil graph")
+	}
+	v, err := ops.NewTensor(dt, shape, data)
+	if err != nil {
+		return nil, err
+	}
+	return G.NewTensor(g, dt, shape.Dims(), G.WithShape(shape...), G.WithName(name), G.WithValue(v)), nil
 }
 
 // Fwd returns x W + b for x of shape (batch, in); inputs of higher rank are
@@ -41,6 +59,9 @@ func NewDense(g *G.ExprGraph, dt tensor.Dtype, name string, in, out int, seed ui
 func (d *Dense) Fwd(x *G.Node) (*G.Node, error) {
 	if x == nil {
 		return nil, errors.New("layers: Dense.Fwd: nil input")
+	}
+	if x.Dims() < 1 || x.Shape()[0] < 1 || x.Shape().TotalSize()%x.Shape()[0] != 0 {
+		return nil, fmt.Errorf("layers: Dense.Fwd: input of shape %v; want (batch, features...) with batch ≥ 1", x.Shape())
 	}
 	if x.Dims() != 2 {
 		s := x.Shape()
@@ -84,12 +105,15 @@ func NewConv(g *G.ExprGraph, dt tensor.Dtype, name string, in, out, kernel, stri
 	for i := range k {
 		k[i] = lim * (2*rng.Float64() - 1)
 	}
-	ks := tensor.Shape{out, in, kernel, kernel}
-	return &Conv{
-		K:      G.NewTensor(g, dt, 4, G.WithShape(ks...), G.WithName(name+"_K"), G.WithValue(ops.NewTensor(dt, ks, k))),
-		B:      G.NewVector(g, dt, G.WithShape(out), G.WithName(name+"_b"), G.WithValue(ops.NewTensor(dt, tensor.Shape{out}, make([]float64, out)))),
-		kernel: kernel, stride: stride, pad: pad,
-	}, nil
+	K, err := paramNode(g, dt, name+"_K", tensor.Shape{out, in, kernel, kernel}, k)
+	if err != nil {
+		return nil, fmt.Errorf("layers: conv %s: %w", name, err)
+	}
+	B, err := paramNode(g, dt, name+"_b", tensor.Shape{out}, make([]float64, out))
+	if err != nil {
+		return nil, fmt.Errorf("layers: conv %s: %w", name, err)
+	}
+	return &Conv{K: K, B: B, kernel: kernel, stride: stride, pad: pad}, nil
 }
 
 // Fwd returns the convolution of x (batch, in, H, W) plus the bias.

@@ -7,7 +7,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
-	"github.com/gofde/gofde/ops"
 )
 
 // unrolled builds the solve from primitive Gorgonia operations, step by
@@ -39,13 +38,17 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	// Gorgonia identifies input nodes by name, so every weight vector
 	// gets its own.
 	nw := 0
-	weights := func(w []float64) *G.Node {
+	weights := func(w []float64) (*G.Node, error) {
 		nw++
-		return G.NewMatrix(g, dt, G.WithShape(1, len(w)), G.WithName(fmt.Sprintf("%p_w%d", b, nw)), G.WithValue(ops.NewTensor(dt, tensor.Shape{1, len(w)}, append([]float64(nil), w...))))
+		return paramNode(g, dt, fmt.Sprintf("%p_w%d", b, nw), tensor.Shape{1, len(w)}, append([]float64(nil), w...))
 	}
 	// combine returns x + wᵀ F, reshaped like x.
 	combine := func(F *G.Node, w []float64) (*G.Node, error) {
-		s, err := G.Mul(weights(w), F)
+		wn, err := weights(w)
+		if err != nil {
+			return nil, err
+		}
+		s, err := G.Mul(wn, F)
 		if err != nil {
 			return nil, err
 		}

@@ -36,9 +36,9 @@ func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
 	n := &convNet{g: G.NewGraph(), stride: 2, pad: 1, size: 2, pstride: 1}
 	xs, ks := tensor.Shape{3, 2, 8, 8}, tensor.Shape{4, 2, 4, 4}
 	n.xv, n.kv, n.bv = r(xs.TotalSize()), r(ks.TotalSize()), r(4)
-	n.x = G.NewTensor(n.g, dt, 4, G.WithShape(xs...), G.WithName("x"), G.WithValue(NewTensor(dt, xs, n.xv)))
-	n.k = G.NewTensor(n.g, dt, 4, G.WithShape(ks...), G.WithName("k"), G.WithValue(NewTensor(dt, ks, n.kv)))
-	n.b = G.NewVector(n.g, dt, G.WithShape(4), G.WithName("b"), G.WithValue(NewTensor(dt, tensor.Shape{4}, n.bv)))
+	n.x = G.NewTensor(n.g, dt, 4, G.WithShape(xs...), G.WithName("x"), G.WithValue(mustTensor(t, dt, xs, n.xv)))
+	n.k = G.NewTensor(n.g, dt, 4, G.WithShape(ks...), G.WithName("k"), G.WithValue(mustTensor(t, dt, ks, n.kv)))
+	n.b = G.NewVector(n.g, dt, G.WithShape(4), G.WithName("b"), G.WithValue(mustTensor(t, dt, tensor.Shape{4}, n.bv)))
 	var err error
 	if ours {
 		if n.y, err = Conv2D(n.x, n.k, n.b, n.stride, n.pad); err != nil {
@@ -58,7 +58,7 @@ func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
 		n.y = G.Must(G.MaxPool2D(c, tensor.Shape{n.size, n.size}, []int{0, 0}, []int{n.pstride, n.pstride}))
 	}
 	n.wv = r(n.y.Shape().TotalSize())
-	w := G.NewTensor(n.g, dt, 4, G.WithShape(n.y.Shape()...), G.WithName("w"), G.WithValue(NewTensor(dt, n.y.Shape(), n.wv)))
+	w := G.NewTensor(n.g, dt, 4, G.WithShape(n.y.Shape()...), G.WithName("w"), G.WithValue(mustTensor(t, dt, n.y.Shape(), n.wv)))
 	n.cost = G.Must(G.Sum(G.Must(G.HadamardProd(n.y, w))))
 	if !lisp {
 		gs, err := G.Grad(n.cost, n.x, n.k, n.b)
@@ -68,6 +68,15 @@ func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
 		n.dx, n.dk, n.db = gs[0], gs[1], gs[2]
 	}
 	return n
+}
+
+func mustTensor(t *testing.T, dt tensor.Dtype, s tensor.Shape, v []float64) *tensor.Dense {
+	t.Helper()
+	d, err := NewTensor(dt, s, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func (n *convNet) run(t *testing.T, lisp bool) (y, dx, dk, db []float64) {

@@ -37,15 +37,29 @@ func Float64s(v G.Value) ([]float64, error) {
 // NewTensor wraps data in a tensor of the given dtype and shape: data
 // itself backs a Float64 tensor, a Float32 tensor gets a converted copy.
 // A scalar shape gives a scalar tensor.
-func NewTensor(dt tensor.Dtype, shape tensor.Shape, data []float64) *tensor.Dense {
-	if dt == tensor.Float32 {
+//
+// It returns an error unless dt is Float64 or Float32 and data holds
+// exactly the shape's number of elements (one for a scalar shape).
+func NewTensor(dt tensor.Dtype, shape tensor.Shape, data []float64) (*tensor.Dense, error) {
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("ops: NewTensor: shape %v has a negative dimension", shape)
+		}
+	}
+	if n := max(1, shape.TotalSize()); len(data) != n || (len(shape) > 0 && shape.TotalSize() == 0) {
+		return nil, fmt.Errorf("ops: NewTensor: %d values for shape %v", len(data), shape)
+	}
+	switch dt {
+	case tensor.Float32:
 		f := make([]float32, len(data))
 		for i, x := range data {
 			f[i] = float32(x)
 		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f)), nil
+	case tensor.Float64:
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), nil
 	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+	return nil, fmt.Errorf("ops: NewTensor: dtype %v; want float64 or float32", dt)
 }
 
 // AddInto adds delta element-wise into a Float64 or Float32 value in place
@@ -74,9 +88,15 @@ func AddInto(v G.Value, delta []float64) error {
 			return nil
 		}
 	case *G.F64:
+		if len(delta) != 1 {
+			return fmt.Errorf("scalar gradient, cotangent of %d values", len(delta))
+		}
 		*x += G.F64(delta[0])
 		return nil
 	case *G.F32:
+		if len(delta) != 1 {
+			return fmt.Errorf("scalar gradient, cotangent of %d values", len(delta))
+		}
 		*x += G.F32(delta[0])
 		return nil
 	}

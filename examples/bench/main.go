@@ -225,8 +225,11 @@ func measure(c config) (*result, error) {
 	for i := range x0v {
 		x0v[i] = math.Sin(float64(i)) // deterministic, the same in every process
 	}
-	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"),
-		G.WithValue(ops.NewTensor(dt, tensor.Shape{c.batch, c.dim}, x0v)))
+	x0t, err := ops.NewTensor(dt, tensor.Shape{c.batch, c.dim}, x0v)
+	if err != nil {
+		return nil, err
+	}
+	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"), G.WithValue(x0t))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
 		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps, History: engines[c.history]},
 		Mode:  mode, Seed: 1, Dtype: dt,
