@@ -5,7 +5,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
 )
 
 // shapesOf converts a θ layout into the tensor shapes of parameter nodes.
