@@ -47,8 +47,9 @@ func TestClassicalOrders(t *testing.T) {
 	}
 }
 
-// TestPECEAccuracy checks the error that DESIGN.md reports for PECE on the
-// linear problem at h = 1/640.
+// TestPECEAccuracy checks PECE's error on the linear problem at h = 1/640
+// against an independent implementation's (1.69e-6 at α = 0.5, 2.55e-7 at
+// α = 0.9).
 func TestPECEAccuracy(t *testing.T) {
 	for _, c := range []struct{ alpha, bound float64 }{{0.5, 2e-6}, {0.9, 3e-7}} {
 		if e := errorAtT(t, "linear", fode.PECE, c.alpha, 640); e > c.bound {
