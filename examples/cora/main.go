@@ -29,6 +29,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/gofde/gofde/fode"
@@ -37,6 +38,7 @@ import (
 
 type config struct {
 	data, split, method, field, norm, history string
+	dtype                                     string
 	runs, steps, hidden, epochs, patience     int
 	attnDim, perClass, nVal, nTest            int
 	alpha, T, lr, wd, inDrop, drop            float64
@@ -51,9 +53,13 @@ type result struct {
 	TestAccuracyMean float64   `json:"test_accuracy_mean"`
 	TestAccuracyStd  float64   `json:"test_accuracy_std"`
 	SecondsPerRun    float64   `json:"seconds_per_run"`
+	SecondsPerEpoch  float64   `json:"seconds_per_epoch"`
+	PeakRSSMB        float64   `json:"peak_rss_mb"`
+	Dtype            string    `json:"dtype"`
 	TestAccuracies   []float64 `json:"test_accuracies"`
 	ValAccuracies    []float64 `json:"val_accuracies"`
 	BestEpochs       []int     `json:"best_epochs"`
+	EpochsTrained    []int     `json:"epochs_trained"`
 	Field            string    `json:"field"`
 	Alpha            float64   `json:"alpha"`
 	T                float64   `json:"T"`
@@ -83,6 +89,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.steps, "steps", 10, "solver steps")
 	fs.StringVar(&c.method, "method", "rect", "solver method (rect, pece, ...; euler/rk4 with alpha 1)")
 	fs.StringVar(&c.history, "history", "auto", "history engine: direct, fft or auto")
+	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
 	fs.StringVar(&c.field, "field", "linear", "vector field: linear or attention")
 	fs.StringVar(&c.norm, "norm", "sym", "adjacency normalisation of the linear field: sym or rw")
 	fs.IntVar(&c.hidden, "hidden", 64, "hidden features per node")
@@ -121,6 +128,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-lr must be positive and -wd not negative")
 	case c.inDrop < 0 || c.inDrop >= 1 || c.drop < 0 || c.drop >= 1:
 		return c, errors.New("dropout rates must lie in [0, 1)")
+	case c.dtype != "float32" && c.dtype != "float64":
+		return c, fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
 	case c.field != "linear" && c.field != "attention":
 		return c, fmt.Errorf("-field %q: want linear or attention", c.field)
 	case c.norm != "sym" && c.norm != "rw":
@@ -202,8 +211,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res := &result{Dataset: ds.Name, Runs: c.runs, Field: c.field, Alpha: c.alpha, T: c.T, Steps: c.steps,
-		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc}
-	var secs float64
+		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc, Dtype: c.dtype}
+	var secs, trainSecs float64
+	epochs := 0
 	for r := 0; r < c.runs; r++ {
 		split := fixed
 		if split == nil {
@@ -218,14 +228,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		el := time.Since(start).Seconds()
 		secs += el
+		trainSecs += rr.trainSeconds
+		epochs += rr.epochs
 		res.TestAccuracies = append(res.TestAccuracies, rr.test)
 		res.ValAccuracies = append(res.ValAccuracies, rr.val)
 		res.BestEpochs = append(res.BestEpochs, rr.epoch)
+		res.EpochsTrained = append(res.EpochsTrained, rr.epochs)
 		fmt.Fprintf(progress, "run %d/%d: test accuracy %.2f%% (validation %.2f%%, epoch %d, %.1f s)\n",
 			r+1, c.runs, 100*rr.test, 100*rr.val, rr.epoch, el)
 	}
 	res.TestAccuracyMean, res.TestAccuracyStd = meanStd(res.TestAccuracies)
 	res.SecondsPerRun = secs / float64(c.runs)
+	res.SecondsPerEpoch = trainSecs / float64(max(1, epochs))
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
+	}
 	fmt.Fprintf(progress, "%s: test accuracy %.2f ± %.2f%% over %d runs, %.1f s per run\n",
 		ds.Name, 100*res.TestAccuracyMean, 100*res.TestAccuracyStd, c.runs, res.SecondsPerRun)
 	if c.json {

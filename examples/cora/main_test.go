@@ -26,11 +26,12 @@ func coraFixture(t *testing.T) string {
 // line; it is a smoke test, not an accuracy check.
 func TestRunSmoke(t *testing.T) {
 	data := coraFixture(t)
-	for _, field := range []string{"linear", "attention"} {
-		t.Run(field, func(t *testing.T) {
+	for _, tc := range []struct{ field, dtype string }{{"linear", "float32"}, {"attention", "float32"}, {"linear", "float64"}} {
+		field := tc.field
+		t.Run(field+"/"+tc.dtype, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			args := []string{"-data", data, "-runs", "1", "-epochs", "3", "-T", "2", "-steps", "2", "-hidden", "8",
-				"-field", field, "-json", "-quiet"}
+			args := []string{"-data", data, "-runs", "1", "-epochs", "3", "-patience", "0", "-T", "2", "-steps", "2", "-hidden", "8",
+				"-field", field, "-dtype", tc.dtype, "-json", "-quiet"}
 			if err := run(args, &out, &errb); err != nil {
 				t.Fatalf("%v\n%s", err, errb.String())
 			}
@@ -39,10 +40,17 @@ func TestRunSmoke(t *testing.T) {
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"dataset", "runs", "test_accuracy_mean", "test_accuracy_std", "seconds_per_run"} {
+			for _, k := range []string{"dataset", "runs", "test_accuracy_mean", "test_accuracy_std", "seconds_per_run", "seconds_per_epoch", "peak_rss_mb"} {
 				if _, ok := r[k]; !ok {
 					t.Fatalf("JSON line lacks %q: %s", k, lines[len(lines)-1])
 				}
+			}
+			if r["dtype"] != tc.dtype || !(r["seconds_per_epoch"].(float64) > 0) || !(r["peak_rss_mb"].(float64) > 0) {
+				t.Errorf("dtype %v, seconds_per_epoch %v, peak_rss_mb %v", r["dtype"], r["seconds_per_epoch"], r["peak_rss_mb"])
+			}
+			// -patience 0 trains exactly -epochs epochs.
+			if e := r["epochs_trained"].([]any); len(e) != 1 || e[0].(float64) != 3 {
+				t.Errorf("epochs_trained %v, want [3]", e)
 			}
 			if acc := r["test_accuracy_mean"].(float64); acc <= 0 || acc > 1 {
 				t.Fatalf("accuracy %v", acc)

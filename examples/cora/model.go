@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -76,9 +77,15 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	ds := p.ds
 	g := G.NewGraph()
 	n = &net{g: g, nnzIn: p.features.NNZ(), nodes: ds.Nodes(), classes: ds.Classes}
-	dt := tensor.Float64
-	fv := G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("features"),
-		G.WithValue(tensor.New(tensor.WithShape(p.features.NNZ()), tensor.WithBacking(append([]float64(nil), p.features.Val...)))))
+	dt := tensor.Float32
+	if c.dtype == "float64" {
+		dt = tensor.Float64
+	}
+	fvv, err := ops.NewTensor(dt, tensor.Shape{p.features.NNZ()}, append([]float64(nil), p.features.Val...))
+	if err != nil {
+		return nil, err
+	}
+	fv := G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("features"), G.WithValue(fvv))
 	if train && c.inDrop > 0 {
 		n.inKeep = 1 - c.inDrop
 		n.inMask = G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("inmask"),
@@ -107,7 +114,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		if err != nil {
 			return nil, err
 		}
-		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2})
+		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt})
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +145,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 			return nil, err
 		}
 	}
-	z = G.Must(G.Rectify(z))
+	z = G.Must(ops.ReLU(z))
 	if train && c.drop > 0 {
 		n.keep = 1 - c.drop
 		n.mask = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), c.hidden), G.WithName("mask"),
@@ -171,27 +178,41 @@ func (n *net) resample(rng *rand.Rand) {
 		if m == nil {
 			return
 		}
-		d := m.Value().Data().([]float64)
-		for i := range d {
-			d[i] = 0
-			if rng.Float64() < keep {
-				d[i] = 1 / keep
-			}
+		switch d := m.Value().Data().(type) {
+		case []float64:
+			fillMask(d, keep, rng)
+		case []float32:
+			fillMask(d, keep, rng)
 		}
 	}
 	fill(n.inMask, n.inKeep)
 	fill(n.mask, n.keep)
 }
 
-func copyParams(dst, src *net) {
-	for i, p := range src.learn {
-		copy(dst.learn[i].Value().Data().([]float64), p.Value().Data().([]float64))
+func fillMask[E float32 | float64](d []E, keep float64, rng *rand.Rand) {
+	for i := range d {
+		d[i] = 0
+		if rng.Float64() < keep {
+			d[i] = E(1 / keep)
+		}
 	}
 }
 
+// copyParams copies the parameter values of src into dst (same config).
+func copyParams(dst, src *net) error {
+	for i, p := range src.learn {
+		if _, err := G.Copy(dst.learn[i].Value(), p.Value()); err != nil {
+			return fmt.Errorf("copying %s: %w", p.Name(), err)
+		}
+	}
+	return nil
+}
+
 type runResult struct {
-	test, val float64
-	epoch     int
+	test, val    float64
+	epoch        int
+	epochs       int     // epochs trained
+	trainSeconds float64 // forward + backward + optimizer step, no evaluation
 }
 
 // accuracy returns the fraction of the nodes idx whose largest logit is
@@ -233,9 +254,12 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	if err != nil {
 		return res, err
 	}
-	tgt := tr.target.Value().Data().([]float64)
+	tgt := make([]float64, tr.target.Shape().TotalSize())
 	for _, i := range split.Train {
 		tgt[i*tr.classes+p.ds.Labels[i]] = 1 / float64(len(split.Train))
+	}
+	if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
+		return res, err
 	}
 	vm := G.NewTapeMachine(tr.g, G.BindDualValues(tr.learn...))
 	defer vm.Close()
@@ -246,11 +270,16 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	res.val = -1
 	since := 0
 	for epoch := 1; epoch <= c.epochs; epoch++ {
+		start := time.Now()
 		tr.resample(rng)
 		if err := vm.RunAll(); err != nil {
 			return res, fmt.Errorf("epoch %d: %w", epoch, err)
 		}
-		loss := tr.loss.Value().Data().(float64)
+		lv, err := ops.Float64s(tr.loss.Value())
+		if err != nil {
+			return res, err
+		}
+		loss := lv[0]
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return res, fmt.Errorf("epoch %d: loss is %v; lower -lr or -T", epoch, loss)
 		}
@@ -258,11 +287,18 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 			return res, err
 		}
 		vm.Reset()
-		copyParams(ev, tr)
+		res.trainSeconds += time.Since(start).Seconds()
+		res.epochs++
+		if err := copyParams(ev, tr); err != nil {
+			return res, err
+		}
 		if err := evm.RunAll(); err != nil {
 			return res, fmt.Errorf("epoch %d, evaluation: %w", epoch, err)
 		}
-		logits := ev.logits.Value().Data().([]float64)
+		logits, err := ops.Float64s(ev.logits.Value())
+		if err != nil {
+			return res, err
+		}
 		val := accuracy(logits, ev.classes, p.ds.Labels, split.Val)
 		test := accuracy(logits, ev.classes, p.ds.Labels, split.Test)
 		evm.Reset()
