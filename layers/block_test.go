@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/ops"
 )
 
 // model is a small network around one FDE block, built identically (same
@@ -21,6 +22,7 @@ type model struct {
 	learn G.Nodes
 	grads G.Nodes
 	block *FDEBlock
+	out   *G.Node // the block's output (set by some builders)
 }
 
 func denseModel(t *testing.T, mode Mode, method fode.Method, alpha float64) *model {
@@ -225,29 +227,78 @@ func TestBlockLearnAlpha(t *testing.T) {
 	}
 }
 
+// TestBlockFloat32 runs the same model (same seed, same inputs) with
+// float32 and float64 nodes and compares the outputs and the gradients of
+// every learnable to 1e-5 relative: the adjoint block with float64 field
+// arithmetic and with float32 field arithmetic (SetFloat32), and the
+// unrolled block (Gorgonia's float32 operations).
 func TestBlockFloat32(t *testing.T) {
-	g := G.NewGraph()
-	x := G.NewMatrix(g, tensor.Float32, G.WithShape(4, 3), G.WithName("x"), G.WithInit(G.Ones()))
-	field, _ := NewMLPField(3, 5, false)
-	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}, Dtype: tensor.Float32})
-	if err != nil {
-		t.Fatal(err)
+	run := func(t *testing.T, dt tensor.Dtype, mode Mode, fieldF32 bool) (y, grads []float64) {
+		t.Helper()
+		g := G.NewGraph()
+		xv := make([]float64, 4*3)
+		for i := range xv {
+			xv[i] = math.Cos(0.8*float64(i) + 0.1)
+		}
+		xt, err := ops.NewTensor(dt, tensor.Shape{4, 3}, xv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := G.NewMatrix(g, dt, G.WithShape(4, 3), G.WithName("x"), G.WithValue(xt))
+		field, err := NewMLPField(3, 5, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		field.SetFloat32(fieldF32)
+		block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}, Mode: mode, Dtype: dt, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := block.Fwd(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Dtype() != dt {
+			t.Errorf("output dtype %v, want %v", out.Dtype(), dt)
+		}
+		cost := G.Must(G.Sum(G.Must(G.Square(out))))
+		wrt := append(G.Nodes{x}, block.Learnables()...)
+		gn, err := G.Grad(cost, wrt...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		if y, err = ops.Float64s(out.Value()); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range gn {
+			v, err := ops.Float64s(n.Value())
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads = append(grads, v...)
+		}
+		return y, grads
 	}
-	y, err := block.Fwd(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cost := G.Must(G.Sum(y))
-	if _, err := G.Grad(cost, block.Learnables()...); err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	if y.Dtype() != tensor.Float32 {
-		t.Errorf("output dtype %v", y.Dtype())
+	for _, c := range []struct {
+		name     string
+		mode     Mode
+		fieldF32 bool
+	}{{"adjoint", Adjoint, false}, {"adjoint/float32-field", Adjoint, true}, {"unrolled", Unrolled, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			y64, g64 := run(t, tensor.Float64, c.mode, false)
+			y32, g32 := run(t, tensor.Float32, c.mode, c.fieldF32)
+			if e := relDiff(y32, y64); e > 1e-5 {
+				t.Errorf("outputs: float32 vs float64 relative difference %.3g", e)
+			}
+			if e := relDiff(g32, g64); e > 1e-5 {
+				t.Errorf("gradients: float32 vs float64 relative difference %.3g", e)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,9 @@ package layers
 
 import (
 	"fmt"
+	"math"
+	"sort"
+	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -9,27 +12,86 @@ import (
 	"github.com/gofde/gofde/fode"
 )
 
+// unrolledIDs numbers the unrolled solves, so that the weight nodes of two
+// Fwd calls (of one block or of several) never share a name: Gorgonia
+// identifies input nodes by name.
+var unrolledIDs atomic.Uint64
+
+// unrolledGrid returns the step count and the grid t_0..t_N of a uniform
+// solve, exactly as fode builds them: N = Steps, or ceil(T/StepSize) (with
+// fode's 1e-9 slack, at least 1) when Steps is zero; h = T/N, t_j = j h
+// and t_N = T. Every step has the same size h (fode has no shorter last
+// step). The options must have passed fode.CheckOptions.
+func unrolledGrid(o fode.Options) (int, []float64) {
+	N := o.Steps
+	if N == 0 {
+		N = max(int(math.Ceil(o.T/o.StepSize-1e-9)), 1)
+	}
+	h := o.T / float64(N)
+	g := make([]float64, N+1)
+	for j := range g {
+		g[j] = float64(j) * h
+	}
+	g[N] = o.T
+	return N, g
+}
+
+// outputPoint returns the grid interval of output time tau as fode's
+// Solution does: the state is y_j + w (y_{j+1} - y_j), with w = 0 when tau
+// is a grid point (to 1e-9 relative) or beyond the last one.
+func outputPoint(g []float64, tau float64) (j int, w float64) {
+	last := len(g) - 1
+	j = sort.SearchFloat64s(g, tau) // first grid point >= tau
+	switch {
+	case j > last:
+		return last, 0
+	case math.Abs(g[j]-tau) <= 1e-9*math.Max(1, math.Abs(tau)):
+		return j, 0
+	}
+	j--
+	return j, (tau - g[j]) / (g[j+1] - g[j])
+}
+
 // unrolled builds the solve from primitive Gorgonia operations, step by
 // step, with the weights of fode: the history F_m = [f_0; …; f_{m-1}]
 // grows by one row per step (a Concat), and y_m = x + w_mᵀ F_m is one
 // matrix product. Gorgonia keeps every F_m and every activation of the
 // field for its backward pass, which is what direct backpropagation
 // through a fractional solver costs.
+//
+// It is the model fode solves: the same grid (Steps or StepSize), PECE
+// with 1+Correctors corrector evaluations, and the states at
+// Options.Times, interpolated linearly between grid points as fode does
+// and stacked along a new leading axis when there are several.
 func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	gf := b.field.(GraphField)
 	o := b.cfg.Solve
-	if len(o.Times) > 1 {
-		return nil, fmt.Errorf("layers: the direct (unrolled) mode returns x(T) only")
-	}
-	N := o.Steps
-	if N == 0 {
-		N = max(1, int(o.T/o.StepSize+0.5))
-	}
+	N, grid := unrolledGrid(o)
 	h := o.T / float64(N)
+	times := o.Times
+	if len(times) == 0 {
+		times = []float64{o.T}
+	}
+	type point struct {
+		j int
+		w float64
+	}
+	points := make([]point, len(times))
+	last := 0 // the last grid state an output needs
+	for i, tau := range times {
+		j, w := outputPoint(grid, tau)
+		points[i] = point{j, w}
+		if w != 0 {
+			last = max(last, j+1)
+		} else {
+			last = max(last, j)
+		}
+	}
 	alpha := o.Alpha
 	if o.Method == fode.Euler {
 		alpha = 1
 	}
+	mu := 1 + o.Correctors
 	g := x.Graph()
 	shape := x.Shape().Clone()
 	n := shape.TotalSize()
@@ -37,10 +99,11 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	flat := func(v *G.Node) (*G.Node, error) { return G.Reshape(v, tensor.Shape{1, n}) }
 	// Gorgonia identifies input nodes by name, so every weight vector
 	// gets its own.
+	prefix := fmt.Sprintf("unrolled%d", unrolledIDs.Add(1))
 	nw := 0
 	weights := func(w []float64) (*G.Node, error) {
 		nw++
-		return paramNode(g, dt, fmt.Sprintf("%p_w%d", b, nw), tensor.Shape{1, len(w)}, append([]float64(nil), w...))
+		return paramNode(g, dt, fmt.Sprintf("%s_w%d", prefix, nw), tensor.Shape{1, len(w)}, append([]float64(nil), w...))
 	}
 	// combine returns x + wᵀ F, reshaped like x.
 	combine := func(F *G.Node, w []float64) (*G.Node, error) {
@@ -57,39 +120,50 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 		}
 		return G.Add(x, s)
 	}
-	f0, err := gf.Graph(0, x, b.params)
-	if err != nil {
-		return nil, fmt.Errorf("layers: unrolled field at step 0: %w", err)
+	scale := func(v *G.Node, c float64) (*G.Node, error) {
+		return G.Mul(v, G.NewConstant(tensorScalar(dt, c)))
 	}
-	F, err := flat(f0)
-	if err != nil {
-		return nil, err
+	ys := make([]*G.Node, last+1)
+	ys[0] = x
+	var F *G.Node
+	if last > 0 {
+		f0, err := gf.Graph(0, x, b.params)
+		if err != nil {
+			return nil, fmt.Errorf("layers: unrolled field at step 0: %w", err)
+		}
+		if F, err = flat(f0); err != nil {
+			return nil, err
+		}
 	}
-	var y *G.Node
-	for m := 1; m <= N; m++ {
-		t := float64(m) * h
-		y, err = combine(F, fode.RectangleWeights(alpha, h, m))
+	for m := 1; m <= last; m++ {
+		t := grid[m]
+		y, err := combine(F, fode.RectangleWeights(alpha, h, m))
 		if err != nil {
 			return nil, fmt.Errorf("layers: unrolled step %d: %w", m, err)
 		}
 		if o.Method == fode.PECE {
-			fp, err := gf.Graph(t, y, b.params)
-			if err != nil {
-				return nil, fmt.Errorf("layers: unrolled predictor %d: %w", m, err)
-			}
+			// PE(CE)^μ: every corrector evaluates f at the previous
+			// iterate and adds it to the same trapezoid history.
 			w, s := fode.TrapezoidWeights(alpha, h, m)
-			if y, err = combine(F, w); err != nil {
-				return nil, err
+			base, err := combine(F, w)
+			if err != nil {
+				return nil, fmt.Errorf("layers: unrolled corrector %d: %w", m, err)
 			}
-			sc := G.NewConstant(tensorScalar(dt, s))
-			if fp, err = G.Mul(fp, sc); err != nil {
-				return nil, err
-			}
-			if y, err = G.Add(y, fp); err != nil {
-				return nil, err
+			for k := range mu {
+				fp, err := gf.Graph(t, y, b.params)
+				if err != nil {
+					return nil, fmt.Errorf("layers: unrolled step %d, corrector %d: %w", m, k+1, err)
+				}
+				if fp, err = scale(fp, s); err != nil {
+					return nil, err
+				}
+				if y, err = G.Add(base, fp); err != nil {
+					return nil, err
+				}
 			}
 		}
-		if m == N {
+		ys[m] = y
+		if m == last {
 			break
 		}
 		fm, err := gf.Graph(t, y, b.params)
@@ -104,7 +178,40 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("layers: unrolled step %d: %w", m, err)
 		}
 	}
-	return y, nil
+	outs := make(G.Nodes, len(points))
+	for i, p := range points {
+		y := ys[p.j]
+		if p.w != 0 {
+			// y_j + w (y_{j+1} - y_j), in fode's order of operations.
+			d, err := G.Sub(ys[p.j+1], y)
+			if err != nil {
+				return nil, err
+			}
+			if d, err = scale(d, p.w); err != nil {
+				return nil, err
+			}
+			if y, err = G.Add(y, d); err != nil {
+				return nil, fmt.Errorf("layers: unrolled output time %v: %w", times[i], err)
+			}
+		}
+		outs[i] = y
+	}
+	if len(outs) == 1 {
+		return outs[0], nil
+	}
+	stacked := append(tensor.Shape{1}, shape...)
+	for i, y := range outs {
+		r, err := G.Reshape(y, stacked)
+		if err != nil {
+			return nil, fmt.Errorf("layers: unrolled output time %v: %w", times[i], err)
+		}
+		outs[i] = r
+	}
+	out, err := G.Concat(0, outs...)
+	if err != nil {
+		return nil, fmt.Errorf("layers: unrolled outputs: %w", err)
+	}
+	return out, nil
 }
 
 func tensorScalar(dt tensor.Dtype, v float64) any {

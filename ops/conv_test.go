@@ -140,8 +140,9 @@ func TestConvPoolMatchGorgonia(t *testing.T) {
 	}
 }
 
-// TestConvGradientFiniteDifferences checks dK of Conv2D + MaxPool2D
-// against central differences of the cost in float64.
+// TestConvGradientFiniteDifferences checks four entries of dK and one of
+// db of Conv2D + MaxPool2D against central differences of the cost in
+// float64.
 func TestConvGradientFiniteDifferences(t *testing.T) {
 	n := newConvNet(t, tensor.Float64, true, false)
 	_, _, dk, db := n.run(t, false)

@@ -46,6 +46,11 @@ type fdeOp struct {
 	learnAlpha  bool
 	dtype       tensor.Dtype
 	store       *solutionStore
+	// keep is set once a backward pass may read the forward solution:
+	// by SymDiff (a gradient node exists) or by a first DoDiff (a
+	// LispMachine differentiates the graph). Until then the forward
+	// pass stores nothing, so an inference graph pins no solution.
+	keep atomic.Bool
 }
 
 // FDE returns a node holding x(T) (or the states at cfg.Solve.Times) for
@@ -57,7 +62,10 @@ type fdeOp struct {
 //
 // The node's gradient is one backward node that runs the adjoint solve of
 // package fode; the forward pass keeps the states the adjoint needs and
-// no activation of the field. Errors report shape, size and dtype
+// no activation of the field. It keeps them only when a backward pass
+// will read them: once G.Grad (or any SymDiff) has built the node's
+// gradient, or once a LispMachine has differentiated the node (its first
+// DoDiff solves again). A forward-only graph keeps nothing. Errors report shape, size and dtype
 // mismatches at graph-construction time.
 func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, error) {
 	op, err := newFDEOp(x0, params, alpha, cfg)
@@ -266,7 +274,9 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 			}
 		}
 	}
-	op.store.put(v, sol)
+	if op.keep.Load() {
+		op.store.put(v, sol)
+	}
 	return v, nil
 }
 

@@ -150,37 +150,94 @@ func TestFDEOpGradients(t *testing.T) {
 }
 
 // TestFDEOpReuse runs one tape machine several times with new inputs, as
-// a training loop does, and with a forward pass that has no backward pass.
+// a training loop does, and before each training run a forward-only
+// machine on the loss subgraph (an evaluation: a forward pass with no
+// backward pass) with another λ. The training run's gradient must be the
+// one of its own λ, and the store must stay within storeDepth. It then
+// runs the gradient op with nothing stored, which solves again.
 func TestFDEOpReuse(t *testing.T) {
 	lin, _ := problems.NewLinear(3)
 	cfg := Config{Field: lin, Solve: fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 10}}
 	l := buildLoss(t, tensor.Float64, false, true, cfg)
 	vm := G.NewTapeMachine(l.g, G.BindDualValues(l.wrt...))
 	defer vm.Close()
-	for it := range 3 {
-		lam := 1.0 + 0.25*float64(it)
+	eval := G.NewTapeMachine(l.g.SubgraphRoots(l.cost))
+	defer eval.Close()
+	op := l.out.Op().(*fdeOp)
+	x0 := []float64{1, -0.5, 2, 0.3, 0.7, -1.2}
+	want := func(lam float64) (float64, float64) {
+		sol, _ := fode.Solve(lin, []float64{lam}, x0, cfg.Solve)
+		ybar := make([]float64, 6)
+		cost := 0.0
+		for j, v := range sol.Final() {
+			ybar[j] = 2 * v
+			cost += v * v
+		}
+		g, _ := fode.Grad(lin, sol, ybar, fode.GradOptions{})
+		return cost, g.Theta[0]
+	}
+	setLambda := func(lam float64) {
 		if err := G.Let(l.lam, tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{lam}))); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for it := range 3 {
+		evalLam := 2 + 0.5*float64(it)
+		setLambda(evalLam)
+		if err := eval.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		eval.Reset()
+		if c, _ := want(evalLam); math.Abs(values(t, l.cost.Value())[0]-c) > 1e-12*c {
+			t.Errorf("run %d: evaluation cost %v, want %v", it, values(t, l.cost.Value())[0], c)
+		}
+		lam := 1.0 + 0.25*float64(it)
+		setLambda(lam)
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
 		gv := l.grads[1].Value() // the gradient node's own value; the dual value accumulates
-		sol, _ := fode.Solve(lin, []float64{lam}, []float64{1, -0.5, 2, 0.3, 0.7, -1.2}, cfg.Solve)
-		ybar := make([]float64, 6)
-		for j, v := range sol.Final() {
-			ybar[j] = 2 * v
-		}
-		g, _ := fode.Grad(lin, sol, ybar, fode.GradOptions{})
-		if got := values(t, gv)[0]; math.Abs(got-g.Theta[0]) > 1e-12*math.Abs(g.Theta[0]) {
-			t.Errorf("run %d: dL/dlambda %v, want %v", it, got, g.Theta[0])
+		_, wg := want(lam)
+		if got := values(t, gv)[0]; math.Abs(got-wg) > 1e-12*math.Abs(wg) {
+			t.Errorf("run %d: dL/dlambda %v, want %v", it, got, wg)
 		}
 		vm.Reset()
+		// The evaluation's solutions are kept (the op has a gradient node
+		// and cannot tell which machine runs it) but stay bounded.
+		if n := op.stored(); n > storeDepth {
+			t.Errorf("run %d: %d solutions stored, more than %d", it, n, storeDepth)
+		}
+	}
+	// The gradient op with no stored solution solves again.
+	op.store.mu.Lock()
+	op.store.entries = nil
+	op.store.mu.Unlock()
+	lam := 1.5
+	setLambda(lam)
+	if err := eval.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	op.store.mu.Lock()
+	op.store.entries = nil
+	op.store.mu.Unlock()
+	gout := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(make([]float64, 6)))
+	for j, v := range values(t, l.out.Value()) {
+		gout.Data().([]float64)[j] = 2 * v
+	}
+	packed, err := (&fdeGradOp{op}).Do(l.x0.Value(), l.lam.Value(), l.out.Value(), gout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wg := want(lam)
+	if got := values(t, packed)[6]; math.Abs(got-wg) > 1e-12*math.Abs(wg) {
+		t.Errorf("gradient without a stored solution: dL/dlambda %v, want %v", got, wg)
 	}
 }
 
-// TestFDEOpBatchChange feeds x0 values of another batch size into the
-// same op: the op solves whatever batch it is given.
+// TestFDEOpBatchChange calls the op's Do directly with x0 values of
+// another batch size: the op solves whatever batch it is given. Through a
+// graph this does not arise, since Gorgonia fixes a node's shape when the
+// graph is built (G.Let refuses another; see layers' TestBlockBatchSizes).
 func TestFDEOpBatchChange(t *testing.T) {
 	lin, _ := problems.NewLinear(3)
 	g := G.NewGraph()

@@ -27,6 +27,8 @@ func (op *fdeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	if len(inputs) != op.Arity() {
 		return nil, fmt.Errorf("ops: FDE: %d inputs, want %d", len(inputs), op.Arity())
 	}
+	// From now on the forward pass keeps its solution for this node.
+	op.keep.Store(true)
 	children := append(append(G.Nodes{}, inputs...), output, grad)
 	packed, err := G.ApplyOp(&fdeGradOp{op}, children...)
 	if err != nil {
@@ -56,7 +58,13 @@ func (op *fdeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 
 // DoDiff is the LispMachine's automatic differentiation: it adds the
 // cotangents into the inputs' existing gradients.
+//
+// A LispMachine runs every forward pass before the first DoDiff, so the
+// op cannot know during its first forward pass that a gradient will
+// follow: the first DoDiff solves again, and marks the op so that every
+// later forward pass keeps its solution for the DoDiff that follows.
 func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
+	op.keep.Store(true)
 	vals := make([]G.Value, len(inputs))
 	for i, in := range inputs {
 		vals[i] = in.Value()
