@@ -223,6 +223,38 @@ func decompressed(r io.Reader) (io.Reader, error) {
 	return gzipTagReader{zr}, nil
 }
 
+// gzipDrainLimit bounds how many decompressed bytes gzipVerdict reads
+// past a parse error in search of a gzip error: MaxIDXBytes, the most a
+// valid file can hold, so the CRC of any acceptable file is reached.
+const gzipDrainLimit = MaxIDXBytes
+
+// gzipVerdict is called with a parse error err met while reading r, the
+// reader decompressed returned. A corrupt gzip stream often decompresses
+// to wrong data (more bytes than declared, a bad magic number) before the
+// gzip layer can tell, at the CRC at the end of the stream; so when r is
+// gzip and err did not come from the gzip layer, gzipVerdict reads on (at
+// most gzipDrainLimit bytes, discarded) and, if the gzip layer then
+// reports an error, returns that error wrapping ErrGzip, with err as
+// context. Otherwise (raw data, a valid gzip stream, or the limit
+// reached) it returns err unchanged.
+func gzipVerdict(r io.Reader, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := r.(gzipTagReader); !ok {
+		return err
+	}
+	var ge gzipError
+	if errors.As(err, &ge) || errors.Is(err, ErrGzip) {
+		return err
+	}
+	_, derr := io.Copy(io.Discard, io.LimitReader(r, gzipDrainLimit))
+	if errors.As(derr, &ge) {
+		return fmt.Errorf("%w: %v (the decompressed data, read before the gzip layer found this, looked wrong: %v)", ErrGzip, ge.err, err)
+	}
+	return err
+}
+
 // readErr turns an error met while reading what of a file into this
 // package's errors: gzip trouble, a short file, or an I/O error.
 func readErr(err error, what string, want, got int64) error {
@@ -341,14 +373,27 @@ func limitItems(declared uint64, limit int, noun, suffix string) (uint64, string
 // right after them: what follows (further images, trailing bytes, the
 // gzip CRC) is not looked at. Otherwise the stream must end where the
 // data do, as for ReadImages.
+//
+// For gzip input, a parse error is checked against the gzip layer (see
+// gzipVerdict): a corrupt stream is reported as ErrGzip, not as the
+// wrong data it decompressed to.
 func readImagesLimit(r io.Reader, limit int) (*Images, int, error) {
 	if limit < 0 {
 		return nil, 0, fmt.Errorf("negative image limit %d", limit)
 	}
-	r, err := decompressed(r)
+	dr, err := decompressed(r)
 	if err != nil {
 		return nil, 0, err
 	}
+	im, declared, err := parseImages(dr, limit)
+	if err != nil {
+		return nil, 0, gzipVerdict(dr, err)
+	}
+	return im, declared, nil
+}
+
+// parseImages is readImagesLimit on the decompressed stream.
+func parseImages(r io.Reader, limit int) (*Images, int, error) {
 	var hdr [16]byte
 	if err := readHeader(r, hdr[:], ImagesMagic, LabelsMagic, "image", "IDX3 unsigned-byte images", "this is a label file"); err != nil {
 		return nil, 0, err
@@ -404,10 +449,19 @@ func readLabelsLimit(r io.Reader, limit int) ([]int, int, error) {
 	if limit < 0 {
 		return nil, 0, fmt.Errorf("negative label limit %d", limit)
 	}
-	r, err := decompressed(r)
+	dr, err := decompressed(r)
 	if err != nil {
 		return nil, 0, err
 	}
+	labels, declared, err := parseLabels(dr, limit)
+	if err != nil {
+		return nil, 0, gzipVerdict(dr, err)
+	}
+	return labels, declared, nil
+}
+
+// parseLabels is readLabelsLimit on the decompressed stream.
+func parseLabels(r io.Reader, limit int) ([]int, int, error) {
 	var hdr [8]byte
 	if err := readHeader(r, hdr[:], LabelsMagic, ImagesMagic, "label", "IDX1 unsigned-byte labels", "this is an image file"); err != nil {
 		return nil, 0, err

@@ -57,6 +57,11 @@ func BenchmarkSolveMLP(b *testing.B) {
 // (give or take two from the runtime and gonum's blocked LU); an allocation
 // per step would add 900. For the FFT engine, 2000 steps against 1000.
 func TestSteadyStateAllocations(t *testing.T) {
+	if raceEnabled {
+		// The race detector adds allocations of its own that grow with
+		// the work (the FFT levels differ by up to 91 allocations there).
+		t.Skip("the race detector changes the allocation counts")
+	}
 	lin, _ := problems.NewLinear(8)
 	x0 := make([]float64, 16)
 	for i := range x0 {
@@ -76,10 +81,12 @@ func TestSteadyStateAllocations(t *testing.T) {
 				})
 			}
 			// The FFT engine allocates its buffers and FFT plans once per
-			// level, log2(N/32) levels: doubling N may add one level.
+			// level, log2(N/32) levels: doubling N may add one level, which
+			// costs 9 to 12 allocations now (none for the classical
+			// methods, which have no history).
 			lo, hi, slack := 100, 1000, 2.0
 			if eng == fode.FFT {
-				lo, hi, slack = 1000, 2000, 60
+				lo, hi, slack = 1000, 2000, 20
 			}
 			if a, b := allocs(lo), allocs(hi); b-a > slack {
 				t.Errorf("%v, %v engine: %v allocations at N=%d, %v at N=%d", m, eng, a, lo, b, hi)

@@ -39,12 +39,19 @@ func TestFFTHistoryMatchesDirect(t *testing.T) {
 					}
 					grads[i] = append(append(append([]float64(nil), g.X0...), g.Theta...), g.Alpha)
 				}
+				// Now at most 1.6e-14 (states, relative to max(1e-3, |x|))
+				// and 4.8e-14 (gradients, relative) over all N.
+				worst := 0.0
 				for i := range states[0] {
-					if d := math.Abs(states[0][i] - states[1][i]); d > 1e-12*math.Max(1e-3, math.Abs(states[0][i])) {
+					d := math.Abs(states[0][i]-states[1][i]) / math.Max(1e-3, math.Abs(states[0][i]))
+					worst = math.Max(worst, d)
+					if d > 1e-13 {
 						t.Errorf("state %d: direct %v, fft %v", i, states[0][i], states[1][i])
 					}
 				}
-				if e := relErr(grads[1], grads[0]); e > 1e-12 {
+				e := relErr(grads[1], grads[0])
+				t.Logf("fft vs direct: states %.3g, gradients %.3g", worst, e)
+				if e > 2e-13 {
 					t.Errorf("gradients differ by %.3g relative", e)
 				}
 			})

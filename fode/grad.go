@@ -85,9 +85,13 @@ type JVPField interface {
 // f and the cotangents ybar = dL/dx(t_i) at the solution's output times
 // (len(sol.Times) blocks of rows×Dim values, in the order of sol.Times).
 //
-// The adjoint modes use the states and field values that sol stored; they
-// re-evaluate the field only through vector-Jacobian products and keep no
-// activation of the field beyond one evaluation.
+// The Adjoint and Continuous modes use the states and field values that
+// sol stored, call the field through vector-Jacobian products and keep no
+// activation of the field beyond one evaluation. They call Eval again only
+// where sol did not store what they need: the Runge-Kutta methods (RK4,
+// Dopri5) rebuild each step's stages from its start state, and dL/dα
+// re-evaluates the field at the stored states. Forward mode integrates
+// the tangent equations with Eval and JVP.
 func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, error) {
 	if err := checkGradInput(f, sol, ybar, opt); err != nil {
 		return nil, err

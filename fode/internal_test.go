@@ -52,7 +52,8 @@ func TestFLMMStartingWeightsExact(t *testing.T) {
 					q += W[m*s+j] * math.Pow(float64(j), g)
 				}
 				want := math.Gamma(g+1) / math.Gamma(g+1+a) * math.Pow(float64(m), g+a)
-				if math.Abs(q-want) > 1e-10*want {
+				// Exact to round-off: at most 3.8e-16 relative now.
+				if math.Abs(q-want) > 5e-15*want {
 					t.Fatalf("alpha %v, γ %v, m %d: quadrature %v, want %v", a, g, m, q, want)
 				}
 			}
@@ -66,14 +67,18 @@ func TestWeightIdentities(t *testing.T) {
 	rect := rectKernel(a, h, n)
 	trap := trapKernel(a, h, n)
 	s := trapScale(a, h)
+	// The defining differences cancel: about log2(L) digits for the
+	// rectangle weights and 2 log2(L) for the trapezoid ones, so the
+	// bounds grow like L and L² (at L = 2000 the differences are now
+	// 1.5e-13 and 1.9e-9 relative).
 	for _, L := range []int{1, 2, 7, 100, 2000} {
 		fl := float64(L)
 		want := math.Pow(h, a) / math.Gamma(a+1) * (math.Pow(fl, a) - math.Pow(fl-1, a))
-		if math.Abs(rect[L]-want) > 1e-10*want {
+		if math.Abs(rect[L]-want) > 1e-15*(fl+1)*want {
 			t.Errorf("rect w_%d = %v, want %v", L, rect[L], want)
 		}
 		want = s * (math.Pow(fl+1, a+1) - 2*math.Pow(fl, a+1) + math.Pow(fl-1, a+1))
-		if math.Abs(trap[L]-want) > 1e-7*math.Abs(want) {
+		if math.Abs(trap[L]-want) > 2e-15*(fl*fl+1)*math.Abs(want) {
 			t.Errorf("trap w_%d = %v, want %v", L, trap[L], want)
 		}
 	}
@@ -117,8 +122,9 @@ func TestDopri5FixedStepOrder(t *testing.T) {
 		}
 		return math.Abs(y[0] - math.Exp(-1))
 	}
-	if got := math.Log2(errAt(8) / errAt(16)); math.Abs(got-5) > 0.2 {
-		t.Errorf("fixed-step dopri5 order %.3f, want 5", got)
+	// Between h = 1/8 and 1/16 the observed order is 5.149 now.
+	if got := math.Log2(errAt(8) / errAt(16)); math.Abs(got-5.15) > 0.05 {
+		t.Errorf("fixed-step dopri5 order %.3f, want 5.15 ± 0.05", got)
 	}
 }
 

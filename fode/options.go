@@ -124,11 +124,14 @@ type Options struct {
 	// RTol and ATol are Dopri5's relative and absolute tolerances
 	// (defaults 1e-6 and 1e-8 when both are zero).
 	RTol, ATol float64
-	// MaxSteps bounds the number of Dopri5 steps (default 100000).
+	// MaxSteps bounds the number of Dopri5 steps, accepted and rejected
+	// together (default 100000).
 	MaxSteps int
-	// Tol is the relative tolerance of the fixed-point iteration of the
-	// implicit methods (default 1e-13), and MaxIter bounds its iterations
-	// (default 200).
+	// Tol is the tolerance of the fixed-point iterations of the implicit
+	// methods and of their adjoints (default 1e-12): an iteration stops
+	// when the largest change of a component is at most Tol·max(1, |y|∞),
+	// absolute for states below 1 in magnitude and relative above.
+	// MaxIter bounds the iterations (default 200).
 	Tol     float64
 	MaxIter int
 	// History computes the weighted history sums (default Auto: direct
@@ -167,8 +170,9 @@ const MaxCorrectors = 100
 // Use PECE, L1 or Trapezoid for smaller α.
 const FLMMMinAlpha = 0.95 / 6
 
-// ErrNotFinite is wrapped by the errors Solve returns when a state or a
-// field value becomes NaN or ±Inf.
+// ErrNotFinite is wrapped by the errors Solve returns when an input, a
+// state or a field value is or becomes NaN or ±Inf, and by the errors Grad
+// returns for a non-finite cotangent or derivative.
 var ErrNotFinite = errors.New("non-finite value")
 
 // CheckOptions reports whether o is a valid set of options for Solve on

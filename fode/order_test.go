@@ -55,21 +55,27 @@ func observedOrder(t *testing.T, p string, m fode.Method, alpha float64) (order,
 	return (k*sxy - sx*sy) / (k*sxx - sx*sx), finest
 }
 
-// TestConvergenceOrders checks the observed orders of every scheme, as
-// measured with an independent implementation and listed in README.md
-// (P1: linear, exact Mittag-Leffler; P2: smooth, exact t²).
+// orderTol is how far an observed order may move from the value this code
+// produced when the table below was recorded: far below the gaps between
+// the schemes' orders, so that a change in any scheme's convergence shows.
+const orderTol = 0.02
+
+// TestConvergenceOrders checks the observed orders of every scheme (least
+// squares over h = 1/80 .. 1/640) against the values this code produced
+// when they were recorded, rounded in README.md's table (P1: linear, exact
+// Mittag-Leffler; P2: smooth, exact t²).
 func TestConvergenceOrders(t *testing.T) {
 	cases := []struct {
 		m                      fode.Method
 		p1a5, p1a9, p2a5, p2a9 float64
 	}{
-		{fode.Rectangle, 1.01, 1.00, 1.01, 1.00},
-		{fode.PECE, 1.53, 1.90, 1.53, 1.91},
-		{fode.Trapezoid, 1.51, 1.91, 2.00, 1.95},
-		{fode.GL, 1.00, 1.00, 1.00, 1.00},
-		{fode.GLImplicit, 1.00, 1.00, 1.00, 1.00},
-		{fode.L1, 1.01, 1.01, 1.49, 1.10},
-		{fode.FLMM, 1.91, 1.97, 1.97, 1.81},
+		{fode.Rectangle, 1.013, 1.003, 1.016, 1.002},
+		{fode.PECE, 1.544, 1.900, 1.548, 1.907},
+		{fode.Trapezoid, 1.511, 1.911, 1.995, 1.941},
+		{fode.GL, 1.002, 1.002, 1.001, 1.001},
+		{fode.GLImplicit, 1.000, 0.998, 1.000, 0.999},
+		{fode.L1, 1.015, 1.010, 1.490, 1.098},
+		{fode.FLMM, 1.870, 1.940, 1.950, 1.768},
 	}
 	for _, c := range cases {
 		for _, run := range []struct {
@@ -79,9 +85,9 @@ func TestConvergenceOrders(t *testing.T) {
 		}{{"linear", 0.5, c.p1a5}, {"linear", 0.9, c.p1a9}, {"smooth", 0.5, c.p2a5}, {"smooth", 0.9, c.p2a9}} {
 			t.Run(fmt.Sprintf("%v/%s/alpha=%v", c.m, run.p, run.alpha), func(t *testing.T) {
 				got, fine := observedOrder(t, run.p, c.m, run.alpha)
-				t.Logf("order %.3f (table %.2f), error at h=1/640 %.3g", got, run.want, fine)
-				if math.Abs(got-run.want) > 0.1 {
-					t.Errorf("observed order %.3f, want %.2f ± 0.1", got, run.want)
+				t.Logf("order %.4f (recorded %.3f), error at h=1/640 %.3g", got, run.want, fine)
+				if math.Abs(got-run.want) > orderTol {
+					t.Errorf("observed order %.4f, want %.3f ± %v", got, run.want, orderTol)
 				}
 			})
 		}

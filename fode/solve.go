@@ -68,8 +68,10 @@ func (s *Solution) stepSize(m int) float64 {
 	return s.h
 }
 
-// StepSize returns h = T/Steps for the fixed-step methods and the last
-// accepted step for Dopri5.
+// StepSize returns h = T/Steps for the fixed-step methods. For Dopri5 it
+// returns the step size that the error control proposed after the last
+// accepted step, the trial step a continued solve would start with; the
+// accepted steps are the differences of Grid().
 func (s *Solution) StepSize() float64 { return s.h }
 
 // Solve integrates the Caputo fractional differential equation

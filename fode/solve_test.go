@@ -11,7 +11,8 @@ import (
 )
 
 // TestClassicalOrders checks that at α = 1 every method shows its
-// classical order on x' = -x, x(0) = 1.
+// classical order on x' = -x, x(0) = 1, to ±0.03 (the observed orders lie
+// within 0.016 of the integers).
 func TestClassicalOrders(t *testing.T) {
 	lin, _ := problems.NewLinear(1)
 	cases := []struct {
@@ -40,7 +41,8 @@ func TestClassicalOrders(t *testing.T) {
 				errs = append(errs, math.Abs(sol.Final()[0]-math.Exp(-1)))
 			}
 			got := math.Log2(errs[len(errs)-2] / errs[len(errs)-1])
-			if math.Abs(got-c.want) > 0.1 {
+			t.Logf("order %.4f (errors %.3g)", got, errs)
+			if math.Abs(got-c.want) > 0.03 {
 				t.Errorf("order %.3f, want %v (errors %.3g)", got, c.want, errs)
 			}
 		})
@@ -80,22 +82,36 @@ func TestPECECorrectors(t *testing.T) {
 		}
 		prev = d
 	}
-	if prev > 1e-9 {
+	t.Logf("PE(CE)^7 differs from the trapezoid solution by %.3g", prev) // 1.3e-11
+	if prev > 1e-10 {
 		t.Errorf("PE(CE)^7 differs from the trapezoid solution by %.3g", prev)
 	}
 }
 
 // TestNonlinearDFF checks the schemes on the nonlinear Diethelm-Ford-Freed
-// benchmark, whose solution is known.
+// benchmark, whose solution is known, at α = 1/2 and h = 1/400. Each bound
+// is about 3-4 times the error the scheme has now.
 func TestNonlinearDFF(t *testing.T) {
-	for _, m := range []fode.Method{fode.Rectangle, fode.PECE, fode.Trapezoid, fode.L1, fode.GL, fode.FLMM} {
+	for _, c := range []struct {
+		m     fode.Method
+		bound float64 // error now
+	}{
+		{fode.Rectangle, 1e-2}, // 3.0e-3
+		{fode.PECE, 1e-4},      // 2.5e-5
+		{fode.Trapezoid, 3e-5}, // 7.7e-6
+		{fode.L1, 1e-3},        // 2.8e-4
+		{fode.GL, 1.5e-2},      // 4.4e-3
+		{fode.FLMM, 1.5e-5},    // 4.0e-6
+	} {
 		p, _ := problems.NewDFF(0.5, 1)
-		sol, err := fode.Solve(p, nil, []float64{0}, fode.Options{Method: m, Alpha: 0.5, T: 1, Steps: 400})
+		sol, err := fode.Solve(p, nil, []float64{0}, fode.Options{Method: c.m, Alpha: 0.5, T: 1, Steps: 400})
 		if err != nil {
-			t.Fatalf("%v: %v", m, err)
+			t.Fatalf("%v: %v", c.m, err)
 		}
-		if e := math.Abs(sol.Final()[0] - p.Exact(1)); e > 5e-3 {
-			t.Errorf("%v: error %.3g at T", m, e)
+		e := math.Abs(sol.Final()[0] - p.Exact(1))
+		t.Logf("%v: error %.3g at T (bound %.3g)", c.m, e, c.bound)
+		if e > c.bound {
+			t.Errorf("%v: error %.3g at T, above %.3g", c.m, e, c.bound)
 		}
 	}
 }
@@ -109,13 +125,17 @@ func TestTrajectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The error grows from 3.0e-6 at t = 0.1 to 1.5e-5 at t = 1; linear
+	// interpolation of t² between grid points adds at most h²/8 = 7.8e-7.
 	for i, tau := range times {
+		e := 0.0
 		for k, v := range sol.At(i) {
-			// Linear interpolation of t² between grid points adds at most h²/8.
-			if e := math.Abs(v - sm.Exact(tau)); e > 1e-4 {
+			e = math.Max(e, math.Abs(v-sm.Exact(tau)))
+			if math.Abs(v-sm.Exact(tau)) > 3e-5 {
 				t.Errorf("t=%v component %d: %v, want %v", tau, k, v, sm.Exact(tau))
 			}
 		}
+		t.Logf("t=%v: error %.3g", tau, e)
 	}
 	if got := len(sol.Grid()); got != 401 {
 		t.Errorf("grid has %d points, want 401", got)
@@ -123,7 +143,8 @@ func TestTrajectory(t *testing.T) {
 }
 
 // TestDopri5 checks that the adaptive method meets its tolerance and lands
-// on every output time.
+// on every output time. The global error is at most 0.45 times the
+// tolerance (times max(1, |x|)) now; the test allows twice the tolerance.
 func TestDopri5(t *testing.T) {
 	lin, _ := problems.NewLinear(3)
 	x0 := []float64{1, 2, 3}
@@ -134,11 +155,14 @@ func TestDopri5(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := make([]float64, 3)
+		worst := 0.0
 		for i, tau := range times {
 			lin.Exact(want, 1, 1, tau, x0)
 			for k, v := range sol.At(i) {
-				if e := math.Abs(v - want[k]); e > 50*tol*math.Max(1, math.Abs(want[k])) {
-					t.Errorf("tol %g, t=%v: error %.3g", tol, tau, e)
+				e := math.Abs(v-want[k]) / (tol * math.Max(1, math.Abs(want[k])))
+				worst = math.Max(worst, e)
+				if e > 2 {
+					t.Errorf("tol %g, t=%v: error %.3g times the tolerance", tol, tau, e)
 				}
 			}
 		}
@@ -152,7 +176,7 @@ func TestDopri5(t *testing.T) {
 				t.Errorf("tol %g: output time %v is not a grid point", tol, tau)
 			}
 		}
-		t.Logf("tol %g: %d steps, %d rejected, %d evaluations", tol, sol.Steps, sol.Rejected, sol.Evals)
+		t.Logf("tol %g: %d steps, %d rejected, %d evaluations; worst error %.3g times the tolerance", tol, sol.Steps, sol.Rejected, sol.Evals, worst)
 	}
 }
 

@@ -11,7 +11,17 @@
 // gradient evaluation on the same minibatch; -grad-evals N trains on a
 // fixed budget of evaluations), with the FDE block's gradient from the
 // adjoint solve (-grad adjoint) or from backpropagation through the
-// unrolled solver (-grad direct).
+// unrolled solver (-grad direct). Each optimizer has its own default
+// learning rate, measured on a log grid (see defaultLR and -h); -lr
+// overrides it.
+//
+// -save checks before training that its directory exists and is
+// writable; it writes the model atomically (temporary file, sync, rename,
+// directory sync) with a SHA-256 checksum that -load verifies, and
+// removes temporary files of crashed saves (".gofde-model-" and digits)
+// older than an hour. -batch, -channels and -steps are capped and their
+// combination is refused above an estimated 16 GiB before anything is
+// allocated.
 //
 //	go run ./examples/mnist                        # Fashion-MNIST: installed, cached or the embedded sample
 //	go run ./examples/mnist -dataset mnist -data ../shared/data/mnist
@@ -36,6 +46,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
@@ -106,26 +117,26 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.dir, "data", "", "directory holding the four IDX files (.gz or raw)")
 	fs.BoolVar(&c.download, "download", false, "download missing data from the public mirrors (SHA-256 verified)")
 	fs.IntVar(&c.epochs, "epochs", 2, "training epochs")
-	fs.IntVar(&c.batch, "batch", 64, "minibatch size")
-	fs.Float64Var(&c.lr, "lr", 0.002, "learning rate")
-	fs.StringVar(&c.optimizer, "optimizer", "adam", "optimizer: adam, sgd (momentum 0.9), heun, rk4 (Runge-Kutta steps on the gradient flow), rk4-precond (RK4 with RMSprop preconditioning and momentum 0.9) or rk-adaptive (Bogacki-Shampine 3(2), RMSprop, embedded step control)")
+	fs.IntVar(&c.batch, "batch", 64, fmt.Sprintf("minibatch size (at most %d)", maxBatch))
+	fs.Float64Var(&c.lr, "lr", 0, "learning rate (default: the optimizer's, "+defaultLRHelp()+")")
+	fs.StringVar(&c.optimizer, "optimizer", "adam", "optimizer: adam, sgd (momentum 0.9), heun, rk4 (Runge-Kutta steps on the gradient flow), rk4-precond (RK4 with RMSprop preconditioning and momentum 0.9) or rk-adaptive (Bogacki-Shampine 3(2), RMSprop, embedded step control); each has its own default -lr")
 	fs.StringVar(&c.lrDecay, "lr-decay", "cosine", "learning-rate schedule: cosine (to 0 over the epochs or the -grad-evals budget) or none")
 	fs.IntVar(&c.gradEvals, "grad-evals", 0, "stop training after this many gradient evaluations (0: train all -epochs)")
 	fs.Float64Var(&c.alpha, "alpha", 0.9, "order alpha of the FDE block, 0 < alpha <= 1")
 	fs.Float64Var(&c.T, "T", 1, "integration time of the FDE block")
-	fs.IntVar(&c.steps, "steps", 4, "solver steps of the FDE block")
+	fs.IntVar(&c.steps, "steps", 4, fmt.Sprintf("solver steps of the FDE block (at most %d)", maxSteps))
 	fs.StringVar(&c.method, "method", "rect", "FDE scheme (rect, pece, trap, l1, gl, flmm; euler/rk4/dopri5 need alpha 1)")
 	fs.StringVar(&c.grad, "grad", "adjoint", "gradient of the FDE block: adjoint, continuous or direct (unrolled)")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
-	fs.IntVar(&c.channels, "channels", 16, "channels C of the convolutions and of the FDE state")
+	fs.IntVar(&c.channels, "channels", 16, fmt.Sprintf("channels C of the convolutions and of the FDE state (at most %d)", maxChannels))
 	fs.IntVar(&c.groups, "groups", 0, "group-norm groups in the vector field (0: none; direct mode needs 0)")
-	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0: all)")
-	fs.IntVar(&c.testLimit, "test-limit", 0, "use at most this many test images (0: all)")
+	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0 or more than there are: all)")
+	fs.IntVar(&c.testLimit, "test-limit", 0, "use at most this many test images (0 or more than there are: all)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the initialisation and the shuffling")
 	fs.BoolVar(&c.json, "json", false, "print a JSON summary as the last stdout line")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
 	fs.StringVar(&c.plot, "plot", "", "write loss and accuracy curves to this PNG")
-	fs.StringVar(&c.save, "save", "", "save the trained model to this file")
+	fs.StringVar(&c.save, "save", "", "save the trained model to this file (its directory must exist and be writable: checked before training; the file carries a SHA-256 checksum verified by -load)")
 	fs.StringVar(&c.load, "load", "", "load a model saved with -save before training (with -epochs 0: evaluate only)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&c.logLosses, "log-losses", 10, "number of first minibatch losses to report")
@@ -134,6 +145,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	lrSet := false
+	fs.Visit(func(f *flag.Flag) { lrSet = lrSet || f.Name == "lr" })
+	if !lrSet {
+		c.lr = defaultLR[c.optimizer] // 0 for an unknown optimizer, reported below
 	}
 	switch {
 	case c.dtype != "float32" && c.dtype != "float64":
@@ -144,10 +160,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-epochs must be >= 0 and -batch, -steps, -channels >= 1, -groups >= 0")
 	case c.trainLimit < 0 || c.testLimit < 0 || c.logLosses < 0:
 		return c, errors.New("-train-limit, -test-limit and -log-losses must not be negative")
-	case !(c.lr > 0):
-		return c, fmt.Errorf("-lr %v must be positive", c.lr)
 	case !slices.Contains(optimizers, c.optimizer):
 		return c, fmt.Errorf("-optimizer %q: want one of %q", c.optimizer, optimizers)
+	case !(c.lr > 0) || math.IsInf(c.lr, 0):
+		return c, fmt.Errorf("-lr %v must be positive and finite", c.lr)
+	case c.batch > maxBatch || c.channels > maxChannels || c.steps > maxSteps:
+		return c, fmt.Errorf("-batch %d, -channels %d, -steps %d: at most %d, %d and %d", c.batch, c.channels, c.steps, maxBatch, maxChannels, maxSteps)
+	case c.groups > 0 && c.channels%c.groups != 0:
+		return c, fmt.Errorf("-groups %d does not divide -channels %d", c.groups, c.channels)
 	case c.lrDecay != "cosine" && c.lrDecay != "none":
 		return c, fmt.Errorf("-lr-decay %q: want cosine or none", c.lrDecay)
 	case c.gradEvals < 0:
@@ -156,7 +176,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if _, err := layers.ParseMode(c.grad); err != nil {
 		return c, err
 	}
-	if _, err := fode.ParseMethod(c.method); err != nil {
+	method, err := fode.ParseMethod(c.method)
+	if err != nil {
+		return c, err
+	}
+	if err := fode.CheckOptions(fode.Options{Method: method, Alpha: c.alpha, T: c.T, Steps: c.steps}); err != nil {
+		return c, fmt.Errorf("-alpha %v, -T %v, -steps %d, -method %s: %w", c.alpha, c.T, c.steps, c.method, err)
+	}
+	if _, err := memoryEstimate(c); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -165,6 +192,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func run(args []string, stdout, stderr io.Writer) error {
 	c, err := parseFlags(args, stderr)
 	if err != nil {
+		return err
+	}
+	// Fail now, not after training, if an output cannot be written.
+	if err := checkOutputPath("save", c.save); err != nil {
+		return err
+	}
+	if err := checkOutputPath("plot", c.plot); err != nil {
 		return err
 	}
 	if c.cpuProfile != "" {

@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/gob"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -120,8 +126,8 @@ func copyParams(dst, src *net) error {
 	return nil
 }
 
-// savedModel is the file format of -save: the config and every learnable
-// tensor by name.
+// savedModel is the gob payload of a -save file: the config and every
+// learnable tensor by name.
 type savedModel struct {
 	Config modelConfig
 	Params []savedParam
@@ -133,30 +139,59 @@ type savedParam struct {
 	Data  []float64
 }
 
+// A -save file is modelMagic, the SHA-256 of the rest of the file, and
+// the gob encoding of a savedModel. Files of earlier versions (a bare gob
+// stream without the magic line and checksum) are refused with a clear
+// error rather than loaded unchecked.
+const modelMagic = "gofde examples/mnist model v2\n"
+
+// maxModelFile bounds the size of a file -load reads: far above the
+// largest model the size flags allow (-channels at most 1024: about 300
+// MiB of float64 parameters).
+const maxModelFile = 1 << 30
+
+// tempPrefix starts the names of save's temporary files (os.CreateTemp
+// appends decimal digits).
+const tempPrefix = ".gofde-model-"
+
+// staleAge is how old a temporary file of save must be before a later
+// save removes it as the leftover of a crash. A younger one may belong to
+// a save still running in another process; a save takes well under a
+// second, an hour is a wide margin.
+var staleAge = time.Hour
+
 // save writes the model atomically: to a temporary file in the target's
-// directory, synced, then renamed over the target.
+// directory, synced, renamed over the target, and the directory synced so
+// the rename survives a crash. First it removes temporary files that
+// earlier saves into that directory left behind by crashing (named
+// tempPrefix followed by digits and older than staleAge).
 func save(path string, cfg modelConfig, n *net) error {
 	m := savedModel{Config: cfg}
 	for _, p := range n.learn {
 		v, err := ops.Float64s(p.Value())
 		if err != nil {
-			return err
+			return fmt.Errorf("tensor %s: %w", p.Name(), err)
 		}
 		m.Params = append(m.Params, savedParam{Name: p.Name(), Shape: p.Shape().Clone(), Data: append([]float64(nil), v...)})
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(m); err != nil {
-		return err
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(m); err != nil {
+		return fmt.Errorf("encoding: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".gofde-model-*")
+	sum := sha256.Sum256(payload.Bytes())
+	dir := filepath.Dir(path)
+	removeStaleTemps(dir, time.Now().Add(-staleAge))
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		f.Close()
-		return err
+	for _, b := range [][]byte{[]byte(modelMagic), sum[:], payload.Bytes()} {
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
@@ -165,19 +200,121 @@ func save(path string, cfg modelConfig, n *net) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
-}
-
-// load reads a model saved by save, checks it against cfg and the
-// network's tensors, and copies the parameters in.
-func load(path string, cfg modelConfig, n *net) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+// syncDir flushes the directory entry of a rename to disk. File systems
+// that cannot sync a directory (EINVAL, ENOTSUP) are not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing the directory: %w", err)
+	}
+	err = d.Sync()
+	cerr := d.Close()
+	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return fmt.Errorf("syncing the directory %s: %w", dir, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("syncing the directory %s: %w", dir, cerr)
+	}
+	return nil
+}
+
+// isTempName reports whether name is that of a temporary file of save:
+// tempPrefix followed by one or more decimal digits.
+func isTempName(name string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok || rest == "" {
+		return false
+	}
+	for _, r := range rest {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStaleTemps removes, from dir, the regular files named like save's
+// temporary files and last modified before cutoff. It is best effort:
+// files it cannot list or remove stay, and a failure here does not fail
+// the save. It returns the names removed.
+func removeStaleTemps(dir string, cutoff time.Time) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isTempName(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed
+}
+
+// errNotModel is wrapped by load's error for a file that is not a model
+// saved by this version of the example.
+var errNotModel = errors.New("not a model saved by this version of examples/mnist")
+
+// errModelChecksum is wrapped by load's error for a file whose content
+// does not match its recorded SHA-256.
+var errModelChecksum = errors.New("model file checksum mismatch (the file is corrupt)")
+
+// readModel reads and verifies a -save file: its size, magic line and
+// checksum, then decodes the payload.
+func readModel(path string) (*savedModel, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxModelFile {
+		return nil, fmt.Errorf("%s: %w: a regular file of at most %d bytes expected, found %v of %d bytes", path, errNotModel, maxModelFile, fi.Mode().Type(), fi.Size())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxModelFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(modelMagic))
+	if !ok {
+		return nil, fmt.Errorf("%s: %w (no %q header: an older version's file, or not a model; train and -save again)", path, errNotModel, strings.TrimSpace(modelMagic))
+	}
+	if len(rest) < sha256.Size {
+		return nil, fmt.Errorf("%s: %w: %d bytes after the header, too short for the checksum", path, errNotModel, len(rest))
+	}
+	want, payload := rest[:sha256.Size], rest[sha256.Size:]
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], want) {
+		return nil, fmt.Errorf("%s: %w: SHA-256 of the %d payload bytes is %x, the file records %x", path, errModelChecksum, len(payload), got, want)
+	}
 	var m savedModel
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
-		return fmt.Errorf("%s: not a saved model: %w", path, err)
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s: %w: decoding: %w", path, errNotModel, err)
+	}
+	return &m, nil
+}
+
+// load reads a model saved by save, verifies its checksum, checks it
+// against cfg and the network's tensors, and copies the parameters in.
+func load(path string, cfg modelConfig, n *net) error {
+	m, err := readModel(path)
+	if err != nil {
+		return err
 	}
 	if m.Config != cfg {
 		return fmt.Errorf("%s: saved with %+v, the flags ask for %+v", path, m.Config, cfg)
