@@ -25,11 +25,12 @@ var FFT HistoryEngine = fftEngine{block: 32}
 var Auto HistoryEngine = autoEngine{}
 
 // autoCrossover returns the step count from which Auto picks FFT for
-// histories of the given width (values per step). The FFT's cost per step
-// is nearly independent of the width's effect on the direct sums, so wide
-// histories cross over early. Measured on the 2-core reference machine
-// with BenchmarkHistory (width 1: near 600 steps; width 1000: near 100)
-// and examples/bench (width 8192: near 50).
+// histories of the given width (values per step). The direct sums read the
+// whole history at every step, which costs more the wider it is, while the
+// FFT's fixed overhead per step weighs less, so wide histories cross over
+// early. Measured on a 2-core machine with BenchmarkHistory (width 1: near
+// 600 steps; width 1000: near 100) and with the MLP block of the README's
+// benchmark (width 8192: near 50).
 func autoCrossover(width int) int {
 	switch {
 	case width >= 4096:

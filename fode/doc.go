@@ -1,0 +1,103 @@
+// Package fode solves Caputo fractional differential equations
+//
+//	D^α x(t) = f(t, x(t); θ),  x(0) = x0,  0 < α ≤ 1,
+//
+// on [0, T], and differentiates their solutions with respect to x0, θ and
+// α. D^α is the Caputo derivative of order α; at α = 1 the equation is the
+// ordinary differential equation x' = f. Every scheme discretises the
+// equivalent Volterra integral equation
+//
+//	x(t) = x0 + 1/Γ(α) ∫_0^t (t-s)^(α-1) f(s, x(s); θ) ds,
+//
+// whose kernel gives the solution a memory of its whole past: step n sums
+// over all n earlier steps.
+//
+// # Fields and solutions
+//
+// The right-hand side is a Field: it evaluates f on a batch of states (rows
+// samples of Dim() values each, row-major in one slice) and computes
+// vector-Jacobian products for the gradients. A field that implements
+// RowwiseField is evaluated on slices of the batch in parallel
+// (Options.Workers). Solve returns a Solution with the states at the output
+// times Options.Times, linearly interpolated between grid points, and the
+// stored grid states and field values that Grad needs.
+//
+// # Schemes
+//
+// Options.Method selects the scheme. The fractional ones run on the uniform
+// grid t_j = j h, h = T/N, and accept any 0 < α ≤ 1 (FLMM needs
+// α ≥ FLMMMinAlpha). With their orders of convergence on smooth problems:
+//
+//	Rectangle   product rectangle rule (explicit)              1
+//	PECE        Adams-Bashforth-Moulton predictor-corrector    min(2, 1+α)
+//	Trapezoid   product trapezoid rule (implicit)              up to 2
+//	GL          Grünwald-Letnikov (explicit)                   1
+//	GLImplicit  Grünwald-Letnikov (implicit)                   1
+//	L1          L1 scheme (implicit)                           2-α
+//	FLMM        Lubich's trapezoidal fractional linear         2
+//	            multistep method with starting weights (implicit)
+//
+// Solutions that behave like t^α near t = 0 (the typical case: the
+// Mittag-Leffler solution of the linear equation) lower the observed
+// orders; L1, for example, then converges with order about 1. The
+// classical methods need α = 1: Euler (order 1), RK4 (order 4) and Dopri5,
+// the adaptive Dormand-Prince 5(4) method with error control by
+// Options.RTol and Options.ATol. The implicit schemes solve each step by
+// Anderson-accelerated fixed-point iteration to Options.Tol.
+//
+// # Gradients
+//
+// Grad returns dL/dx0, dL/dθ and, on request, dL/dα for a loss L of the
+// states at the output times, given the cotangents dL/dx(t_i). Its modes
+// (GradOptions.Mode):
+//
+//   - Adjoint (the default) is the exact discrete adjoint of the scheme
+//     that produced the solution: the gradient of the computed solution,
+//     exact to round-off, whatever the step size. For Dopri5 it is the
+//     adaptive checkpoint adjoint over the accepted steps.
+//   - Continuous discretises the continuous adjoint equation instead: an
+//     approximation of the gradient of the exact solution, first order in
+//     h, for the fixed-step methods with output times on grid points.
+//   - Forward propagates tangent sensitivities through the scheme, one
+//     tangent per component of x0 and θ; it gives the same values as
+//     Adjoint and is meant for checking. The field must implement
+//     JVPField.
+//
+// # History sums
+//
+// The memory term makes a direct solve cost O(N²) per state component.
+// Options.History selects the HistoryEngine that computes the weighted
+// history sums: Direct sums them term by term; FFT uses the blocked
+// fast-convolution algorithm of Hairer, Lubich and Schlichte, O(N log² N),
+// equal to the direct sums up to round-off; Auto, the default, uses the
+// direct sums for short solves and FFT from a crossover step count that
+// falls as the width of the state (rows × Dim) grows, because the direct
+// sums' cost grows with the width and the FFT's overhead per step does not.
+//
+// # Memory
+//
+// A solve stores every grid state and, for most schemes, every field
+// value: O(N·rows·Dim) memory, and Grad needs about as much again.
+// Options.Memory estimates the bytes of a solve, and Solve refuses, before
+// allocating anything, a solve whose estimate exceeds Options.MaxMemory
+// (DefaultMaxMemory, 16 GiB, when zero); Dopri5, whose step count is not
+// known in advance, checks its stored states as it goes.
+//
+// # Errors and precision
+//
+// Solve and Grad return an error for invalid options, for shapes that do
+// not match the field and for implicit steps that do not converge. A NaN
+// or ±Inf in an input, a state, a field value or a derivative is an error
+// too, naming the step where a state or field value first became
+// non-finite, and it wraps ErrNotFinite (test with errors.Is).
+//
+// All states, parameters, weights and derivatives are float64, and a Field
+// receives and returns float64 slices. A field may compute in float32
+// internally; the solution and its gradient then carry float32 round-off,
+// and the implicit schemes need Options.Tol loosened to about that level
+// for their fixed-point iterations to converge.
+//
+// MittagLeffler evaluates the two-parameter Mittag-Leffler function
+// E_{a,b}(z); the linear equation D^α x = -λ x has the exact solution
+// x(t) = x0 E_{α,1}(-λ t^α).
+package fode
