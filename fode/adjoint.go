@@ -246,7 +246,8 @@ func discreteAdjoint(sol *Solution, ybar []float64, withAlpha bool) (*Gradient, 
 func (a *adj) rectangle(withAlpha bool) error {
 	N, n, s := a.N, a.n, a.sol
 	w := rectKernel(s.Alpha, s.h, N)
-	rev := make([]float64, N*n)
+	rev := getZeroed(N * n)
+	defer putFloats(rev)
 	kernels := [][]float64{w}
 	fbar := make([]float64, n)
 	dst := [][]float64{fbar}
@@ -299,7 +300,9 @@ func (a *adj) pece(withAlpha bool) error {
 	b := trapKernel(s.Alpha, s.h, N)
 	c := rectKernel(s.Alpha, s.h, N)
 	sc := trapScale(s.Alpha, s.h)
-	revC, revP := make([]float64, N*n), make([]float64, N*n)
+	revC, revP := getZeroed(N*n), getZeroed(N*n)
+	defer putFloats(revC)
+	defer putFloats(revP)
 	hC := s.opt.History.NewHistory([][]float64{b}, revC, n)
 	hP := s.opt.History.NewHistory([][]float64{c}, revP, n)
 	fbar, tmp := make([]float64, n), make([]float64, n)
@@ -378,7 +381,8 @@ func (a *adj) grunwaldExplicit(withAlpha bool) error {
 	N, n, s := a.N, a.n, a.sol
 	g, G := glKernel(s.Alpha, N)
 	ha := math.Pow(s.h, s.Alpha)
-	rev := make([]float64, N*n)
+	rev := getZeroed(N * n)
+	defer putFloats(rev)
 	hist := s.opt.History.NewHistory([][]float64{g}, rev, n)
 	sum := make([]float64, n)
 	dst := [][]float64{sum}
@@ -457,7 +461,8 @@ func (a *adj) stateStreamImplicit(withAlpha bool) error {
 		}
 	}
 	kappa := kappaOf(s.Alpha)
-	rev := make([]float64, N*n)
+	rev := getZeroed(N * n)
+	defer putFloats(rev)
 	hist := s.opt.History.NewHistory([][]float64{kern}, rev, n)
 	sum, r := make([]float64, n), make([]float64, n)
 	dst := [][]float64{sum}
@@ -516,7 +521,8 @@ func (a *adj) trapezoid(withAlpha bool) error {
 	N, n, s := a.N, a.n, a.sol
 	b := trapKernel(s.Alpha, s.h, N)
 	sc := trapScale(s.Alpha, s.h)
-	rev := make([]float64, N*n)
+	rev := getZeroed(N * n)
+	defer putFloats(rev)
 	hist := s.opt.History.NewHistory([][]float64{b}, rev, n)
 	F := make([]float64, n)
 	dst := [][]float64{F}
@@ -573,7 +579,8 @@ func (a *adj) flmm(withAlpha bool) error {
 	for L := 1; L <= N; L++ {
 		kern[L] = ha * omega[L]
 	}
-	rev := make([]float64, N*n)
+	rev := getZeroed(N * n)
+	defer putFloats(rev)
 	hist := s.opt.History.NewHistory([][]float64{kern}, rev, n)
 	F := make([]float64, n)
 	dst := [][]float64{F}

@@ -139,6 +139,9 @@ func checkGradInput(f Field, sol *Solution, ybar []float64, opt GradOptions) err
 	if sol == nil || sol.field == nil {
 		return errors.New("fode: gradient of a nil or empty solution")
 	}
+	if sol.released {
+		return errors.New("fode: gradient of a released solution (Solution.Release hands its states back)")
+	}
 	if f == nil {
 		return errors.New("fode: gradient with a nil field")
 	}

@@ -37,6 +37,8 @@ type Solution struct {
 	out   []float64 // outputs, len(Times) × n
 	outJ  []int     // output i lies between grid points outJ[i] and outJ[i]+1
 	outW  []float64 // with interpolation weight outW[i] on the later one
+	// released is set by Release: the grid states are gone.
+	released bool
 }
 
 // At returns the state at output time Times[i] as a view (rows × Dim,
@@ -53,8 +55,27 @@ func (s *Solution) Final() []float64 { return s.At(len(s.Times) - 1) }
 // Grid returns the grid times t_0 = 0 < t_1 < ... < t_Steps = T.
 func (s *Solution) Grid() []float64 { return s.grid }
 
-// State returns the state at grid time Grid()[j] as a view.
+// Release hands the solution's grid states and field values back to the
+// package for reuse by later solves and gradients, which then allocate
+// nothing for them: call it once no gradient will be asked of the
+// solution. At, Final and Grid keep working (the outputs are kept); State
+// returns nil and Grad an error afterwards. Calling it again does nothing.
+func (s *Solution) Release() {
+	putFloats(s.y)
+	putFloats(s.fv)
+	for _, p := range s.pred {
+		putFloats(p)
+	}
+	s.y, s.fv, s.pred = nil, nil, nil
+	s.released = true
+}
+
+// State returns the state at grid time Grid()[j] as a view (nil after
+// Release).
 func (s *Solution) State(j int) []float64 {
+	if s.released {
+		return nil
+	}
 	n := s.Rows * s.Dim
 	return s.y[j*n : (j+1)*n]
 }
@@ -168,7 +189,7 @@ func (s *solver) uniform(x0 []float64) {
 	}
 	g[N] = s.opt.T
 	s.sol.grid = g
-	s.sol.y = make([]float64, (N+1)*n)
+	s.sol.y = getFloats((N + 1) * n)
 	copy(s.sol.y, x0)
 	s.y0 = s.sol.y[:n]
 	s.tmp = make([]float64, n)
@@ -233,7 +254,7 @@ func addScaledTo(dst, a []float64, c float64, b []float64) {
 
 func (s *solver) rectangle() error {
 	N := s.steps
-	s.sol.fv = make([]float64, N*s.n)
+	s.sol.fv = getFloats(N * s.n)
 	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
 		return err
 	}
@@ -259,10 +280,10 @@ func (s *solver) rectangle() error {
 // corrected iterate when μ > 1; the gradient re-linearises at each.
 func (s *solver) pece() error {
 	N, mu := s.steps, 1+s.opt.Correctors
-	s.sol.fv = make([]float64, N*s.n)
+	s.sol.fv = getFloats(N * s.n)
 	s.sol.pred = make([][]float64, mu)
 	for k := range s.sol.pred {
-		s.sol.pred[k] = make([]float64, (N+1)*s.n)
+		s.sol.pred[k] = getFloats((N + 1) * s.n)
 	}
 	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
 		return err
@@ -380,7 +401,7 @@ func (s *solver) l1() error {
 // trapezoid runs the implicit product trapezoid rule.
 func (s *solver) trapezoid() error {
 	N := s.steps
-	s.sol.fv = make([]float64, (N+1)*s.n)
+	s.sol.fv = getFloats((N + 1) * s.n)
 	f0 := s.row(s.sol.fv, 0)
 	if err := s.eval(f0, 0, s.y0, 0); err != nil {
 		return err
@@ -435,7 +456,7 @@ func (s *solver) flmm() error {
 		return fmt.Errorf("fode: method flmm with alpha = %v needs at least %d steps for its starting weights, got %d", s.alpha, ns-1, N)
 	}
 	ha := math.Pow(s.h, s.alpha)
-	s.sol.fv = make([]float64, (N+1)*s.n)
+	s.sol.fv = getFloats((N + 1) * s.n)
 	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
 		return err
 	}

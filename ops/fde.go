@@ -276,6 +276,8 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 	}
 	if op.keep.Load() {
 		op.store.put(v, sol)
+	} else {
+		sol.Release() // nothing will read the states back
 	}
 	return v, nil
 }
@@ -296,6 +298,8 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
 	}
+	// The solution's storage goes back to fode for the next solve.
+	defer sol.Release()
 	g, err := fode.Grad(op.cfg.Field, sol, gy, fode.GradOptions{Mode: op.cfg.Grad, Alpha: op.learnAlpha})
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
@@ -341,11 +345,13 @@ func (s *solutionStore) put(v G.Value, sol *fode.Solution) {
 	defer s.mu.Unlock()
 	for i, e := range s.entries {
 		if e.key == k {
+			e.sol.Release()
 			s.entries = append(s.entries[:i], s.entries[i+1:]...)
 			break
 		}
 	}
 	if len(s.entries) == storeDepth {
+		s.entries[0].sol.Release()
 		s.entries = s.entries[1:]
 	}
 	s.entries = append(s.entries, storeEntry{key: k, sol: sol})
@@ -363,6 +369,7 @@ func (s *solutionStore) take(v G.Value) *fode.Solution {
 		}
 		s.entries = append(s.entries[:i], s.entries[i+1:]...)
 		if !holds(v, e.sol) {
+			e.sol.Release()
 			return nil
 		}
 		return e.sol
