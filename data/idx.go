@@ -44,7 +44,9 @@ var (
 	// ErrTrailing reports bytes after the end of the declared data.
 	ErrTrailing = errors.New("trailing data after IDX payload")
 	// ErrGzip reports a corrupt gzip stream (bad header, bad deflate data
-	// or a CRC/size mismatch).
+	// or a CRC/size mismatch). When a corrupt stream decompresses to
+	// wrong IDX data (trailing bytes, a bad magic number), the stream is
+	// read on to its CRC and the gzip error is reported, not the symptom.
 	ErrGzip = errors.New("corrupt gzip stream")
 	// ErrLabelRange reports a label outside 0..NumClasses-1.
 	ErrLabelRange = errors.New("label out of range")

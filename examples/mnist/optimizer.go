@@ -12,17 +12,27 @@ import (
 // optimizers lists the -optimizer choices.
 var optimizers = []string{"adam", "sgd", "heun", "rk4", "rk4-precond", "rk-adaptive"}
 
-// defaultLR is the learning rate of each optimizer when -lr is not given:
-// the best held-out accuracy of a log grid (…, 1e-3, 3e-3, 1e-2, 3e-2,
-// 0.1, 0.3, 1) on Fashion-MNIST, 3,000 training and 1,000 test images,
-// one epoch, the other flags at their defaults, seed 1.
+// defaultLR is the learning rate of each optimizer when -lr is not given,
+// measured on a log grid (1e-4 … 1) with the best held-out accuracy on
+// Fashion-MNIST, 3,000 training and 1,000 test images, one epoch, the
+// other flags at their defaults, seed 1:
+//
+//	go run ./examples/mnist -train-limit 3000 -test-limit 1000 -epochs 1 -optimizer OPT -lr LR -json
+//
+// adam 72.2 % at 0.002 (73.3 % at 0.003 and 0.01, within the ±1.4-point
+// sampling error of 1,000 images: Adam keeps the default its published
+// figures were measured with), sgd 72.5 % at 0.03 (diverges at 0.1), heun
+// 74.0 % at 0.1 (diverges at 1), rk4 74.5 % at 0.1 (74.6 % at 0.3,
+// diverges at 1), rk4-precond 71.0 % at 3e-4 (diverges at 1e-3), and
+// rk-adaptive 60.3 % at 1e-3 (diverges at 3e-3). Adam's 0.002 gave rk4
+// 22 %.
 var defaultLR = map[string]float64{
 	"adam":        0.002,
 	"sgd":         0.03,
 	"heun":        0.1,
 	"rk4":         0.1,
-	"rk4-precond": 0.003,
-	"rk-adaptive": 0.003,
+	"rk4-precond": 3e-4,
+	"rk-adaptive": 1e-3,
 }
 
 // defaultLRHelp lists defaultLR for the -lr flag's help, in the order of
