@@ -124,9 +124,9 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-epochs %d outside [1, %d]", c.epochs, maxEpochs)
 	case c.patience < 0 || c.every < 0 || c.perClass < 1 || c.nVal < 0 || c.nTest < 0:
 		return c, errors.New("-patience, -every, -val and -test must not be negative and -per-class must be at least 1")
-	case !(c.lr > 0) || c.wd < 0:
+	case !(c.lr > 0) || math.IsInf(c.lr, 0) || !(c.wd >= 0) || math.IsInf(c.wd, 0):
 		return c, errors.New("-lr must be positive and -wd not negative")
-	case c.inDrop < 0 || c.inDrop >= 1 || c.drop < 0 || c.drop >= 1:
+	case !(c.inDrop >= 0 && c.inDrop < 1 && c.drop >= 0 && c.drop < 1): // also NaN
 		return c, errors.New("dropout rates must lie in [0, 1)")
 	case c.dtype != "float32" && c.dtype != "float64":
 		return c, fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -208,6 +209,21 @@ func copyParams(dst, src *net) error {
 	return nil
 }
 
+// maxLoss is the cross-entropy above which training has diverged: a
+// uniform guess costs ln(classes), about 2 here, and no run that still
+// learns comes anywhere near 1e4.
+const maxLoss = 1e4
+
+// machineError reports a failed run of a model graph without Gorgonia's
+// instruction listing; a non-finite value means the training diverged.
+func machineError(epoch int, where string, err error) error {
+	err = ops.Cause(err)
+	if errors.Is(err, fode.ErrNotFinite) {
+		return fmt.Errorf("epoch %d%s: training diverged (a value in the network is not finite: %v); lower -lr or -T", epoch, where, err)
+	}
+	return fmt.Errorf("epoch %d%s: %w", epoch, where, err)
+}
+
 type runResult struct {
 	test, val    float64
 	epoch        int
@@ -273,15 +289,15 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		start := time.Now()
 		tr.resample(rng)
 		if err := vm.RunAll(); err != nil {
-			return res, fmt.Errorf("epoch %d: %w", epoch, err)
+			return res, machineError(epoch, "", err)
 		}
 		lv, err := ops.Float64s(tr.loss.Value())
 		if err != nil {
 			return res, err
 		}
 		loss := lv[0]
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return res, fmt.Errorf("epoch %d: loss is %v; lower -lr or -T", epoch, loss)
+		if !(loss <= maxLoss) { // also NaN
+			return res, fmt.Errorf("epoch %d: training diverged: the loss is %v (it starts near ln(classes) ≈ 2); lower -lr or -T", epoch, loss)
 		}
 		if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
 			return res, err
@@ -293,7 +309,7 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 			return res, err
 		}
 		if err := evm.RunAll(); err != nil {
-			return res, fmt.Errorf("epoch %d, evaluation: %w", epoch, err)
+			return res, machineError(epoch, ", evaluation", err)
 		}
 		logits, err := ops.Float64s(ev.logits.Value())
 		if err != nil {

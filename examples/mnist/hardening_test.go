@@ -295,3 +295,21 @@ func FuzzParseFlags(f *testing.F) {
 		}
 	})
 }
+
+// TestDivergenceReported: learning rates far too large stop training with
+// a message that says so (not a machine dump, not an exit with losses of
+// 1e116).
+func TestDivergenceReported(t *testing.T) {
+	for _, args := range [][]string{
+		{"-lr", "1e300"},
+		{"-optimizer", "sgd", "-lr", "1e6"},
+		{"-optimizer", "rk4", "-lr", "1e6"},
+	} {
+		var out, errb bytes.Buffer
+		a := append([]string{"-data", sample, "-train-limit", "256", "-test-limit", "64", "-batch", "32", "-epochs", "1", "-channels", "4", "-quiet"}, args...)
+		err := run(a, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "lower -lr") || strings.Contains(err.Error(), "PC ") {
+			t.Errorf("%v: error %v", args, err)
+		}
+	}
+}

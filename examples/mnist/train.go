@@ -1,9 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/data"
+	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/internal/gemm"
 	"github.com/gofde/gofde/layers"
 	"github.com/gofde/gofde/ops"
@@ -90,22 +91,23 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 			}
 			fill(tr, trainSet, perm[b*c.batch:(b+1)*c.batch])
 			if err := vm.RunAll(); err != nil {
-				return nil, fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
+				return nil, trainingError(epoch, b, ops.Cause(err))
 			}
 			lv, err := ops.Float64s(tr.loss.Value())
 			if err != nil {
 				return nil, err
 			}
 			loss := lv[0]
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return nil, fmt.Errorf("epoch %d, batch %d: loss is %v; lower -lr", epoch, b, loss)
+			if !(loss <= maxLoss) { // also NaN
+				return nil, fmt.Errorf("epoch %d, batch %d: training diverged: the loss is %v (it starts near ln 10 = 2.3); lower -lr", epoch, b, loss)
 			}
 			sum += loss
 			if len(res.Losses) < c.logLosses {
 				res.Losses = append(res.Losses, loss)
 			}
 			if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
-				return nil, fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
+				// Runge-Kutta optimizers run the graph again in their stages.
+				return nil, trainingError(epoch, b, ops.Cause(err))
 			}
 			batches++
 			done++
@@ -148,6 +150,20 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		}
 	}
 	return res, nil
+}
+
+// maxLoss is the cross-entropy above which training has diverged: a
+// uniform guess over ten classes costs ln 10 ≈ 2.3, and no run that still
+// learns comes anywhere near 1e4.
+const maxLoss = 1e4
+
+// trainingError reports a failed training step; a non-finite value inside
+// the network means the step size was too large.
+func trainingError(epoch, batch int, err error) error {
+	if errors.Is(err, fode.ErrNotFinite) {
+		return fmt.Errorf("epoch %d, batch %d: training diverged (a value in the network is not finite: %v); lower -lr", epoch, batch, err)
+	}
+	return fmt.Errorf("epoch %d, batch %d: %w", epoch, batch, err)
 }
 
 // fill copies the images and one-hot labels of the examples idx into the
@@ -200,7 +216,7 @@ func predict(vm G.VM, n *net, s *data.Split) ([]int, error) {
 		}
 		fill(n, s, idx)
 		if err := vm.RunAll(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("evaluation: %w", ops.Cause(err))
 		}
 		logits, err := ops.Float64s(n.logits.Value())
 		if err != nil {
