@@ -15,9 +15,12 @@ func (s *solver) euler() error {
 		if err := s.eval(fy, s.sol.grid[m-1], prev, m-1); err != nil {
 			return err
 		}
+		if m == 1 {
+			s.initGrowth(fy)
+		}
 		y := s.row(s.sol.y, m)
 		addScaledTo(y, prev, s.h, fy)
-		if err := s.checkState(y, m); err != nil {
+		if err := s.checkStep(y, m); err != nil {
 			return err
 		}
 	}
@@ -109,7 +112,10 @@ func (s *solver) rk4() error {
 		if err := s.rkStep(&rk4Tableau, r, s.sol.grid[m-1], s.h, s.row(s.sol.y, m-1), y, nil, m-1); err != nil {
 			return err
 		}
-		if err := s.checkState(y, m); err != nil {
+		if m == 1 {
+			s.initGrowth(r.k[0])
+		}
+		if err := s.checkStep(y, m); err != nil {
 			return err
 		}
 	}

@@ -145,8 +145,9 @@ func (scalarDecay) VJP(xbar, _ []float64, _ float64, _, _, v []float64) error {
 	return nil
 }
 
-// TestExportedWeights checks the exported per-step weights against a
-// solve: one rectangle step and one trapezoid step reproduce Solve.
+// TestExportedWeights checks that the exported per-step weights integrate
+// a constant exactly: they sum to (hm)^α/Γ(α+1). That they reproduce Solve
+// step by step is checked in package layers (TestUnrolledSameModel).
 func TestExportedWeights(t *testing.T) {
 	a, h := 0.7, 0.1
 	for m := 1; m <= 5; m++ {

@@ -178,6 +178,44 @@ type solver struct {
 	tmp2  []float64
 	acc   *anderson // for the implicit steps
 	gx    []float64
+	grow  growth // the explicit schemes' stability check
+}
+
+// growth tracks the largest state component |y_m|∞ of an explicit scheme
+// for its stability check (see ErrUnstable): a step fails when |y_m|∞
+// exceeds UnstableGrowth·max(base, floor), where base is |y|∞ before the
+// current run of steps that each more than doubled it (|y_m|∞ itself
+// when the step did not) and floor = 1 + |y_0|∞ + T^α/Γ(α+1)·|f(0, y_0)|∞.
+type growth struct {
+	floor, prev, base float64
+	baseStep          int
+}
+
+// initGrowth starts the stability check from y_0 and f0 = f(0, y_0).
+func (s *solver) initGrowth(f0 []float64) {
+	_, m0 := maxAbsFinite(s.y0)
+	_, f := maxAbsFinite(f0)
+	k := math.Pow(s.opt.T, s.alpha) / math.Gamma(s.alpha+1)
+	s.grow = growth{floor: 1 + m0 + k*f, prev: m0, base: m0}
+}
+
+// checkStep checks the state y of step m of an explicit scheme: finite,
+// and not blown up (see ErrUnstable).
+func (s *solver) checkStep(y []float64, m int) error {
+	i, a := maxAbsFinite(y)
+	if i >= 0 {
+		return fmt.Errorf("fode: step %d (t = %g): state component %d = %v: %w", m, s.sol.grid[m], i, y[i], ErrNotFinite)
+	}
+	g := &s.grow
+	if !(a > 2*g.prev) {
+		g.base, g.baseStep = a, m
+	}
+	g.prev = a
+	if a <= UnstableGrowth*max(g.base, g.floor) {
+		return nil
+	}
+	return fmt.Errorf("fode: step %d (t = %g): the state grew from |y|∞ = %.3g at step %d to %.3g, more than %g times the larger of that and the initial scale %.3g: method %v is unstable at step size h = %g; reduce the step size or use an implicit method: %w",
+		m, s.sol.grid[m], g.base, g.baseStep, a, UnstableGrowth, g.floor, s.opt.Method, s.h, ErrUnstable)
 }
 
 // uniform allocates the uniform grid and the state storage.
@@ -258,13 +296,14 @@ func (s *solver) rectangle() error {
 	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
 		return err
 	}
+	s.initGrowth(s.row(s.sol.fv, 0))
 	hist := s.opt.History.NewHistory([][]float64{rectKernel(s.alpha, s.h, N)}, s.sol.fv, s.n)
 	dst := [][]float64{s.tmp}
 	for m := 1; m <= N; m++ {
 		hist.Sum(dst, m)
 		y := s.row(s.sol.y, m)
 		addScaledTo(y, s.y0, 1, s.tmp)
-		if err := s.checkState(y, m); err != nil {
+		if err := s.checkStep(y, m); err != nil {
 			return err
 		}
 		if m < N {
@@ -288,6 +327,7 @@ func (s *solver) pece() error {
 	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
 		return err
 	}
+	s.initGrowth(s.row(s.sol.fv, 0))
 	b := trapKernel(s.alpha, s.h, N)
 	hist := s.opt.History.NewHistory([][]float64{rectKernel(s.alpha, s.h, N), b}, s.sol.fv, s.n)
 	sc := trapScale(s.alpha, s.h)
@@ -318,7 +358,7 @@ func (s *solver) pece() error {
 			}
 			cur = next
 		}
-		if err := s.checkState(y, m); err != nil {
+		if err := s.checkStep(y, m); err != nil {
 			return err
 		}
 		if m < N {
@@ -343,6 +383,7 @@ func (s *solver) grunwald(implicit bool) error {
 		if err := s.eval(fy, 0, s.y0, 0); err != nil {
 			return err
 		}
+		s.initGrowth(fy)
 	}
 	for m := 1; m <= N; m++ {
 		t := s.sol.grid[m]
@@ -359,7 +400,11 @@ func (s *solver) grunwald(implicit bool) error {
 		} else {
 			addScaledTo(y, S, ha, fy)
 		}
-		if err := s.checkState(y, m); err != nil {
+		check := s.checkState
+		if !implicit {
+			check = s.checkStep
+		}
+		if err := check(y, m); err != nil {
 			return err
 		}
 		if !implicit && m < N {
@@ -533,7 +578,7 @@ func (s *solver) flmmStart(omega, W []float64, ns int, ha float64) error {
 		}
 		acc.next(block, next)
 	}
-	return fmt.Errorf("fode: steps 1..%d: the starting steps of flmm did not converge in %d iterations; reduce the step size", ns-1, s.opt.MaxIter)
+	return fmt.Errorf("fode: steps 1..%d (t = %g): the starting steps of flmm did not converge in %d iterations; reduce the step size: %w", ns-1, s.sol.grid[ns-1], s.opt.MaxIter, ErrUnstable)
 }
 
 // implicit solves y = B + κ f(t, y) by Anderson-accelerated fixed-point
@@ -558,7 +603,7 @@ func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error 
 			s.gx[i] = g
 		}
 		if i := firstNonFinite(s.gx); i >= 0 {
-			return fmt.Errorf("fode: step %d (t = %g): implicit solve: state component %d = %v: %w", step, t, i, s.gx[i], ErrNotFinite)
+			return fmt.Errorf("fode: step %d (t = %g): implicit solve diverged: state component %d = %v: %w; reduce the step size: %w", step, t, i, s.gx[i], ErrNotFinite, ErrUnstable)
 		}
 		if diff <= s.opt.Tol*math.Max(1, scale) {
 			copy(y, s.gx)
@@ -567,7 +612,7 @@ func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error 
 		last = diff
 		s.acc.next(y, s.gx)
 	}
-	return fmt.Errorf("fode: step %d (t = %g): implicit solve did not converge in %d iterations (last change %.3g); reduce the step size", step, t, s.opt.MaxIter, last)
+	return fmt.Errorf("fode: step %d (t = %g): implicit solve did not converge in %d iterations (last change %.3g); reduce the step size: %w", step, t, s.opt.MaxIter, last, ErrUnstable)
 }
 
 // outputs fills the states at the output times, interpolating linearly

@@ -25,7 +25,7 @@ func TestHostileFlags(t *testing.T) {
 		{[]string{"-method", "flmm", "-alpha", "1e-4"}, "FLMMMinAlpha", false},
 		{[]string{"-method", "flmm", "-alpha", "1e-300"}, "FLMMMinAlpha", false},
 		{[]string{"-problem", "dff", "-method", "flmm", "-alpha", "0.9", "-T", "174", "-steps", "2", "-x0", "1"}, "non-finite", true},
-		{[]string{"-problem", "linear", "-lambda", "63", "-x0", "-14", "-alpha", "0.13333333333333333", "-T", "27", "-steps", "17", "-method", "pece", "-correctors", "8", "-grad", "adjoint"}, "gradient", true},
+		{[]string{"-problem", "linear", "-lambda", "-1", "-x0", "3e307", "-alpha", "0.5", "-T", "1", "-steps", "20", "-method", "pece", "-correctors", "8", "-grad", "adjoint"}, "gradient", true},
 	} {
 		for _, js := range []bool{false, true} {
 			args := c.args
@@ -40,6 +40,27 @@ func TestHostileFlags(t *testing.T) {
 			}
 			if c.nonFini && !errors.Is(err, fode.ErrNotFinite) {
 				t.Errorf("%v: err = %v, want ErrNotFinite", args, err)
+			}
+			if out.Len() != 0 {
+				t.Errorf("%v: printed %q despite the error", args, out.String())
+			}
+		}
+	}
+}
+
+// TestStiffExits: the stiff linear problem with an explicit scheme printed
+// 1e55 and exited 0; it must fail with ErrUnstable and the remedy.
+func TestStiffExits(t *testing.T) {
+	for _, m := range []string{"rect", "pece", "gl"} {
+		for _, js := range []bool{false, true} {
+			args := []string{"-problem", "linear", "-lambda", "1e6", "-steps", "10", "-method", m, "-alpha", "0.5"}
+			if js {
+				args = append(args, "-json")
+			}
+			var out, errb bytes.Buffer
+			err := run(args, &out, &errb)
+			if !errors.Is(err, fode.ErrUnstable) || !strings.Contains(err.Error(), "reduce the step size or use an implicit method") {
+				t.Errorf("%v: err = %v, want ErrUnstable with the remedy", args, err)
 			}
 			if out.Len() != 0 {
 				t.Errorf("%v: printed %q despite the error", args, out.String())
