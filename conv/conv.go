@@ -251,7 +251,7 @@ func (c *Conv[T]) forwardPart(a *pass[T], n0, n1 int) {
 		col = a.cols[kk*n0*ohw:][:kk*m]
 	}
 	im2col(col, a.x[n0*g.InSize():n1*g.InSize()], g, n1-n0)
-	mul(false, false, g.OutC, m, kk, a.kernel, kk, col, m, 0, out, m)
+	gemm.Mul(false, false, g.OutC, m, kk, a.kernel, kk, col, m, 0, out, m)
 	scatter(a.y[n0*g.OutSize():n1*g.OutSize()], out, g.OutC, n1-n0, ohw, a.bias)
 }
 
@@ -283,7 +283,7 @@ func (c *Conv[T]) backwardPart(a *pass[T], n0, n1, part int) {
 		} else {
 			im2col(col, a.x[n0*g.InSize():n1*g.InSize()], g, n1-n0)
 		}
-		mul(false, true, g.OutC, kk, m, dyT, m, kept, m, 1, dk, kk)
+		gemm.Mul(false, true, g.OutC, kk, m, dyT, m, kept, m, 1, dk, kk)
 	}
 	if db != nil {
 		for o := range g.OutC {
@@ -295,7 +295,7 @@ func (c *Conv[T]) backwardPart(a *pass[T], n0, n1, part int) {
 		}
 	}
 	if a.dx != nil {
-		mul(true, false, kk, m, g.OutC, a.kernel, kk, dyT, m, 0, col, m)
+		gemm.Mul(true, false, kk, m, g.OutC, a.kernel, kk, dyT, m, 0, col, m)
 		col2im(a.dx[n0*g.InSize():n1*g.InSize()], col, g, n1-n0)
 	}
 }
@@ -374,16 +374,5 @@ func gather[T Float](m, y []T, ch, n, hw int) {
 		for i := range n {
 			copy(m[(c*n+i)*hw:][:hw], y[(i*ch+c)*hw:][:hw])
 		}
-	}
-}
-
-// mul is C = alpha·op(A)·op(B) + beta·C with alpha = 1 on row-major
-// matrices of either float type.
-func mul[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	switch a := any(a).(type) {
-	case []float32:
-		gemm.F32(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		gemm.F64(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }

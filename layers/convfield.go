@@ -234,7 +234,7 @@ func (f *ConvField) Eval(dst []float64, t float64, x, theta []float64) error {
 		return nil
 	}
 	if f.c32 != nil {
-		return f.c32.evalFloat64(dst, t, x, theta)
+		return evalIn32(f.c32, &f.c32.pool, dst, t, x, theta)
 	}
 	return f.c64.eval(dst, t, x, theta)
 }
@@ -265,7 +265,7 @@ func (f *ConvField) VJP(xbar, thetabar []float64, t float64, x, theta, v []float
 		return nil
 	}
 	if f.c32 != nil {
-		return f.c32.vjpFloat64(xbar, thetabar, t, x, theta, v)
+		return vjpIn32(f.c32, &f.c32.pool, xbar, thetabar, t, x, theta, v)
 	}
 	return f.c64.vjp(xbar, thetabar, t, x, theta, v)
 }
@@ -499,54 +499,6 @@ func (c *convCore[T]) jvp(dst []T, t float64, x, theta, xdot, thetadot []T) erro
 	}
 	if thetadot != nil {
 		addTo(dst, out)
-	}
-	return nil
-}
-
-// evalFloat64 and vjpFloat64 serve the float64 interface from a core of
-// another float type (float32), converting at the boundary. The
-// solver's states, history sums and adjoint accumulators stay float64;
-// the convolutions, which hold all the arithmetic, run in float32.
-func (c *convCore[T]) evalFloat64(dst []float64, t float64, x, theta []float64) error {
-	buf := c.get(len(x) + len(theta) + len(dst))
-	defer c.pool.Put(buf)
-	s := *buf
-	x32, th32, d32 := s[:len(x)], s[len(x):len(x)+len(theta)], s[len(x)+len(theta):]
-	convert(x32, x)
-	convert(th32, theta)
-	if err := c.eval(d32, t, x32, th32); err != nil {
-		return err
-	}
-	convert(dst, d32)
-	return nil
-}
-
-func (c *convCore[T]) vjpFloat64(xbar, thetabar []float64, t float64, x, theta, v []float64) error {
-	n, np := len(x), len(theta)
-	buf := c.get(3*n + 2*np)
-	defer c.pool.Put(buf)
-	s := *buf
-	x32, v32, xb32 := s[:n], s[n:2*n], s[2*n:3*n]
-	th32, tb32 := s[3*n:3*n+np], s[3*n+np:]
-	convert(x32, x)
-	convert(v32, v)
-	convert(th32, theta)
-	if xbar == nil {
-		xb32 = nil
-	}
-	if thetabar == nil {
-		tb32 = nil
-	} else {
-		clear(tb32)
-	}
-	if err := c.vjp(xb32, tb32, t, x32, th32, v32); err != nil {
-		return err
-	}
-	if xbar != nil {
-		convert(xbar, xb32)
-	}
-	for i, g := range tb32 {
-		thetabar[i] += float64(g)
 	}
 	return nil
 }

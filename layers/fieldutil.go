@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"sync"
 )
 
 // ParamBlock locates one parameter tensor inside a field's flat parameter
@@ -49,6 +50,64 @@ func checkFieldLen(name, what string, s []float64, n int, nilOK bool) error {
 	}
 	if len(s) != n {
 		return fmt.Errorf("layers: %s: %s of length %d, want %d", name, what, len(s), n)
+	}
+	return nil
+}
+
+// core32 is a field's arithmetic in float32: what evalIn32 and vjpIn32
+// serve behind fode's float64 interface.
+type core32 interface {
+	eval(dst []float32, t float64, x, theta []float32) error
+	vjp(xbar, thetabar []float32, t float64, x, theta, v []float32) error
+}
+
+// evalIn32 evaluates c on float32 roundings of x and θ, with buffers from
+// pool, and widens the result into dst. The solver's states and history
+// sums stay float64; only the field's arithmetic runs in float32.
+func evalIn32(c core32, pool *sync.Pool, dst []float64, t float64, x, theta []float64) error {
+	n, np := len(x), len(theta)
+	buf := getBuf[float32](pool, 2*n+np)
+	defer pool.Put(buf)
+	s := *buf
+	x32, d32, th32 := s[:n], s[n:2*n], s[2*n:]
+	convert(x32, x)
+	convert(th32, theta)
+	if err := c.eval(d32, t, x32, th32); err != nil {
+		return err
+	}
+	convert(dst, d32)
+	return nil
+}
+
+// vjpIn32 is evalIn32 for the vector-Jacobian product: xbar is
+// overwritten (when not nil) and the float32 parameter cotangent is added
+// into the float64 thetabar (when not nil), so the adjoint's accumulators
+// stay float64.
+func vjpIn32(c core32, pool *sync.Pool, xbar, thetabar []float64, t float64, x, theta, v []float64) error {
+	n, np := len(x), len(theta)
+	buf := getBuf[float32](pool, 3*n+2*np)
+	defer pool.Put(buf)
+	s := *buf
+	x32, v32, xb32, th32, tb32 := s[:n], s[n:2*n], s[2*n:3*n], s[3*n:3*n+np], s[3*n+np:]
+	convert(x32, x)
+	convert(v32, v)
+	convert(th32, theta)
+	if xbar == nil {
+		xb32 = nil
+	}
+	if thetabar == nil {
+		tb32 = nil
+	} else {
+		clear(tb32)
+	}
+	if err := c.vjp(xb32, tb32, t, x32, th32, v32); err != nil {
+		return err
+	}
+	if xbar != nil {
+		convert(xbar, xb32)
+	}
+	for i, g := range tb32 {
+		thetabar[i] += float64(g)
 	}
 	return nil
 }

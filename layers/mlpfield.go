@@ -160,18 +160,10 @@ func (m *MLPField) Eval(dst []float64, t float64, x, theta []float64) error {
 	if len(x) == 0 {
 		return nil
 	}
-	if !m.f32 {
-		mlpEval(m, &m.pool64, dst, t, x, theta)
-		return nil
+	if m.f32 {
+		return evalIn32((*mlp32)(m), &m.pool32, dst, t, x, theta)
 	}
-	n, np := len(x), len(theta)
-	buf := getBuf[float32](&m.pool32, 2*n+np)
-	defer m.pool32.Put(buf)
-	x32, d32, th32 := (*buf)[:n], (*buf)[n:2*n], (*buf)[2*n:]
-	convert(x32, x)
-	convert(th32, theta)
-	mlpEval(m, &m.pool32, d32, t, x32, th32)
-	convert(dst, d32)
+	mlpEval(m, &m.pool64, dst, t, x, theta)
 	return nil
 }
 
@@ -200,33 +192,25 @@ func (m *MLPField) VJP(xbar, thetabar []float64, t float64, x, theta, v []float6
 	if len(x) == 0 || (xbar == nil && thetabar == nil) {
 		return nil
 	}
-	if !m.f32 {
-		mlpVJP(m, &m.pool64, xbar, thetabar, t, x, theta, v)
-		return nil
+	if m.f32 {
+		return vjpIn32((*mlp32)(m), &m.pool32, xbar, thetabar, t, x, theta, v)
 	}
-	n, np := len(x), len(theta)
-	buf := getBuf[float32](&m.pool32, 3*n+2*np)
-	defer m.pool32.Put(buf)
-	s := *buf
-	x32, v32, xb32, th32, tb32 := s[:n], s[n:2*n], s[2*n:3*n], s[3*n:3*n+np], s[3*n+np:]
-	convert(x32, x)
-	convert(v32, v)
-	convert(th32, theta)
-	if xbar == nil {
-		xb32 = nil
-	}
-	if thetabar == nil {
-		tb32 = nil
-	} else {
-		clear(tb32)
-	}
-	mlpVJP(m, &m.pool32, xb32, tb32, t, x32, th32, v32)
-	if xbar != nil {
-		convert(xbar, xb32)
-	}
-	for i, g := range tb32 {
-		thetabar[i] += float64(g)
-	}
+	mlpVJP(m, &m.pool64, xbar, thetabar, t, x, theta, v)
+	return nil
+}
+
+// mlp32 is an MLPField's float32 arithmetic (core32).
+type mlp32 MLPField
+
+func (m *mlp32) eval(dst []float32, t float64, x, theta []float32) error {
+	f := (*MLPField)(m)
+	mlpEval(f, &f.pool32, dst, t, x, theta)
+	return nil
+}
+
+func (m *mlp32) vjp(xbar, thetabar []float32, t float64, x, theta, v []float32) error {
+	f := (*MLPField)(m)
+	mlpVJP(f, &f.pool32, xbar, thetabar, t, x, theta, v)
 	return nil
 }
 
@@ -273,7 +257,7 @@ func getBuf[T conv.Float](pool *sync.Pool, n int) *[]T {
 func mlpHidden[T conv.Float](m *MLPField, h []T, t float64, xs []T, nr int, theta []T) {
 	k := m.hidden
 	mlpBias(m, h, t, nr, theta)
-	mul(false, true, nr, k, m.dim, xs, m.dim, theta, m.in, 1, h, k)
+	gemm.Mul(false, true, nr, k, m.dim, xs, m.dim, theta, m.in, 1, h, k)
 	tanhTo(h, h)
 }
 
@@ -305,7 +289,7 @@ func mlpEval[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, 
 		for r := range nr {
 			copy(out[r*d:(r+1)*d], b2)
 		}
-		mul(false, true, nr, d, k, h, k, w2, k, 1, out, d)
+		gemm.Mul(false, true, nr, d, k, h, k, w2, k, 1, out, d)
 	}
 }
 
@@ -322,13 +306,13 @@ func mlpVJP[T conv.Float](m *MLPField, pool *sync.Pool, xbar, thetabar []T, t fl
 		xs, vs := x[r0*d:(r0+nr)*d], v[r0*d:(r0+nr)*d]
 		mlpHidden(m, h, t, xs, nr, theta)
 		// G = (V W2) ⊙ (1 - H²).
-		mul(false, false, nr, k, d, vs, d, w2, k, 0, g, k)
+		gemm.Mul(false, false, nr, k, d, vs, d, w2, k, 0, g, k)
 		for i, hv := range h {
 			g[i] *= 1 - hv*hv
 		}
 		if thetabar != nil {
-			mul(true, false, d, k, nr, vs, d, h, k, 1, thetabar[m.offW2:m.offB2], k)
-			mul(true, false, k, d, nr, g, k, xs, d, 1, thetabar, m.in)
+			gemm.Mul(true, false, d, k, nr, vs, d, h, k, 1, thetabar[m.offW2:m.offB2], k)
+			gemm.Mul(true, false, k, d, nr, g, k, xs, d, 1, thetabar, m.in)
 			gb1, gb2 := thetabar[m.offB1:m.offW2], thetabar[m.offB2:]
 			for r := range nr {
 				gr := g[r*k : (r+1)*k]
@@ -346,7 +330,7 @@ func mlpVJP[T conv.Float](m *MLPField, pool *sync.Pool, xbar, thetabar []T, t fl
 			}
 		}
 		if xbar != nil {
-			mul(false, false, nr, d, k, g, k, theta, m.in, 0, xbar[r0*d:(r0+nr)*d], d)
+			gemm.Mul(false, false, nr, d, k, g, k, theta, m.in, 0, xbar[r0*d:(r0+nr)*d], d)
 		}
 	}
 }
@@ -367,10 +351,10 @@ func mlpJVP[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, t
 		if thetadot != nil {
 			// Ḣ = X Ẇ1xᵀ + ḃ1 + t ẇ1t before the ẋ term.
 			mlpBias(m, hd, t, nr, thetadot)
-			mul(false, true, nr, k, d, xs, d, thetadot, m.in, 1, hd, k)
+			gemm.Mul(false, true, nr, k, d, xs, d, thetadot, m.in, 1, hd, k)
 			beta = 1
 		}
-		mul(false, true, nr, k, d, xds, d, theta, m.in, beta, hd, k)
+		gemm.Mul(false, true, nr, k, d, xds, d, theta, m.in, beta, hd, k)
 		for i, hv := range h {
 			hd[i] *= 1 - hv*hv
 		}
@@ -381,20 +365,9 @@ func mlpJVP[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, t
 			for r := range nr {
 				copy(out[r*d:(r+1)*d], db2)
 			}
-			mul(false, true, nr, d, k, h, k, thetadot[m.offW2:m.offB2], k, 1, out, d)
+			gemm.Mul(false, true, nr, d, k, h, k, thetadot[m.offW2:m.offB2], k, 1, out, d)
 			beta = 1
 		}
-		mul(false, true, nr, d, k, hd, k, w2, k, beta, out, d)
-	}
-}
-
-// mul is C = op(A)·op(B) + beta·C on row-major matrices of either float
-// type.
-func mul[T conv.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	switch a := any(a).(type) {
-	case []float32:
-		gemm.F32(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		gemm.F64(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		gemm.Mul(false, true, nr, d, k, hd, k, w2, k, beta, out, d)
 	}
 }
