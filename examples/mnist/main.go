@@ -11,7 +11,10 @@
 // gradient evaluation on the same minibatch; -grad-evals N trains on a
 // fixed budget of evaluations), with the FDE block's gradient from the
 // adjoint solve (-grad adjoint) or from backpropagation through the
-// unrolled solver (-grad direct). Each optimizer has its own default
+// unrolled solver (-grad direct). The network computes in float32 by
+// default (-dtype float64 for the exact path; the FDE solver's states and
+// history sums are float64 either way); -tags openblas builds it against
+// OpenBLAS. Each optimizer has its own default
 // learning rate, measured on a log grid (see defaultLR and -h); -lr
 // overrides it.
 //
@@ -35,9 +38,10 @@
 //
 // A progress bar runs on stderr during each epoch; with -json the last
 // stdout line is one JSON object {"dataset", "train_size", "test_size",
-// "epochs", "test_accuracy", "seconds_per_epoch", "peak_rss_mb", "grad",
-// "losses", "grad_evals", ...} (losses: the first minibatch losses, for
-// comparing modes).
+// "epochs", "test_accuracy", "seconds_per_epoch", "train_seconds",
+// "peak_rss_mb", "grad", "dtype", "blas", "losses", "grad_evals", ...}
+// (losses: the first minibatch losses, for comparing modes; blas: the
+// matrix-multiply kernels in use). -cpuprofile writes a CPU profile.
 package main
 
 import (
