@@ -231,3 +231,41 @@ func TestConvKeptColumnsFollowInput(t *testing.T) {
 		t.Errorf("second run: dK[%d] = %v, want %v", j, got[j], want[j])
 	}
 }
+
+// TestReLULarge runs ReLU and its gradient on an activation large enough
+// to be split across goroutines and checks every value.
+func TestReLULarge(t *testing.T) {
+	g := G.NewGraph()
+	shape := tensor.Shape{4, 8, 64, 64}
+	rng := rand.New(rand.NewPCG(11, 12))
+	xv := make([]float64, shape.TotalSize())
+	for i := range xv {
+		xv[i] = 2*rng.Float64() - 1
+	}
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(shape...), G.WithName("x"), G.WithValue(mustTensor(t, tensor.Float32, shape, xv)))
+	y, err := ReLU(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := G.Must(G.Sum(y))
+	gs, err := G.Grad(cost, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	yv, dx := values(t, y.Value()), values(t, gs[0].Value())
+	for i, v := range xv {
+		v = float64(float32(v))
+		want, wantG := math.Max(v, 0), 0.0
+		if v > 0 {
+			wantG = 1
+		}
+		if yv[i] != want || dx[i] != wantG {
+			t.Fatalf("at %d: relu %v, grad %v for x = %v", i, yv[i], dx[i], v)
+		}
+	}
+}

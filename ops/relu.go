@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -108,19 +110,47 @@ func relu[E conv.Float](grad bool, out *tensor.Dense, vals []G.Value) error {
 			return fmt.Errorf("input of %d values, output of %d", len(s), len(o))
 		}
 	}
-	if !grad {
-		for i, v := range in[0] {
-			o[i] = max(v, 0)
+	// Large activations are split across the cores: the pass is memory
+	// bound, and one core does not saturate the memory bus.
+	parallelChunks(len(o), func(lo, hi int) {
+		if !grad {
+			for i, v := range in[0][lo:hi] {
+				o[lo+i] = max(v, 0)
+			}
+			return
 		}
-		return nil
-	}
-	switch o := any(o).(type) {
-	case []float32:
-		reluGrad32(o, any(in[0]).([]float32), any(in[1]).([]float32))
-	case []float64:
-		reluGrad64(o, any(in[0]).([]float64), any(in[1]).([]float64))
-	}
+		switch o := any(o[lo:hi]).(type) {
+		case []float32:
+			reluGrad32(o, any(in[0][lo:hi]).([]float32), any(in[1][lo:hi]).([]float32))
+		case []float64:
+			reluGrad64(o, any(in[0][lo:hi]).([]float64), any(in[1][lo:hi]).([]float64))
+		}
+	})
 	return nil
+}
+
+// parallelChunk is the number of values below which an elementwise pass
+// stays on the caller's goroutine.
+const parallelChunk = 1 << 16
+
+// parallelChunks calls work on contiguous ranges covering [0, n), on up to
+// GOMAXPROCS goroutines when n is large.
+func parallelChunks(n int, work func(lo, hi int)) {
+	p := min(runtime.GOMAXPROCS(0), n/parallelChunk)
+	if p < 2 {
+		work(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < p; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(i*n/p, (i+1)*n/p)
+		}()
+	}
+	work(0, n/p)
+	wg.Wait()
 }
 
 // reluGrad32 sets dx = dy where y > 0 and 0 elsewhere, selecting with a
