@@ -89,13 +89,25 @@ func fits(f ...int) bool {
 type Conv[T Float] struct {
 	g       Geometry
 	workers int
+	relu    bool
 	pool    sync.Pool // *[]T
 }
+
+// Option configures a Conv.
+type Option func(*options)
+
+type options struct{ relu bool }
+
+// WithReLU fuses a ReLU into the convolution: Forward writes
+// max(x ⋆ kernel + bias, 0), and Backward, given that output, passes the
+// cotangent only where it is positive. It saves the separate passes of an
+// activation over the output, forward and backward.
+func WithReLU() Option { return func(o *options) { o.relu = true } }
 
 // New returns a convolution for g that splits a batch across up to
 // workers goroutines (0 means GOMAXPROCS; 1 runs on the caller's
 // goroutine, for callers that parallelise themselves).
-func New[T Float](g Geometry, workers int) (*Conv[T], error) {
+func New[T Float](g Geometry, workers int, opts ...Option) (*Conv[T], error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
@@ -105,8 +117,15 @@ func New[T Float](g Geometry, workers int) (*Conv[T], error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &Conv[T]{g: g, workers: workers}, nil
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Conv[T]{g: g, workers: workers, relu: o.relu}, nil
 }
+
+// ReLU reports whether the convolution has a fused ReLU (WithReLU).
+func (c *Conv[T]) ReLU() bool { return c.relu }
 
 // Geometry returns the convolution's geometry.
 func (c *Conv[T]) Geometry() Geometry { return c.g }
@@ -183,21 +202,22 @@ func (c *Conv[T]) ForwardKeep(y, cols, x, kernel, bias []T) error {
 // cotangent dy (a batch of OutC×OutH×OutW images): it ADDS the kernel
 // gradient into dkernel and the bias gradient into dbias, and OVERWRITES
 // dx with the input gradient. Any of dx, dkernel and dbias may be nil; x,
-// the forward input, is needed only for dkernel and kernel only for dx.
-func (c *Conv[T]) Backward(dx, dkernel, dbias, x, kernel, dy []T) error {
-	return c.backward(dx, dkernel, dbias, x, nil, kernel, dy)
+// the forward input, is needed only for dkernel and kernel only for dx;
+// y, the forward output, only with a fused ReLU (nil otherwise).
+func (c *Conv[T]) Backward(dx, dkernel, dbias, x, kernel, y, dy []T) error {
+	return c.backward(dx, dkernel, dbias, x, nil, kernel, y, dy)
 }
 
 // BackwardFrom is Backward with the forward input's im2col matrices, as
 // ForwardKeep left them in cols, in place of the input itself.
-func (c *Conv[T]) BackwardFrom(dx, dkernel, dbias, cols, kernel, dy []T) error {
+func (c *Conv[T]) BackwardFrom(dx, dkernel, dbias, cols, kernel, y, dy []T) error {
 	if cols == nil && dkernel != nil {
 		return fmt.Errorf("conv: no im2col matrices for the kernel gradient")
 	}
-	return c.backward(dx, dkernel, dbias, nil, cols, kernel, dy)
+	return c.backward(dx, dkernel, dbias, nil, cols, kernel, y, dy)
 }
 
-func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, dy []T) error {
+func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, y, dy []T) error {
 	g := c.g
 	if len(dy) == 0 || len(dy)%g.OutSize() != 0 {
 		return fmt.Errorf("conv: output cotangent of %d values is not a batch of images of %d", len(dy), g.OutSize())
@@ -208,10 +228,14 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, dy []T) error {
 		{"input gradient", dx, n * g.InSize(), true},
 		{"input", x, n * g.InSize(), dkernel == nil || cols != nil}, {"kernel", kernel, g.KernelSize(), dx == nil},
 		{"im2col buffer", cols, c.ColsLen(n), true},
+		{"output (for the fused ReLU)", y, len(dy), !c.relu},
 	} {
 		if err := o.check(); err != nil {
 			return err
 		}
+	}
+	if !c.relu {
+		y = nil
 	}
 	p := c.parts(n)
 	ks := g.KernelSize()
@@ -223,7 +247,7 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, dy []T) error {
 		clear(*acc)
 		defer c.pool.Put(acc)
 	}
-	a := pass[T]{dx: dx, dkernel: dkernel, dbias: dbias, x: x, cols: cols, kernel: kernel, dy: dy, acc: acc}
+	a := pass[T]{dx: dx, dkernel: dkernel, dbias: dbias, x: x, cols: cols, kernel: kernel, y: y, dy: dy, acc: acc}
 	c.run(n, true, &a)
 	if acc != nil {
 		for part := 1; part < p; part++ {
@@ -252,7 +276,7 @@ func (c *Conv[T]) forwardPart(a *pass[T], n0, n1 int) {
 	}
 	im2col(col, a.x[n0*g.InSize():n1*g.InSize()], g, n1-n0)
 	gemm.Mul(false, false, g.OutC, m, kk, a.kernel, kk, col, m, 0, out, m)
-	scatter(a.y[n0*g.OutSize():n1*g.OutSize()], out, g.OutC, n1-n0, ohw, a.bias)
+	scatter(a.y[n0*g.OutSize():n1*g.OutSize()], out, g.OutC, n1-n0, ohw, a.bias, c.relu)
 }
 
 // backwardPart computes the gradients of images [n0, n1); part p > 0
@@ -265,7 +289,11 @@ func (c *Conv[T]) backwardPart(a *pass[T], n0, n1, part int) {
 	buf := c.scratch(kk*m + g.OutC*m)
 	defer c.pool.Put(buf)
 	col, dyT := (*buf)[:kk*m], (*buf)[kk*m:]
-	gather(dyT, a.dy[n0*g.OutSize():n1*g.OutSize()], g.OutC, n1-n0, ohw)
+	var mask []T
+	if a.y != nil {
+		mask = a.y[n0*g.OutSize() : n1*g.OutSize()]
+	}
+	gather(dyT, a.dy[n0*g.OutSize():n1*g.OutSize()], mask, g.OutC, n1-n0, ohw)
 	dk, db := a.dkernel, a.dbias
 	if part > 0 && a.acc != nil {
 		slot := (*a.acc)[(part-1)*(ks+g.OutC):][:ks+g.OutC]
@@ -346,8 +374,9 @@ func addTo[T Float](dst, src []T) {
 }
 
 // scatter writes the (ch × n·hw) matrix m, laid out channel-major (CNHW),
-// into y in NCHW order, adding bias[c] to channel c when bias is not nil.
-func scatter[T Float](y, m []T, ch, n, hw int, bias []T) {
+// into y in NCHW order, adding bias[c] to channel c when bias is not nil
+// and clamping at zero with relu.
+func scatter[T Float](y, m []T, ch, n, hw int, bias []T, relu bool) {
 	for c := range ch {
 		var b T
 		if bias != nil {
@@ -356,23 +385,41 @@ func scatter[T Float](y, m []T, ch, n, hw int, bias []T) {
 		for i := range n {
 			src := m[(c*n+i)*hw:][:hw]
 			dst := y[(i*ch+c)*hw:][:hw]
-			if bias == nil {
+			switch {
+			case relu:
+				for j, v := range src {
+					dst[j] = max(v+b, 0)
+				}
+			case bias == nil:
 				copy(dst, src)
-				continue
-			}
-			for j, v := range src {
-				dst[j] = v + b
+			default:
+				for j, v := range src {
+					dst[j] = v + b
+				}
 			}
 		}
 	}
 }
 
 // gather is the inverse of scatter without bias: it writes the NCHW batch
-// y as the channel-major (ch × n·hw) matrix m.
-func gather[T Float](m, y []T, ch, n, hw int) {
+// dy as the channel-major (ch × n·hw) matrix m, keeping only the values
+// where mask (the ReLU's output) is positive when mask is not nil.
+func gather[T Float](m, dy, mask []T, ch, n, hw int) {
 	for c := range ch {
 		for i := range n {
-			copy(m[(c*n+i)*hw:][:hw], y[(i*ch+c)*hw:][:hw])
+			dst, src := m[(c*n+i)*hw:][:hw], dy[(i*ch+c)*hw:][:hw]
+			if mask == nil {
+				copy(dst, src)
+				continue
+			}
+			mk := mask[(i*ch+c)*hw:][:hw]
+			for j, v := range src {
+				var keep T
+				if mk[j] > 0 {
+					keep = 1
+				}
+				dst[j] = v * keep
+			}
 		}
 	}
 }

@@ -126,7 +126,7 @@ func TestBackwardIsAdjoint(t *testing.T) {
 			dx := make([]float64, len(x))
 			dk, db := randSlice(rng, len(k)), randSlice(rng, g.OutC) // Backward adds into these
 			dk0, db0 := append([]float64(nil), dk...), append([]float64(nil), db...)
-			if err := c.Backward(dx, dk, db, x, k, dy); err != nil {
+			if err := c.Backward(dx, dk, db, x, k, nil, dy); err != nil {
 				t.Fatal(err)
 			}
 			for i := range dk {
@@ -166,8 +166,8 @@ func TestBadSizes(t *testing.T) {
 		c.Forward(y, x, k, make([]float32, 2)) == nil || c.Forward(y, nil, k, nil) == nil {
 		t.Error("a wrong length was accepted by Forward")
 	}
-	if c.Backward(nil, make([]float32, 1), nil, x, k, y) == nil || c.Backward(nil, nil, nil, x, k, y[:2]) == nil ||
-		c.Backward(make([]float32, 3), nil, nil, x, k, y) == nil {
+	if c.Backward(nil, make([]float32, 1), nil, x, k, nil, y) == nil || c.Backward(nil, nil, nil, x, k, nil, y[:2]) == nil ||
+		c.Backward(make([]float32, 3), nil, nil, x, k, nil, y) == nil {
 		t.Error("a wrong length was accepted by Backward")
 	}
 }
@@ -249,7 +249,7 @@ func BenchmarkConv(b *testing.B) {
 		})
 		b.Run(tc.name+"/backward", func(b *testing.B) {
 			for b.Loop() {
-				_ = c.Backward(dx, dk, bias, x, k, y)
+				_ = c.Backward(dx, dk, bias, x, k, nil, y)
 			}
 			b.ReportMetric(2*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
@@ -276,10 +276,10 @@ func TestKeptColumns(t *testing.T) {
 			}
 			dx1, dk1, db1 := make([]float64, len(x)), make([]float64, len(k)), make([]float64, len(b))
 			dx2, dk2, db2 := make([]float64, len(x)), make([]float64, len(k)), make([]float64, len(b))
-			if err := c.Backward(dx1, dk1, db1, x, k, dy); err != nil {
+			if err := c.Backward(dx1, dk1, db1, x, k, nil, dy); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.BackwardFrom(dx2, dk2, db2, cols, k, dy); err != nil {
+			if err := c.BackwardFrom(dx2, dk2, db2, cols, k, nil, dy); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range [][2][]float64{{y1, y2}, {dx1, dx2}, {dk1, dk2}, {db1, db2}} {
@@ -289,7 +289,7 @@ func TestKeptColumns(t *testing.T) {
 					}
 				}
 			}
-			if c.BackwardFrom(nil, dk2, nil, nil, k, dy) == nil || c.ForwardKeep(y2, cols[1:], x, k, b) == nil {
+			if c.BackwardFrom(nil, dk2, nil, nil, k, nil, dy) == nil || c.ForwardKeep(y2, cols[1:], x, k, b) == nil {
 				t.Error("missing or short im2col buffer accepted")
 			}
 		}
@@ -313,10 +313,10 @@ func TestSteadyStateAllocations(t *testing.T) {
 	if a := testing.AllocsPerRun(20, func() { _ = c.ForwardKeep(y, cols, x, k, b) }); a != 0 {
 		t.Errorf("ForwardKeep: %v allocations", a)
 	}
-	if a := testing.AllocsPerRun(20, func() { _ = c.Backward(dx, dk, b, x, k, y) }); a != 0 {
+	if a := testing.AllocsPerRun(20, func() { _ = c.Backward(dx, dk, b, x, k, nil, y) }); a != 0 {
 		t.Errorf("Backward: %v allocations", a)
 	}
-	if a := testing.AllocsPerRun(20, func() { _ = c.BackwardFrom(dx, dk, b, cols, k, y) }); a != 0 {
+	if a := testing.AllocsPerRun(20, func() { _ = c.BackwardFrom(dx, dk, b, cols, k, nil, y) }); a != 0 {
 		t.Errorf("BackwardFrom: %v allocations", a)
 	}
 }
@@ -346,5 +346,55 @@ func BenchmarkIm2col(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(col)), "ns/value")
 		})
+	}
+}
+
+// TestFusedReLU checks a convolution with a fused ReLU against the plain
+// convolution followed by max(·, 0), and its gradients against the plain
+// convolution's gradients of the cotangent masked where the output is
+// positive.
+func TestFusedReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, tc := range geometries {
+		g := tc.g
+		for _, workers := range []int{1, 2} {
+			plain, _ := New[float64](g, workers)
+			fused, _ := New[float64](g, workers, WithReLU())
+			if !fused.ReLU() || plain.ReLU() {
+				t.Fatal("ReLU() does not report the option")
+			}
+			x, k, b := randSlice(rng, tc.batch*g.InSize()), randSlice(rng, g.KernelSize()), randSlice(rng, g.OutC)
+			dy := randSlice(rng, tc.batch*g.OutSize())
+			y, yr := make([]float64, len(dy)), make([]float64, len(dy))
+			_ = plain.Forward(y, x, k, b)
+			if err := fused.Forward(yr, x, k, b); err != nil {
+				t.Fatal(err)
+			}
+			masked := make([]float64, len(dy))
+			for i, v := range y {
+				if want := math.Max(v, 0); yr[i] != want {
+					t.Fatalf("%s: fused output %v, want %v", tc.name, yr[i], want)
+				}
+				if v > 0 {
+					masked[i] = dy[i]
+				}
+			}
+			dx1, dk1, db1 := make([]float64, len(x)), make([]float64, len(k)), make([]float64, len(b))
+			dx2, dk2, db2 := make([]float64, len(x)), make([]float64, len(k)), make([]float64, len(b))
+			_ = plain.Backward(dx1, dk1, db1, x, k, nil, masked)
+			if err := fused.Backward(dx2, dk2, db2, x, k, yr, dy); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range [][2][]float64{{dx1, dx2}, {dk1, dk2}, {db1, db2}} {
+				for i := range p[0] {
+					if p[0][i] != p[1][i] {
+						t.Fatalf("%s: fused gradient %v, want %v", tc.name, p[1][i], p[0][i])
+					}
+				}
+			}
+			if fused.Backward(dx2, nil, nil, nil, k, nil, dy) == nil {
+				t.Error("fused Backward without the output: no error")
+			}
+		}
 	}
 }

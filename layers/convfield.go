@@ -396,7 +396,7 @@ func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error 
 	if thetabar != nil {
 		gk1, gb1, _, _, gk2, gb2 = c.params(thetabar)
 	}
-	if err := c.conv2.Backward(da, gk2, gb2, a, k2, v); err != nil {
+	if err := c.conv2.Backward(da, gk2, gb2, a, k2, nil, v); err != nil {
 		return err
 	}
 	scaleByDeriv(f.opt.Act, da, a)
@@ -426,7 +426,7 @@ func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error 
 	if f.opt.TimeInput && xbar != nil {
 		dx = du
 	}
-	if err := c.conv1.BackwardFrom(dx, gk1, gb1, cols, k1, da); err != nil {
+	if err := c.conv1.BackwardFrom(dx, gk1, gb1, cols, k1, nil, da); err != nil {
 		return err
 	}
 	if f.opt.TimeInput && xbar != nil {

@@ -67,6 +67,8 @@ func TestLayerBadInput(t *testing.T) {
 		"conv nil":       func() (*G.Node, error) { return c.Fwd(nil) },
 		"conv channels":  func() (*G.Node, error) { return c.Fwd(img) },
 		"conv vector":    func() (*G.Node, error) { return c.Fwd(vec) },
+		"conv relu nil":  func() (*G.Node, error) { return c.FwdReLU(nil) },
+		"conv relu chan": func() (*G.Node, error) { return c.FwdReLU(img) },
 	} {
 		if _, err := f(); err == nil {
 			t.Errorf("%s: no error", name)

@@ -118,13 +118,30 @@ func NewConv(g *G.ExprGraph, dt tensor.Dtype, name string, in, out, kernel, stri
 
 // Fwd returns the convolution of x (batch, in, H, W) plus the bias.
 func (c *Conv) Fwd(x *G.Node) (*G.Node, error) {
-	if x == nil || x.Dims() != 4 {
-		return nil, errors.New("layers: Conv.Fwd: want a 4-D (NCHW) input")
-	}
-	if x.Shape()[1] != c.K.Shape()[1] {
-		return nil, fmt.Errorf("layers: Conv.Fwd: input has %d channels, the layer takes %d", x.Shape()[1], c.K.Shape()[1])
+	if err := c.checkInput(x); err != nil {
+		return nil, err
 	}
 	return ops.Conv2D(x, c.K, c.B, c.stride, c.pad)
+}
+
+// FwdReLU returns max(conv(x) + b, 0) as one node (ops.Conv2DReLU): the
+// same values and gradients as Fwd followed by a ReLU, without the
+// activation's own passes over the output.
+func (c *Conv) FwdReLU(x *G.Node) (*G.Node, error) {
+	if err := c.checkInput(x); err != nil {
+		return nil, err
+	}
+	return ops.Conv2DReLU(x, c.K, c.B, c.stride, c.pad)
+}
+
+func (c *Conv) checkInput(x *G.Node) error {
+	if x == nil || x.Dims() != 4 {
+		return errors.New("layers: Conv.Fwd: want a 4-D (NCHW) input")
+	}
+	if x.Shape()[1] != c.K.Shape()[1] {
+		return fmt.Errorf("layers: Conv.Fwd: input has %d channels, the layer takes %d", x.Shape()[1], c.K.Shape()[1])
+	}
+	return nil
 }
 
 // Learnables returns the kernel and the bias.

@@ -1,7 +1,6 @@
 package ops
 
 import (
-	"errors"
 	"fmt"
 	"hash"
 	"hash/fnv"
@@ -25,30 +24,41 @@ import (
 // gradient, each computed only where Gorgonia asks for it. Shapes and
 // dtypes are checked when the graph is built.
 func Conv2D(x, kernel, bias *G.Node, stride, padding int) (*G.Node, error) {
+	return conv2D("Conv2D", x, kernel, bias, stride, padding, false)
+}
+
+// Conv2DReLU returns the node max(x ⋆ kernel + bias, 0): Conv2D with the
+// ReLU fused into the same pass over the output, forward and backward,
+// which saves the separate activation node's passes over a large output.
+func Conv2DReLU(x, kernel, bias *G.Node, stride, padding int) (*G.Node, error) {
+	return conv2D("Conv2DReLU", x, kernel, bias, stride, padding, true)
+}
+
+func conv2D(name string, x, kernel, bias *G.Node, stride, padding int, relu bool) (*G.Node, error) {
 	if x == nil || kernel == nil {
-		return nil, errors.New("ops: Conv2D: nil input or kernel")
+		return nil, fmt.Errorf("ops: %s: nil input or kernel", name)
 	}
 	if x.Dims() != 4 || kernel.Dims() != 4 {
-		return nil, fmt.Errorf("ops: Conv2D: input of shape %v and kernel of shape %v; want both 4-D (NCHW, out×in×k×k)", x.Shape(), kernel.Shape())
+		return nil, fmt.Errorf("ops: %s: input of shape %v and kernel of shape %v; want both 4-D (NCHW, out×in×k×k)", name, x.Shape(), kernel.Shape())
 	}
 	xs, ks := x.Shape(), kernel.Shape()
 	if ks[2] != ks[3] || ks[1] != xs[1] {
-		return nil, fmt.Errorf("ops: Conv2D: kernel of shape %v for an input of shape %v: want a square kernel over %d input channels", ks, xs, xs[1])
+		return nil, fmt.Errorf("ops: %s: kernel of shape %v for an input of shape %v: want a square kernel over %d input channels", name, ks, xs, xs[1])
 	}
 	dt := x.Dtype()
-	if err := sameFloat("Conv2D", dt, kernel, bias); err != nil {
+	if err := sameFloat(name, dt, kernel, bias); err != nil {
 		return nil, err
 	}
 	g := conv.Geometry{InC: xs[1], H: xs[2], W: xs[3], OutC: ks[0], Kernel: ks[2], Stride: stride, Padding: padding}
 	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+		return nil, fmt.Errorf("ops: %s: %w", name, err)
 	}
 	if bias != nil && (bias.Dims() != 1 || bias.Shape()[0] != g.OutC) {
-		return nil, fmt.Errorf("ops: Conv2D: bias of shape %v; want (%d)", bias.Shape(), g.OutC)
+		return nil, fmt.Errorf("ops: %s: bias of shape %v; want (%d)", name, bias.Shape(), g.OutC)
 	}
-	k, err := newConvKernel(g, dt)
+	k, err := newConvKernel(g, dt, relu)
 	if err != nil {
-		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+		return nil, fmt.Errorf("ops: %s: %w", name, err)
 	}
 	op := &convOp{k: k, batch: xs[0], bias: bias != nil}
 	children := G.Nodes{x, kernel}
@@ -57,7 +67,7 @@ func Conv2D(x, kernel, bias *G.Node, stride, padding int) (*G.Node, error) {
 	}
 	y, err := G.ApplyOp(op, children...)
 	if err != nil {
-		return nil, fmt.Errorf("ops: Conv2D: %w", err)
+		return nil, fmt.Errorf("ops: %s: %w", name, err)
 	}
 	return y, nil
 }
@@ -78,19 +88,24 @@ func sameFloat(name string, dt tensor.Dtype, nodes ...*G.Node) error {
 
 // convKernel is a convolution in the graph's dtype.
 type convKernel struct {
-	g   conv.Geometry
-	dt  tensor.Dtype
-	c32 *conv.Conv[float32]
-	c64 *conv.Conv[float64]
+	g    conv.Geometry
+	dt   tensor.Dtype
+	relu bool
+	c32  *conv.Conv[float32]
+	c64  *conv.Conv[float64]
 }
 
-func newConvKernel(g conv.Geometry, dt tensor.Dtype) (*convKernel, error) {
-	k := &convKernel{g: g, dt: dt}
+func newConvKernel(g conv.Geometry, dt tensor.Dtype, relu bool) (*convKernel, error) {
+	k := &convKernel{g: g, dt: dt, relu: relu}
+	var opts []conv.Option
+	if relu {
+		opts = append(opts, conv.WithReLU())
+	}
 	var err error
 	if dt == tensor.Float32 {
-		k.c32, err = conv.New[float32](g, 0)
+		k.c32, err = conv.New[float32](g, 0, opts...)
 	} else {
-		k.c64, err = conv.New[float64](g, 0)
+		k.c64, err = conv.New[float64](g, 0, opts...)
 	}
 	return k, err
 }
@@ -101,7 +116,7 @@ func (k *convKernel) outShape(batch int) tensor.Shape {
 
 func (k *convKernel) hash(h hash.Hash, what string) {
 	g := k.g
-	fmt.Fprintf(h, "%s(%d,%d,%d→%d,k%d,s%d,p%d,%v)", what, g.InC, g.H, g.W, g.OutC, g.Kernel, g.Stride, g.Padding, k.dt)
+	fmt.Fprintf(h, "%s(%d,%d,%d→%d,k%d,s%d,p%d,%v,relu=%v)", what, g.InC, g.H, g.W, g.OutC, g.Kernel, g.Stride, g.Padding, k.dt, k.relu)
 }
 
 // dense returns v's *tensor.Dense or an error.
@@ -202,7 +217,11 @@ func (op *convOp) WriteHash(h hash.Hash) {
 }
 func (op *convOp) Hashcode() uint32 { return hashOf(op) }
 func (op *convOp) String() string {
-	return fmt.Sprintf("Conv2D{k%d s%d p%d}", op.k.g.Kernel, op.k.g.Stride, op.k.g.Padding)
+	name := "Conv2D"
+	if op.k.relu {
+		name = "Conv2DReLU"
+	}
+	return fmt.Sprintf("%s{k%d s%d p%d}", name, op.k.g.Kernel, op.k.g.Stride, op.k.g.Padding)
 }
 
 func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
@@ -274,7 +293,10 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	}
 	out := make(G.Nodes, len(inputs))
 	var err error
-	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch}, inputs[1], grad); err != nil {
+	// Every gradient node also reads the output: a fused ReLU masks the
+	// cotangent with it, and the kernel gradient checks that the kept
+	// im2col matrices belong to it.
+	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch}, inputs[1], output, grad); err != nil {
 		return nil, fmt.Errorf("ops: Conv2D input gradient: %w", err)
 	}
 	op.keep = true
@@ -282,7 +304,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 		return nil, fmt.Errorf("ops: Conv2D kernel gradient: %w", err)
 	}
 	if op.bias {
-		if out[2], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtBias, batch: op.batch}, grad); err != nil {
+		if out[2], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtBias, batch: op.batch}, output, grad); err != nil {
 			return nil, fmt.Errorf("ops: Conv2D bias gradient: %w", err)
 		}
 	}
@@ -299,11 +321,11 @@ func (op *convOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		gop := &convGradOp{k: op.k, wrt: wrt, batch: op.batch}
 		var g G.Value
 		if wrt == wrtInput {
-			g, err = gop.Do(inputs[1].Value(), dy)
+			g, err = gop.Do(inputs[1].Value(), output.Value(), dy)
 		} else if wrt == wrtKernel {
 			g, err = gop.Do(inputs[0].Value(), output.Value(), dy)
 		} else {
-			g, err = gop.Do(dy)
+			g, err = gop.Do(output.Value(), dy)
 		}
 		if err != nil {
 			return err
@@ -358,9 +380,10 @@ const (
 	wrtBias
 )
 
-// convGradOp computes one gradient of a convolution: with respect to the
-// input (inputs kernel, dy), the kernel (inputs x, y, dy; y tells whether
-// the forward pass's kept im2col matrices are x's) or the bias (dy).
+// convGradOp computes one gradient of a convolution from the output y and
+// its cotangent dy: with respect to the input (inputs kernel, y, dy), the
+// kernel (inputs x, y, dy; y also tells whether the forward pass's kept
+// im2col matrices are x's) or the bias (inputs y, dy).
 type convGradOp struct {
 	k     *convKernel
 	wrt   convWRT
@@ -369,25 +392,19 @@ type convGradOp struct {
 }
 
 func (op *convGradOp) Arity() int {
-	switch op.wrt {
-	case wrtBias:
-		return 1
-	case wrtKernel:
-		return 3
+	if op.wrt == wrtBias {
+		return 2
 	}
-	return 2
+	return 3
 }
 
 func (op *convGradOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	t4 := G.TensorType{Dims: 4, Of: a}
-	switch op.wrt {
-	case wrtBias:
-		return hm.NewFnType(t4, G.TensorType{Dims: 1, Of: a})
-	case wrtKernel:
-		return hm.NewFnType(t4, t4, t4, t4)
+	if op.wrt == wrtBias {
+		return hm.NewFnType(t4, t4, G.TensorType{Dims: 1, Of: a})
 	}
-	return hm.NewFnType(t4, t4, t4)
+	return hm.NewFnType(t4, t4, t4, t4)
 }
 
 func (op *convGradOp) shape() tensor.Shape {
@@ -437,9 +454,14 @@ func convBackward[E conv.Float](op *convGradOp, c *conv.Conv[E], out *tensor.Den
 		return err
 	}
 	o := out.Data().([]E)
+	var y []E // the output masks the cotangent behind a fused ReLU
+	if c.ReLU() {
+		y = in[len(in)-2]
+	}
+	dy := in[len(in)-1]
 	switch op.wrt {
 	case wrtInput:
-		return c.Backward(o, nil, nil, nil, in[0], in[1])
+		return c.Backward(o, nil, nil, nil, in[0], y, dy)
 	case wrtKernel:
 		clear(o)
 		if op.fwd != nil {
@@ -447,11 +469,11 @@ func convBackward[E conv.Float](op *convGradOp, c *conv.Conv[E], out *tensor.Den
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			if k.matches(vals[0], vals[1]) {
-				return c.BackwardFrom(nil, o, nil, cols(k), nil, in[2])
+				return c.BackwardFrom(nil, o, nil, cols(k), nil, y, dy)
 			}
 		}
-		return c.Backward(nil, o, nil, in[0], nil, in[2])
+		return c.Backward(nil, o, nil, in[0], nil, y, dy)
 	}
 	clear(o)
-	return c.Backward(nil, nil, o, nil, nil, in[0])
+	return c.Backward(nil, nil, o, nil, nil, y, dy)
 }

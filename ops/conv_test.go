@@ -9,9 +9,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// convNet is Σ w ⊙ pool(relu(conv(x, K) + b)) built either from our ops or
-// from Gorgonia's Conv2d, BroadcastAdd, Rectify and MaxPool2D, with the
-// same values.
+// convNet is Σ w ⊙ pool(relu(conv(x, K) + b)) built from our ops (with the
+// ReLU fused into the convolution when fused is set) or from Gorgonia's
+// Conv2d, BroadcastAdd, Rectify and MaxPool2D, with the same values.
 type convNet struct {
 	g             *G.ExprGraph
 	x, k, b, w    *G.Node
@@ -24,6 +24,10 @@ type convNet struct {
 }
 
 func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
+	return newConvNetFused(t, dt, ours, false, lisp)
+}
+
+func newConvNetFused(t *testing.T, dt tensor.Dtype, ours, fused, lisp bool) *convNet {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 8))
 	r := func(n int) []float64 {
@@ -40,13 +44,20 @@ func newConvNet(t *testing.T, dt tensor.Dtype, ours bool, lisp bool) *convNet {
 	n.k = G.NewTensor(n.g, dt, 4, G.WithShape(ks...), G.WithName("k"), G.WithValue(mustTensor(t, dt, ks, n.kv)))
 	n.b = G.NewVector(n.g, dt, G.WithShape(4), G.WithName("b"), G.WithValue(mustTensor(t, dt, tensor.Shape{4}, n.bv)))
 	var err error
-	if ours {
+	switch {
+	case ours && fused:
+		if n.y, err = Conv2DReLU(n.x, n.k, n.b, n.stride, n.pad); err != nil {
+			t.Fatal(err)
+		}
+	case ours:
 		if n.y, err = Conv2D(n.x, n.k, n.b, n.stride, n.pad); err != nil {
 			t.Fatal(err)
 		}
 		if n.y, err = ReLU(n.y); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if ours {
 		if n.y, err = MaxPool2D(n.y, n.size, n.pstride); err != nil {
 			t.Fatal(err)
 		}
@@ -124,17 +135,19 @@ func TestConvPoolMatchGorgonia(t *testing.T) {
 	ref := newConvNet(t, tensor.Float64, false, false)
 	want := make([][]float64, 4)
 	want[0], want[1], want[2], want[3] = ref.run(t, false)
-	for _, tc := range []struct {
-		dt   tensor.Dtype
-		lisp bool
-		tol  float64
-	}{{tensor.Float64, false, 1e-12}, {tensor.Float64, true, 1e-12}, {tensor.Float32, false, 1e-5}, {tensor.Float32, true, 1e-5}} {
-		n := newConvNet(t, tc.dt, true, tc.lisp)
-		got := make([][]float64, 4)
-		got[0], got[1], got[2], got[3] = n.run(t, tc.lisp)
-		for i, name := range []string{"y", "dx", "dk", "db"} {
-			if j, ok := near(got[i], want[i], tc.tol); !ok {
-				t.Errorf("%v lisp=%v: %s[%d] differs from Gorgonia's", tc.dt, tc.lisp, name, j)
+	for _, fused := range []bool{false, true} {
+		for _, tc := range []struct {
+			dt   tensor.Dtype
+			lisp bool
+			tol  float64
+		}{{tensor.Float64, false, 1e-12}, {tensor.Float64, true, 1e-12}, {tensor.Float32, false, 1e-5}, {tensor.Float32, true, 1e-5}} {
+			n := newConvNetFused(t, tc.dt, true, fused, tc.lisp)
+			got := make([][]float64, 4)
+			got[0], got[1], got[2], got[3] = n.run(t, tc.lisp)
+			for i, name := range []string{"y", "dx", "dk", "db"} {
+				if j, ok := near(got[i], want[i], tc.tol); !ok {
+					t.Errorf("%v lisp=%v fused=%v: %s[%d] differs from Gorgonia's", tc.dt, tc.lisp, fused, name, j)
+				}
 			}
 		}
 	}

@@ -87,8 +87,8 @@ func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, see
 	if err != nil {
 		return nil, err
 	}
-	h := G.Must(ops.ReLU(G.Must(c1.Fwd(n.x))))
-	h = G.Must(ops.ReLU(G.Must(c2.Fwd(h))))
+	h := G.Must(c1.FwdReLU(n.x))
+	h = G.Must(c2.FwdReLU(h))
 	h = G.Must(c3.Fwd(h))
 	if h, err = n.block.Fwd(h); err != nil {
 		return nil, err
