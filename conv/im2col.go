@@ -65,9 +65,12 @@ func im2col[T Float](col, in []T, g Geometry, n int) {
 							for j := range body {
 								body[j] = part[j]
 							}
-						} else {
-							for ox := lo; ox < hi; ox++ {
-								seg[ox] = line[ox*s+off]
+						} else if hi > lo {
+							// Bounds proved once for the strided reads.
+							part := line[lo*s+off : (hi-1)*s+off+1]
+							body := seg[lo:hi]
+							for j := range body {
+								body[j] = part[j*s]
 							}
 						}
 						for ox := hi; ox < ow; ox++ {
@@ -107,9 +110,10 @@ func col2im[T Float](out, col []T, g Geometry, n int) {
 							for j := range body {
 								part[j] += body[j]
 							}
-						} else {
-							for ox := lo; ox < hi; ox++ {
-								line[ox*s+off] += seg[ox]
+						} else if hi > lo {
+							part := line[lo*s+off : (hi-1)*s+off+1]
+							for j, v := range seg[lo:hi] {
+								part[j*s] += v
 							}
 						}
 					}
