@@ -60,7 +60,7 @@ func conv2D(name string, x, kernel, bias *G.Node, stride, padding int, relu bool
 	if err != nil {
 		return nil, fmt.Errorf("ops: %s: %w", name, err)
 	}
-	op := &convOp{k: k, batch: xs[0], bias: bias != nil}
+	op := &convOp{k: k, batch: xs[0], bias: bias != nil, out: new(outBuf)}
 	children := G.Nodes{x, kernel}
 	if bias != nil {
 		children = append(children, bias)
@@ -128,13 +128,34 @@ func dense(v G.Value, what string) (*tensor.Dense, error) {
 	return d, nil
 }
 
+// outBuf is an op's output tensor, kept from one run to the next: a
+// TapeMachine's Reset drops the values of the last run, so without it
+// every run of a graph would allocate (and the kernel zero) megabytes of
+// fresh outputs. An op's value is therefore overwritten by the op's next
+// run; copy it to keep it. The zero value and a nil *outBuf are ready to
+// use (nil keeps nothing).
+type outBuf struct {
+	mu sync.Mutex
+	t  *tensor.Dense
+}
+
 // output returns prealloc when it is a tensor of the dtype and shape,
-// otherwise a new one.
-func output(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
-	if d, ok := prealloc.(*tensor.Dense); ok && d.Dtype() == dt && d.Shape().Eq(shape) {
+// otherwise the op's kept tensor if it fits, otherwise a new one, which it
+// keeps.
+func (b *outBuf) output(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	fits := func(d *tensor.Dense) bool { return d != nil && d.Dtype() == dt && d.Shape().Eq(shape) }
+	if d, ok := prealloc.(*tensor.Dense); ok && fits(d) {
 		return d
 	}
-	return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	if b == nil {
+		return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !fits(b.t) {
+		b.t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
+	return b.t
 }
 
 // data returns the backing slices of the values (nil for a nil value), all
@@ -167,6 +188,7 @@ type convOp struct {
 	// then leaves its im2col matrices in kept for the kernel gradient.
 	keep bool
 	kept keptCols
+	out  *outBuf
 }
 
 // keptCols holds the im2col matrices of the last forward pass, tagged
@@ -240,7 +262,7 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, err
 	if !op.bias {
 		vals = append(vals, nil)
 	}
-	out := output(prealloc, op.k.dt, op.k.outShape(vals[0].Shape()[0]))
+	out := op.out.output(prealloc, op.k.dt, op.k.outShape(vals[0].Shape()[0]))
 	var err error
 	if op.keep {
 		op.kept.mu.Lock()
@@ -296,15 +318,15 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	// Every gradient node also reads the output: a fused ReLU masks the
 	// cotangent with it, and the kernel gradient checks that the kept
 	// im2col matrices belong to it.
-	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch}, inputs[1], output, grad); err != nil {
+	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch, out: new(outBuf)}, inputs[1], output, grad); err != nil {
 		return nil, fmt.Errorf("ops: Conv2D input gradient: %w", err)
 	}
 	op.keep = true
-	if out[1], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtKernel, batch: op.batch, fwd: op}, inputs[0], output, grad); err != nil {
+	if out[1], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtKernel, batch: op.batch, fwd: op, out: new(outBuf)}, inputs[0], output, grad); err != nil {
 		return nil, fmt.Errorf("ops: Conv2D kernel gradient: %w", err)
 	}
 	if op.bias {
-		if out[2], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtBias, batch: op.batch}, output, grad); err != nil {
+		if out[2], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtBias, batch: op.batch, out: new(outBuf)}, output, grad); err != nil {
 			return nil, fmt.Errorf("ops: Conv2D bias gradient: %w", err)
 		}
 	}
@@ -389,6 +411,7 @@ type convGradOp struct {
 	wrt   convWRT
 	batch int
 	fwd   *convOp // the forward op, whose kept matrices the kernel gradient reuses
+	out   *outBuf
 }
 
 func (op *convGradOp) Arity() int {
@@ -435,7 +458,7 @@ func (op *convGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value,
 	if len(vals) != op.Arity() {
 		return nil, fmt.Errorf("ops: Conv2D gradient: %d inputs, want %d", len(vals), op.Arity())
 	}
-	out := output(prealloc, op.k.dt, op.shape())
+	out := op.out.output(prealloc, op.k.dt, op.shape())
 	var err error
 	if op.k.dt == tensor.Float32 {
 		err = convBackward(op, op.k.c32, out, vals, func(k *keptCols) []float32 { return k.cols32 })

@@ -1,7 +1,14 @@
 // Package ops provides Gorgonia operations for neural fractional
 // differential equations: one solve of D^α x = f(t, x; θ) as one graph
 // node, whose gradient is computed by the fode adjoint rather than by
-// differentiating an unrolled solver graph.
+// differentiating an unrolled solver graph; and the batched convolution,
+// pooling and ReLU nodes of the image models (Conv2D, Conv2DReLU,
+// MaxPool2D, ReLU), whose arithmetic is package conv.
+//
+// Every op of the package keeps its output tensor from one run of a
+// machine to the next instead of allocating a new one (a TapeMachine's
+// Reset drops the last run's values): a node's value is overwritten by the
+// node's next run, so copy it to keep it.
 package ops
 
 import (
@@ -46,6 +53,7 @@ type fdeOp struct {
 	learnAlpha  bool
 	dtype       tensor.Dtype
 	store       *solutionStore
+	out         *outBuf
 	// keep is set once a backward pass may read the forward solution:
 	// by SymDiff (a gradient node exists) or by a first DoDiff (a
 	// LispMachine differentiates the graph). Until then the forward
@@ -98,7 +106,7 @@ func newFDEOp(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*fdeOp, 
 	if shape.TotalSize() == 0 || shape.TotalSize()%cfg.Field.Dim() != 0 {
 		return nil, fmt.Errorf("ops: FDE: initial state of shape %v (%d values) does not fit the field's dimension %d", shape, shape.TotalSize(), cfg.Field.Dim())
 	}
-	op := &fdeOp{id: opIDs.Add(1), cfg: cfg, xShape: shape.Clone(), dtype: dt, store: &solutionStore{}}
+	op := &fdeOp{id: opIDs.Add(1), cfg: cfg, xShape: shape.Clone(), dtype: dt, store: &solutionStore{}, out: new(outBuf)}
 	total := 0
 	for i, p := range params {
 		if p == nil {
@@ -262,7 +270,7 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 	if k := len(sol.Times); k > 1 {
 		shape = append(tensor.Shape{k}, shape...)
 	}
-	v := output(prealloc, op.dtype, shape)
+	v := op.out.output(prealloc, op.dtype, shape)
 	n := sol.Rows * sol.Dim
 	for i := range sol.Times {
 		switch d := v.Data().(type) {

@@ -224,7 +224,7 @@ func TestFDEOpReuse(t *testing.T) {
 	for j, v := range values(t, l.out.Value()) {
 		gout.Data().([]float64)[j] = 2 * v
 	}
-	packed, err := (&fdeGradOp{op}).Do(l.x0.Value(), l.lam.Value(), l.out.Value(), gout)
+	packed, err := (&fdeGradOp{fwd: op}).Do(l.x0.Value(), l.lam.Value(), l.out.Value(), gout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func (op *fdeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	// From now on the forward pass keeps its solution for this node.
 	op.keep.Store(true)
 	children := append(append(G.Nodes{}, inputs...), output, grad)
-	packed, err := G.ApplyOp(&fdeGradOp{op}, children...)
+	packed, err := G.ApplyOp(&fdeGradOp{fwd: op, out: new(outBuf)}, children...)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}
@@ -94,7 +94,10 @@ func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 
 // fdeGradOp computes the packed input cotangents of an fdeOp from
 // (inputs..., output, output cotangent).
-type fdeGradOp struct{ fwd *fdeOp }
+type fdeGradOp struct {
+	fwd *fdeOp
+	out *outBuf
+}
 
 func (op *fdeGradOp) Arity() int { return op.fwd.Arity() + 2 }
 
@@ -127,7 +130,7 @@ func (op *fdeGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, 
 	if err != nil {
 		return nil, err
 	}
-	out := output(prealloc, op.fwd.dtype, tensor.Shape{len(packed)})
+	out := op.out.output(prealloc, op.fwd.dtype, tensor.Shape{len(packed)})
 	if err := SetFloat64s(out, packed); err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}

@@ -30,7 +30,7 @@ func MaxPool2D(x *G.Node, size, stride int) (*G.Node, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("ops: MaxPool2D: %w", err)
 	}
-	y, err := G.ApplyOp(&poolOp{p: p, batch: s[0], dt: x.Dtype()}, x)
+	y, err := G.ApplyOp(&poolOp{p: p, batch: s[0], dt: x.Dtype(), out: new(outBuf)}, x)
 	if err != nil {
 		return nil, fmt.Errorf("ops: MaxPool2D: %w", err)
 	}
@@ -44,6 +44,7 @@ type poolOp struct {
 	batch int
 	dt    tensor.Dtype
 	grad  bool
+	out   *outBuf
 }
 
 func (op *poolOp) Arity() int {
@@ -91,7 +92,7 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, err
 	if len(vals) != op.Arity() {
 		return nil, fmt.Errorf("ops: %v: %d inputs, want %d", op, len(vals), op.Arity())
 	}
-	out := output(prealloc, op.dt, op.shape())
+	out := op.out.output(prealloc, op.dt, op.shape())
 	var err error
 	if op.dt == tensor.Float32 {
 		err = pool[float32](op, out, vals)
@@ -123,6 +124,7 @@ func (op *poolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		return nil, errors.New("ops: MaxPool2D: only the pooling itself is differentiable")
 	}
 	g := *op
+	g.out = new(outBuf)
 	g.grad = true
 	dx, err := G.ApplyOp(&g, inputs[0], grad)
 	if err != nil {
@@ -141,6 +143,7 @@ func (op *poolOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		return fmt.Errorf("ops: MaxPool2D: output gradient: %w", err)
 	}
 	g := *op
+	g.out = nil // the gradient is added in at once
 	g.grad = true
 	dx, err := g.Do(inputs[0].Value(), dy)
 	if err != nil {

@@ -27,7 +27,7 @@ func ReLU(x *G.Node) (*G.Node, error) {
 	if err := sameFloat("ReLU", x.Dtype()); err != nil {
 		return nil, err
 	}
-	y, err := G.ApplyOp(&reluOp{shape: x.Shape().Clone(), dt: x.Dtype()}, x)
+	y, err := G.ApplyOp(&reluOp{shape: x.Shape().Clone(), dt: x.Dtype(), out: new(outBuf)}, x)
 	if err != nil {
 		return nil, fmt.Errorf("ops: ReLU: %w", err)
 	}
@@ -40,6 +40,7 @@ type reluOp struct {
 	shape tensor.Shape
 	dt    tensor.Dtype
 	grad  bool
+	out   *outBuf
 }
 
 func (op *reluOp) Arity() int {
@@ -86,7 +87,7 @@ func (op *reluOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, err
 	if op.shape.IsScalar() {
 		return nil, fmt.Errorf("ops: %v: scalar values are not supported", op)
 	}
-	out := output(prealloc, op.dt, op.shape)
+	out := op.out.output(prealloc, op.dt, op.shape)
 	var err error
 	if op.dt == tensor.Float32 {
 		err = relu[float32](op.grad, out, vals)
@@ -190,6 +191,7 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 		return nil, errors.New("ops: ReLU: only the ReLU itself is differentiable")
 	}
 	g := *op
+	g.out = new(outBuf)
 	g.grad = true
 	dx, err := G.ApplyOp(&g, output, grad)
 	if err != nil {
@@ -208,6 +210,7 @@ func (op *reluOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		return fmt.Errorf("ops: ReLU: output gradient: %w", err)
 	}
 	g := *op
+	g.out = nil // the gradient is added in at once
 	g.grad = true
 	dx, err := g.Do(output.Value(), dy)
 	if err != nil {

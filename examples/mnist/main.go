@@ -41,7 +41,8 @@
 // "epochs", "test_accuracy", "seconds_per_epoch", "train_seconds",
 // "peak_rss_mb", "grad", "dtype", "blas", "losses", "grad_evals", ...}
 // (losses: the first minibatch losses, for comparing modes; blas: the
-// matrix-multiply kernels in use). -cpuprofile writes a CPU profile.
+// matrix-multiply kernels in use). -cpuprofile and -memprofile write CPU
+// and allocation profiles.
 package main
 
 import (
@@ -68,7 +69,7 @@ type config struct {
 	dtype                      string
 	optimizer, lrDecay         string
 	plot, save, load           string
-	cpuProfile                 string
+	cpuProfile, memProfile     string
 	epochs, batch, steps       int
 	channels, groups           int
 	trainLimit, testLimit      int
@@ -143,6 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.save, "save", "", "save the trained model to this file (its directory must exist and be writable: checked before training; the file carries a SHA-256 checksum verified by -load)")
 	fs.StringVar(&c.load, "load", "", "load a model saved with -save before training (with -epochs 0: evaluate only)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 	fs.IntVar(&c.logLosses, "log-losses", 10, "number of first minibatch losses to report")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -223,6 +225,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	res, err := train(c, ds, stderr)
 	if err != nil {
 		return err
+	}
+	if c.memProfile != "" {
+		f, err := os.Create(c.memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
 	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
