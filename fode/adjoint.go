@@ -30,8 +30,8 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		outs:     gridCotangents(sol, ybar),
 		thetabar: make([]float64, len(sol.theta)),
 		x0bar:    make([]float64, n),
-		xb:       make([]float64, n),
-		v:        make([]float64, n),
+		xb:       getFloats(n),
+		v:        getFloats(n),
 	}
 	a.pool = newRowPool(a.f, a.theta, sol.Rows, sol.opt.Workers)
 	if a.pool != nil {
@@ -53,6 +53,11 @@ func (a *adj) finish() *Gradient {
 		a.pool.close()
 		a.pool = nil
 	}
+	// The scratch streams go back for the next sweep.
+	putFloats(a.xb)
+	putFloats(a.v)
+	putFloats(a.ybar)
+	a.xb, a.v, a.ybar = nil, nil, nil
 	return &Gradient{X0: a.x0bar, Theta: a.thetabar, Alpha: a.dalpha}
 }
 
@@ -61,7 +66,7 @@ func (a *adj) row(buf []float64, j int) []float64 { return buf[j*a.n : (j+1)*a.n
 // denseYbar lays the output cotangents out on every grid state, for the
 // sweeps that accumulate into the grid cotangents in place.
 func (a *adj) denseYbar() {
-	a.ybar = make([]float64, (a.N+1)*a.n)
+	a.ybar = getZeroed((a.N + 1) * a.n)
 	for j, o := range a.outs {
 		copy(a.row(a.ybar, j), o)
 	}
