@@ -33,6 +33,21 @@ func checkMat(name string, rows, cols, length, ld int) {
 	}
 }
 
+// trivial checks the arguments (see checkArgs) and handles the products
+// that need no kernel: an empty C, and k = 0 or alpha = 0, where C =
+// beta·C. It reports whether it did the whole product.
+func trivial[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) bool {
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return true
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return true
+	}
+	return false
+}
+
 // scaleC sets C = beta·C for an m×n block (beta == 0 clears, ignoring NaN).
 func scaleC[T float32 | float64](m, n int, beta T, c []T, ldc int) {
 	if beta == 1 {

@@ -26,12 +26,7 @@ func F32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, 
 // (6×8 AVX2 or 8×16 AVX-512) on amd64 CPUs that have them, and gonum's
 // blas64 Dgemm elsewhere.
 func F64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
+	if trivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	if best64 != nil {
