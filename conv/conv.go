@@ -4,13 +4,18 @@
 // and behind the convolutional vector field of package layers; the package
 // itself does not depend on Gorgonia.
 //
-// A convolution of a batch runs as one im2col and one matrix product for
-// the whole batch (or for each of a few slices of it, one per worker),
-// not one small product per image: with C input channels, a K×K kernel
-// and an output of OH×OW pixels, the im2col matrix has C·K·K rows and
-// batch·OH·OW columns, and the product with the (out × C·K·K) kernel
-// matrix gives every output pixel of every image at once. Scratch space
-// comes from pools, so steady-state calls allocate nothing.
+// A convolution of a batch runs as a few large matrix products for the
+// whole batch (or for each of a few slices of it, one per worker), not
+// small products per image, and without an im2col matrix. The images are
+// first copied into zero-padded channel planes in which every kernel tap
+// is a constant shift: with stride S > 1 the planes are the S² phases of
+// the padded image (space-to-depth), which turns the strided convolution
+// into a stride-1 convolution with a ⌈K/S⌉×⌈K/S⌉ kernel on S²·C
+// channels. The output of every image is then the sum over the taps of
+// (out × channels) kernel slices times shifted views of the planes, each a
+// plain matrix product on contiguous rows; the input gradient is the same
+// sum with transposed slices and opposite shifts. Scratch space comes from
+// pools, so steady-state calls allocate nothing.
 package conv
 
 import (
@@ -89,9 +94,13 @@ func fits(f ...int) bool {
 // from a pool.
 type Conv[T Float] struct {
 	g       Geometry
+	lay     layout
 	workers int
 	relu    bool
-	pool    sync.Pool // *[]T
+	// Two pools: kernel-sized buffers and per-part working space, so that
+	// neither kind displaces the other and steady-state calls allocate
+	// nothing.
+	kpool, pool sync.Pool // *[]T
 }
 
 // Option configures a Conv.
@@ -122,7 +131,7 @@ func New[T Float](g Geometry, workers int, opts ...Option) (*Conv[T], error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Conv[T]{g: g, workers: workers, relu: o.relu}, nil
+	return &Conv[T]{g: g, lay: newLayout(g), workers: workers, relu: o.relu}, nil
 }
 
 // ReLU reports whether the convolution has a fused ReLU (WithReLU).
@@ -156,8 +165,17 @@ func (o sized[T]) check() error {
 // parts splits n images into at most c.workers contiguous slices.
 func (c *Conv[T]) parts(n int) int { return max(1, min(c.workers, n)) }
 
-func (c *Conv[T]) scratch(n int) *[]T {
-	if b, ok := c.pool.Get().(*[]T); ok && cap(*b) >= n {
+// span returns the images [n0, n1) of part i of p and the offset of their
+// planes in a keep buffer.
+func (c *Conv[T]) span(n, p, i int) (n0, n1, off int) {
+	n0, n1 = i*n/p, (i+1)*n/p
+	return n0, n1, c.lay.cp * (n0*c.lay.is + i*c.lay.margin)
+}
+
+func (c *Conv[T]) scratch(n int) *[]T { return get[T](&c.pool, n) }
+
+func get[T Float](pool *sync.Pool, n int) *[]T {
+	if b, ok := pool.Get().(*[]T); ok && cap(*b) >= n {
 		*b = (*b)[:n]
 		return b
 	}
@@ -172,29 +190,34 @@ func (c *Conv[T]) Forward(y, x, kernel, bias []T) error {
 	return c.ForwardKeep(y, nil, x, kernel, bias)
 }
 
-// ColsLen returns the number of values of the im2col matrices of a batch
-// of n images, the length of the cols buffer of ForwardKeep.
-func (c *Conv[T]) ColsLen(n int) int {
-	g := c.g
-	return g.InC * g.Kernel * g.Kernel * n * g.OutH() * g.OutW()
+// KeepLen returns the number of values of the padded input planes of a
+// batch of n images, the length of the keep buffer of ForwardKeep.
+func (c *Conv[T]) KeepLen(n int) int {
+	p := c.parts(n)
+	_, _, off := c.span(n, p, p)
+	return off
 }
 
-// ForwardKeep is Forward that also leaves the batch's im2col matrices in
-// cols (ColsLen(batch) values; nil keeps nothing), so that BackwardFrom
-// can compute the kernel gradient without forming them again.
-func (c *Conv[T]) ForwardKeep(y, cols, x, kernel, bias []T) error {
+// ForwardKeep is Forward that also leaves the batch's padded input planes
+// in keep (KeepLen(batch) values; nil keeps nothing), so that
+// BackwardFrom can compute the kernel gradient without forming them
+// again.
+func (c *Conv[T]) ForwardKeep(y, keep, x, kernel, bias []T) error {
 	g := c.g
 	if len(x) == 0 || len(x)%g.InSize() != 0 {
 		return fmt.Errorf("conv: input of %d values is not a batch of images of %d", len(x), g.InSize())
 	}
 	n := len(x) / g.InSize()
 	for _, o := range []sized[T]{{"kernel", kernel, g.KernelSize(), false}, {"bias", bias, g.OutC, true},
-		{"output", y, n * g.OutSize(), false}, {"im2col buffer", cols, c.ColsLen(n), true}} {
+		{"output", y, n * g.OutSize(), false}, {"keep buffer", keep, c.KeepLen(n), true}} {
 		if err := o.check(); err != nil {
 			return err
 		}
 	}
-	a := pass[T]{y: y, cols: cols, x: x, kernel: kernel, bias: bias}
+	wp := get[T](&c.kpool, c.lay.kernelLen(g))
+	defer c.kpool.Put(wp)
+	toTaps(c.lay, *wp, kernel, g)
+	a := pass[T]{y: y, keep: keep, x: x, wp: *wp, bias: bias}
 	c.run(n, false, &a)
 	return nil
 }
@@ -209,16 +232,16 @@ func (c *Conv[T]) Backward(dx, dkernel, dbias, x, kernel, y, dy []T) error {
 	return c.backward(dx, dkernel, dbias, x, nil, kernel, y, dy)
 }
 
-// BackwardFrom is Backward with the forward input's im2col matrices, as
-// ForwardKeep left them in cols, in place of the input itself.
-func (c *Conv[T]) BackwardFrom(dx, dkernel, dbias, cols, kernel, y, dy []T) error {
-	if cols == nil && dkernel != nil {
-		return fmt.Errorf("conv: no im2col matrices for the kernel gradient")
+// BackwardFrom is Backward with the forward input's padded planes, as
+// ForwardKeep left them in keep, in place of the input itself.
+func (c *Conv[T]) BackwardFrom(dx, dkernel, dbias, keep, kernel, y, dy []T) error {
+	if keep == nil && dkernel != nil {
+		return fmt.Errorf("conv: no kept input planes for the kernel gradient")
 	}
-	return c.backward(dx, dkernel, dbias, nil, cols, kernel, y, dy)
+	return c.backward(dx, dkernel, dbias, nil, keep, kernel, y, dy)
 }
 
-func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, y, dy []T) error {
+func (c *Conv[T]) backward(dx, dkernel, dbias, x, keep, kernel, y, dy []T) error {
 	g := c.g
 	if len(dy) == 0 || len(dy)%g.OutSize() != 0 {
 		return fmt.Errorf("conv: output cotangent of %d values is not a batch of images of %d", len(dy), g.OutSize())
@@ -227,8 +250,8 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, y, dy []T) error
 	for _, o := range []sized[T]{
 		{"kernel gradient", dkernel, g.KernelSize(), true}, {"bias gradient", dbias, g.OutC, true},
 		{"input gradient", dx, n * g.InSize(), true},
-		{"input", x, n * g.InSize(), dkernel == nil || cols != nil}, {"kernel", kernel, g.KernelSize(), dx == nil},
-		{"im2col buffer", cols, c.ColsLen(n), true},
+		{"input", x, n * g.InSize(), dkernel == nil || keep != nil}, {"kernel", kernel, g.KernelSize(), dx == nil},
+		{"keep buffer", keep, c.KeepLen(n), true},
 		{"output (for the fused ReLU)", y, len(dy), !c.relu},
 	} {
 		if err := o.check(); err != nil {
@@ -239,111 +262,167 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, cols, kernel, y, dy []T) error
 		y = nil
 	}
 	p := c.parts(n)
-	ks := g.KernelSize()
-	// Each part but the first accumulates its parameter gradients in its
-	// own buffer; they are added in at the end.
-	var acc *[]T
-	if p > 1 && (dkernel != nil || dbias != nil) {
-		acc = c.scratch((p - 1) * (ks + g.OutC))
-		clear(*acc)
-		defer c.pool.Put(acc)
+	kl := c.lay.kernelLen(g)
+	// One buffer: the tap-major kernel (for dx), then each part's own
+	// tap-major kernel gradient and bias gradient, summed in at the end.
+	size := 0
+	if dx != nil {
+		size += kl
 	}
-	a := pass[T]{dx: dx, dkernel: dkernel, dbias: dbias, x: x, cols: cols, kernel: kernel, y: y, dy: dy, acc: acc}
+	if dkernel != nil {
+		size += p * kl
+	}
+	if dbias != nil {
+		size += p * g.OutC
+	}
+	a := pass[T]{dx: dx, x: x, keep: keep, y: y, dy: dy}
+	if size > 0 {
+		buf := get[T](&c.kpool, size)
+		defer c.kpool.Put(buf)
+		s := *buf
+		if dx != nil {
+			a.wp, s = s[:kl], s[kl:]
+			toTaps(c.lay, a.wp, kernel, g)
+		}
+		if dkernel != nil {
+			a.dwp, s = s[:p*kl], s[p*kl:]
+		}
+		if dbias != nil {
+			a.dbp = s[:p*g.OutC]
+		}
+	}
 	c.run(n, true, &a)
-	if acc != nil {
-		for part := 1; part < p; part++ {
-			a := (*acc)[(part-1)*(ks+g.OutC):][:ks+g.OutC]
-			if dkernel != nil {
-				addTo(dkernel, a[:ks])
-			}
-			if dbias != nil {
-				addTo(dbias, a[ks:])
-			}
+	for part := range p {
+		if dkernel != nil {
+			addTaps(c.lay, dkernel, a.dwp[part*kl:(part+1)*kl], g)
+		}
+		if dbias != nil {
+			addTo(dbias, a.dbp[part*g.OutC:(part+1)*g.OutC])
 		}
 	}
 	return nil
 }
 
-// forwardPart computes images [n0, n1) of a Forward pass.
-func (c *Conv[T]) forwardPart(a *pass[T], n0, n1 int) {
-	g := c.g
-	ohw, kk := g.OutH()*g.OutW(), g.InC*g.Kernel*g.Kernel
-	m := (n1 - n0) * ohw
-	buf := c.scratch(kk*m + g.OutC*m)
-	defer c.pool.Put(buf)
-	col, out := (*buf)[:kk*m], (*buf)[kk*m:]
-	if a.cols != nil {
-		col = a.cols[kk*n0*ohw:][:kk*m]
+// forwardPart computes part `part` of p of a Forward pass over n images:
+// the output planes are the sum over the kernel taps of the tap's
+// (OutC × channels) kernel slice times the input planes shifted by the
+// tap's offset.
+func (c *Conv[T]) forwardPart(a *pass[T], part, p, n int) {
+	g, l := c.g, c.lay
+	n0, n1, off := c.span(n, p, part)
+	m := n1 - n0
+	q, pl := l.outLen(m), l.planeLen(m)
+	size := g.OutC * q
+	if a.keep == nil {
+		size += l.cp * pl
 	}
-	im2col(col, a.x[n0*g.InSize():n1*g.InSize()], g, n1-n0)
-	gemm.Mul(false, false, g.OutC, m, kk, a.kernel, kk, col, m, 0, out, m)
-	scatter(a.y[n0*g.OutSize():n1*g.OutSize()], out, g.OutC, n1-n0, ohw, a.bias, c.relu)
+	buf := c.scratch(size)
+	defer c.pool.Put(buf)
+	yp := (*buf)[:g.OutC*q]
+	planes := (*buf)[g.OutC*q:]
+	if a.keep != nil {
+		planes = a.keep[off:][:l.cp*pl]
+	}
+	toPlanes(l, planes, a.x[n0*g.InSize():n1*g.InSize()], g, m)
+	gemm.Shifted(false, g.OutC, q, l.cp, a.wp, l.taps()*l.cp, l.cp, planes, pl, l.shifts, 0, yp, q)
+	scatter(l, a.y[n0*g.OutSize():n1*g.OutSize()], yp, a.bias, c.relu, g, m)
 }
 
-// backwardPart computes the gradients of images [n0, n1); part p > 0
-// accumulates its parameter gradients in its own slot of a.acc.
-func (c *Conv[T]) backwardPart(a *pass[T], n0, n1, part int) {
-	g := c.g
-	ks := g.KernelSize()
-	ohw, kk := g.OutH()*g.OutW(), g.InC*g.Kernel*g.Kernel
-	m := (n1 - n0) * ohw
-	buf := c.scratch(kk*m + g.OutC*m)
-	defer c.pool.Put(buf)
-	col, dyT := (*buf)[:kk*m], (*buf)[kk*m:]
-	var mask []T
+// wideTaps is the number of input planes from which the kernel gradient
+// is computed tap by tap rather than in one product with copies of the
+// shifted planes: the width of the products' micro-tiles.
+const wideTaps = 32
+
+// backwardPart computes the gradients of part `part` of p of a Backward
+// pass over n images, writing its kernel and bias gradients into its own
+// slots of a.dwp and a.dbp.
+func (c *Conv[T]) backwardPart(a *pass[T], part, p, n int) {
+	g, l := c.g, c.lay
+	n0, n1, off := c.span(n, p, part)
+	m := n1 - n0
+	q, pl, mg := l.outLen(m), l.planeLen(m), l.margin
+	kw := l.taps() * l.cp
+	// The cotangent planes carry a margin of zeros on both sides, so that
+	// every shift of the input gradient reads inside them.
+	dl := q + 2*mg
+	work := 0
+	if a.dwp != nil && a.keep == nil {
+		work = l.cp * pl
+	}
+	if a.dwp != nil && l.cp < wideTaps {
+		work += kw * q
+	}
+	if a.dx != nil {
+		work = max(work, l.cp*pl)
+	}
+	dy := a.dy[n0*g.OutSize() : n1*g.OutSize()]
 	if a.y != nil {
-		mask = a.y[n0*g.OutSize() : n1*g.OutSize()]
+		work = max(work, len(dy))
 	}
-	gather(dyT, a.dy[n0*g.OutSize():n1*g.OutSize()], mask, g.OutC, n1-n0, ohw)
-	dk, db := a.dkernel, a.dbias
-	if part > 0 && a.acc != nil {
-		slot := (*a.acc)[(part-1)*(ks+g.OutC):][:ks+g.OutC]
-		if dk != nil {
-			dk = slot[:ks]
-		}
-		if db != nil {
-			db = slot[ks:]
-		}
+	buf := c.scratch(g.OutC*dl + work)
+	defer c.pool.Put(buf)
+	dyp, s := (*buf)[:g.OutC*dl], (*buf)[g.OutC*dl:]
+	if a.y != nil {
+		// The fused ReLU passes the cotangent where its output is
+		// positive; masked in one pass over the batch, not row by row.
+		maskPositive(s[:len(dy)], dy, a.y[n0*g.OutSize():n1*g.OutSize()])
+		dy = s[:len(dy)]
 	}
-	if dk != nil {
-		kept := col
-		if a.cols != nil {
-			kept = a.cols[kk*n0*ohw:][:kk*m]
-		} else {
-			im2col(col, a.x[n0*g.InSize():n1*g.InSize()], g, n1-n0)
-		}
-		gemm.Mul(false, true, g.OutC, kk, m, dyT, m, kept, m, 1, dk, kk)
-	}
-	if db != nil {
+	gather(l, dyp, dy, g, m)
+	if a.dbp != nil {
 		for o := range g.OutC {
-			var s T
-			for _, v := range dyT[o*m : (o+1)*m] {
-				s += v
+			a.dbp[part*g.OutC+o] = sum(dyp[o*dl+mg : o*dl+mg+q])
+		}
+	}
+	if a.dwp != nil {
+		var planes []T
+		if a.keep != nil {
+			planes = a.keep[off:][:l.cp*pl]
+		} else {
+			planes = s[:l.cp*pl]
+			toPlanes(l, planes, a.x[n0*g.InSize():n1*g.InSize()], g, m)
+		}
+		dw := a.dwp[part*g.OutC*kw:][:g.OutC*kw]
+		if l.cp >= wideTaps {
+			// Tap t's kernel gradient is the cotangent planes times the
+			// shifted input planes, transposed.
+			for t := range l.taps() {
+				gemm.Mul(false, true, g.OutC, l.cp, q, dyp[mg:], dl, planes[l.shift(t):], pl, 0, dw[t*l.cp:], kw)
 			}
-			db[o] += s
+		} else {
+			// Few planes per tap would make narrow products: stack the
+			// shifted planes of all taps (whole-plane copies) for one.
+			cols := s[len(s)-kw*q:]
+			for t := range l.taps() {
+				for ch := range l.cp {
+					copy(cols[(t*l.cp+ch)*q:][:q], planes[ch*pl+l.shift(t):][:q])
+				}
+			}
+			gemm.Mul(false, true, g.OutC, kw, q, dyp[mg:], dl, cols, q, 0, dw, kw)
 		}
 	}
 	if a.dx != nil {
-		gemm.Mul(true, false, kk, m, g.OutC, a.kernel, kk, dyT, m, 0, col, m)
-		col2im(a.dx[n0*g.InSize():n1*g.InSize()], col, g, n1-n0)
+		dxp := s[:l.cp*pl]
+		gemm.Shifted(true, l.cp, pl, g.OutC, a.wp, kw, l.cp, dyp, dl, l.back, 0, dxp, pl)
+		fromPlanes(l, a.dx[n0*g.InSize():n1*g.InSize()], dxp, g, m)
 	}
 }
 
 // pass holds the buffers of one Forward or Backward call, shared by its
 // parts.
 type pass[T Float] struct {
-	y, cols, x, kernel, bias []T
-	dx, dkernel, dbias, dy   []T
-	acc                      *[]T // parameter gradients of parts 1..p-1
+	y, keep, x, wp, bias []T
+	dx, dy               []T
+	dwp, dbp             []T // per-part kernel and bias gradients
 }
 
-// run calls work on contiguous slices [n0, n1) of n images, in parallel
-// when the convolution has several workers. Only the parallel path
-// creates goroutines (and allocates).
+// run calls work on the parts of n images, in parallel when the
+// convolution has several workers. Only the parallel path creates
+// goroutines (and allocates).
 func (c *Conv[T]) run(n int, backward bool, a *pass[T]) {
 	p := c.parts(n)
 	if p == 1 {
-		c.part(backward, a, 0, n, 0)
+		c.part(backward, a, 0, 1, n)
 		return
 	}
 	shared := *a // a copy for the goroutines, so that a itself stays on the stack
@@ -352,69 +431,42 @@ func (c *Conv[T]) run(n int, backward bool, a *pass[T]) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.part(backward, &shared, i*n/p, (i+1)*n/p, i)
+			c.part(backward, &shared, i, p, n)
 		}()
 	}
-	c.part(backward, &shared, 0, n/p, 0)
+	c.part(backward, &shared, 0, p, n)
 	wg.Wait()
 }
 
-func (c *Conv[T]) part(backward bool, a *pass[T], n0, n1, part int) {
+func (c *Conv[T]) part(backward bool, a *pass[T], part, p, n int) {
 	if backward {
-		c.backwardPart(a, n0, n1, part)
+		c.backwardPart(a, part, p, n)
 	} else {
-		c.forwardPart(a, n0, n1)
+		c.forwardPart(a, part, p, n)
 	}
+}
+
+// sum returns the sum of s, in four independent partial sums: one
+// accumulator would wait on each addition's latency.
+func sum[T Float](s []T) T {
+	var s0, s1, s2, s3 T
+	for len(s) >= 4 {
+		s0 += s[0]
+		s1 += s[1]
+		s2 += s[2]
+		s3 += s[3]
+		s = s[4:]
+	}
+	for _, v := range s {
+		s0 += v
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func addTo[T Float](dst, src []T) {
 	src = src[:len(dst)]
 	for i, v := range src {
 		dst[i] += v
-	}
-}
-
-// scatter writes the (ch × n·hw) matrix m, laid out channel-major (CNHW),
-// into y in NCHW order, adding bias[c] to channel c when bias is not nil
-// and clamping at zero with relu.
-func scatter[T Float](y, m []T, ch, n, hw int, bias []T, relu bool) {
-	for c := range ch {
-		var b T
-		if bias != nil {
-			b = bias[c]
-		}
-		for i := range n {
-			src := m[(c*n+i)*hw:][:hw]
-			dst := y[(i*ch+c)*hw:][:hw]
-			switch {
-			case relu:
-				for j, v := range src {
-					dst[j] = max(v+b, 0)
-				}
-			case bias == nil:
-				copy(dst, src)
-			default:
-				for j, v := range src {
-					dst[j] = v + b
-				}
-			}
-		}
-	}
-}
-
-// gather is the inverse of scatter without bias: it writes the NCHW batch
-// dy as the channel-major (ch × n·hw) matrix m, keeping only the values
-// where mask (the ReLU's output) is positive when mask is not nil.
-func gather[T Float](m, dy, mask []T, ch, n, hw int) {
-	for c := range ch {
-		for i := range n {
-			dst, src := m[(c*n+i)*hw:][:hw], dy[(i*ch+c)*hw:][:hw]
-			if mask == nil {
-				copy(dst, src)
-				continue
-			}
-			maskPositive(dst, src, mask[(i*ch+c)*hw:][:hw])
-		}
 	}
 }
 

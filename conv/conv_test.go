@@ -64,6 +64,9 @@ var geometries = []struct {
 	{"1 channel", Geometry{InC: 1, H: 9, W: 6, OutC: 2, Kernel: 3, Stride: 1, Padding: 1}, 4},
 	{"valid 5x5 stride 3", Geometry{InC: 2, H: 11, W: 13, OutC: 2, Kernel: 5, Stride: 3, Padding: 0}, 2},
 	{"1x1", Geometry{InC: 4, H: 3, W: 5, OutC: 3, Kernel: 1, Stride: 1, Padding: 0}, 3},
+	{"2x2 padded", Geometry{InC: 2, H: 5, W: 6, OutC: 2, Kernel: 2, Stride: 1, Padding: 1}, 3},
+	{"3x3 stride 2 odd", Geometry{InC: 3, H: 9, W: 8, OutC: 2, Kernel: 3, Stride: 2, Padding: 1}, 3},
+	{"valid 3x3 stride 1", Geometry{InC: 2, H: 6, W: 5, OutC: 3, Kernel: 3, Stride: 1, Padding: 0}, 2},
 }
 
 // TestForwardMatchesNaive checks Forward in float64 (to round-off) and
@@ -267,7 +270,7 @@ func TestKeptColumns(t *testing.T) {
 			x, k, b := randSlice(rng, tc.batch*g.InSize()), randSlice(rng, g.KernelSize()), randSlice(rng, g.OutC)
 			dy := randSlice(rng, tc.batch*g.OutSize())
 			y1, y2 := make([]float64, len(dy)), make([]float64, len(dy))
-			cols := make([]float64, c.ColsLen(tc.batch))
+			cols := make([]float64, c.KeepLen(tc.batch))
 			if err := c.Forward(y1, x, k, b); err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +293,7 @@ func TestKeptColumns(t *testing.T) {
 				}
 			}
 			if c.BackwardFrom(nil, dk2, nil, nil, k, nil, dy) == nil || c.ForwardKeep(y2, cols[1:], x, k, b) == nil {
-				t.Error("missing or short im2col buffer accepted")
+				t.Error("missing or short keep buffer accepted")
 			}
 		}
 	}
@@ -306,7 +309,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 	c, _ := New[float32](g, 1)
 	x, k, b := make([]float32, 8*g.InSize()), make([]float32, g.KernelSize()), make([]float32, g.OutC)
 	y, dx, dk := make([]float32, 8*g.OutSize()), make([]float32, len(x)), make([]float32, len(k))
-	cols := make([]float32, c.ColsLen(8))
+	cols := make([]float32, c.KeepLen(8))
 	if a := testing.AllocsPerRun(20, func() { _ = c.Forward(y, x, k, b) }); a != 0 {
 		t.Errorf("Forward: %v allocations", a)
 	}
@@ -318,34 +321,6 @@ func TestSteadyStateAllocations(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(20, func() { _ = c.BackwardFrom(dx, dk, b, cols, k, nil, y) }); a != 0 {
 		t.Errorf("BackwardFrom: %v allocations", a)
-	}
-}
-
-func BenchmarkIm2col(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		g    Geometry
-		n    int
-	}{
-		{"field3x3", Geometry{InC: 16, H: 7, W: 7, OutC: 16, Kernel: 3, Stride: 1, Padding: 1}, 32},
-		{"down4x4s2", Geometry{InC: 16, H: 28, W: 28, OutC: 16, Kernel: 4, Stride: 2, Padding: 1}, 32},
-	} {
-		g := tc.g
-		c, _ := New[float32](g, 1)
-		x := make([]float32, tc.n*g.InSize())
-		col := make([]float32, c.ColsLen(tc.n))
-		b.Run(tc.name+"/im2col", func(b *testing.B) {
-			for b.Loop() {
-				im2col(col, x, g, tc.n)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(col)), "ns/value")
-		})
-		b.Run(tc.name+"/col2im", func(b *testing.B) {
-			for b.Loop() {
-				col2im(x, col, g, tc.n)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(col)), "ns/value")
-		})
 	}
 }
 

@@ -79,8 +79,8 @@ type ConvOptions struct {
 // input channel i at pixel (y+ky-1, x+kx-1) in output channel o at (y, x).
 // Layout returns the offsets and shapes.
 //
-// Each convolution of a batch is one im2col and one matrix product for the
-// whole batch (package conv), the VJPs the transposed products and col2im.
+// Each convolution of a batch runs as a few large matrix products for the
+// whole batch (package conv), the VJPs as their transposes.
 // A ConvField implements fode.Field,
 // fode.RowwiseField and fode.JVPField; its scratch space comes from a pool,
 // so Eval, VJP and JVP allocate nothing in steady state, and they are safe
@@ -220,8 +220,8 @@ func (f *ConvField) check(x, theta []float64) error {
 }
 
 // Eval writes f(t, x; θ) = K2 ⋆ σ(N(K1 ⋆ [x; t?] + b1)) + b2 for the batch
-// x into dst: one im2col and one matrix product per convolution for the
-// whole batch. It returns an error unless len(x) is a multiple of Dim(),
+// x into dst: each convolution a few matrix products for the whole
+// batch. It returns an error unless len(x) is a multiple of Dim(),
 // len(dst) = len(x) and len(theta) = NumParams(). dst may be x.
 func (f *ConvField) Eval(dst []float64, t float64, x, theta []float64) error {
 	if err := f.check(x, theta); err != nil {
@@ -373,11 +373,11 @@ func (c *convCore[T]) eval(dst []T, t float64, x, theta []T) error {
 func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error {
 	f := c.f
 	rows, zl, ul, g := len(x)/f.Dim(), f.ch*f.hw, f.cin*f.hw, f.opt.Groups
-	cl := c.conv1.ColsLen(rows)
+	cl := c.conv1.KeepLen(rows)
 	buf := c.get(rows*(3*zl+2*ul+g) + cl)
 	defer c.pool.Put(buf)
 	s := *buf
-	cols, s := s[:cl], s[cl:]
+	planes, s := s[:cl], s[cl:]
 	z, s := s[:rows*zl], s[rows*zl:]
 	a, s := s[:rows*zl], s[rows*zl:]
 	da, s := s[:rows*zl], s[rows*zl:]
@@ -385,8 +385,8 @@ func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error 
 	du, rstd := s[:rows*ul], s[rows*ul:]
 	k1, b1, gamma, _, k2, _ := c.params(theta)
 	u := c.input(ubuf, t, x)
-	// The first convolution's im2col matrices serve its kernel gradient.
-	if err := c.conv1.ForwardKeep(z, cols, u, k1, b1); err != nil {
+	// The first convolution's input planes serve its kernel gradient.
+	if err := c.conv1.ForwardKeep(z, planes, u, k1, b1); err != nil {
 		return err
 	}
 	for r := range rows {
@@ -426,7 +426,7 @@ func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error 
 	if f.opt.TimeInput && xbar != nil {
 		dx = du
 	}
-	if err := c.conv1.BackwardFrom(dx, gk1, gb1, cols, k1, nil, da); err != nil {
+	if err := c.conv1.BackwardFrom(dx, gk1, gb1, planes, k1, nil, da); err != nil {
 		return err
 	}
 	if f.opt.TimeInput && xbar != nil {

@@ -17,10 +17,10 @@ import (
 // (cross-correlation) of the NCHW batch x (batch, in, H, W) with the
 // kernel (out, in, k, k), square, with the given stride and zero padding,
 // plus the per-channel bias (out) when bias is not nil. The whole batch
-// is one im2col and one matrix product (split across GOMAXPROCS
-// goroutines), on preallocated buffers, in the nodes' dtype (float32 or
-// float64). Its gradients are nodes of their own: the input gradient
-// (the transposed product and col2im), the kernel gradient and the bias
+// runs as a few large matrix products (package conv; split across
+// GOMAXPROCS goroutines), on preallocated buffers, in the nodes' dtype
+// (float32 or float64). Its gradients are nodes of their own: the input
+// gradient (the transposed products), the kernel gradient and the bias
 // gradient, each computed only where Gorgonia asks for it. Shapes and
 // dtypes are checked when the graph is built.
 func Conv2D(x, kernel, bias *G.Node, stride, padding int) (*G.Node, error) {
@@ -185,30 +185,30 @@ type convOp struct {
 	batch int
 	bias  bool
 	// keep is set once the op has a symbolic gradient: the forward pass
-	// then leaves its im2col matrices in kept for the kernel gradient.
+	// then leaves its padded input planes in kept for the kernel gradient.
 	keep bool
-	kept keptCols
+	kept keptPlanes
 	out  *outBuf
 }
 
-// keptCols holds the im2col matrices of the last forward pass, tagged
+// keptPlanes holds the padded input planes of the last forward pass, tagged
 // with the addresses of the input and output values it ran on: the
 // kernel-gradient node reuses them only for that same pair (in a tape the
 // gradient runs after its forward pass, on the same values), and forms
 // them again otherwise.
-type keptCols struct {
+type keptPlanes struct {
 	mu     sync.Mutex
 	x, y   uintptr
-	cols32 []float32
-	cols64 []float64
+	planes32 []float32
+	planes64 []float64
 }
 
-func (k *keptCols) store(x, y G.Value) {
+func (k *keptPlanes) store(x, y G.Value) {
 	k.x, k.y = memKey(x), memKey(y)
 }
 
-// matches reports whether the kept matrices were formed from x for y.
-func (k *keptCols) matches(x, y G.Value) bool {
+// matches reports whether the kept planes were formed from x for y.
+func (k *keptPlanes) matches(x, y G.Value) bool {
 	return k.x != 0 && k.x == memKey(x) && k.y == memKey(y)
 }
 
@@ -270,9 +270,9 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, err
 		op.kept.x = 0
 	}
 	if op.k.dt == tensor.Float32 {
-		err = convForward(op.k.c32, out, vals, op.keep, &op.kept.cols32)
+		err = convForward(op.k.c32, out, vals, op.keep, &op.kept.planes32)
 	} else {
-		err = convForward(op.k.c64, out, vals, op.keep, &op.kept.cols64)
+		err = convForward(op.k.c64, out, vals, op.keep, &op.kept.planes64)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ops: Conv2D: %w", err)
@@ -283,7 +283,7 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, err
 	return out, nil
 }
 
-func convForward[E conv.Float](c *conv.Conv[E], out *tensor.Dense, vals []G.Value, keep bool, cols *[]E) error {
+func convForward[E conv.Float](c *conv.Conv[E], out *tensor.Dense, vals []G.Value, keep bool, planes *[]E) error {
 	in, err := data[E](vals...)
 	if err != nil {
 		return err
@@ -291,12 +291,12 @@ func convForward[E conv.Float](c *conv.Conv[E], out *tensor.Dense, vals []G.Valu
 	if !keep {
 		return c.Forward(out.Data().([]E), in[0], in[1], in[2])
 	}
-	n := c.ColsLen(len(in[0]) / c.Geometry().InSize())
-	if cap(*cols) < n {
-		*cols = make([]E, n)
+	n := c.KeepLen(len(in[0]) / c.Geometry().InSize())
+	if cap(*planes) < n {
+		*planes = make([]E, n)
 	}
-	*cols = (*cols)[:n]
-	return c.ForwardKeep(out.Data().([]E), *cols, in[0], in[1], in[2])
+	*planes = (*planes)[:n]
+	return c.ForwardKeep(out.Data().([]E), *planes, in[0], in[1], in[2])
 }
 
 func (op *convOp) DiffWRT(inputs int) []bool {
@@ -317,7 +317,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	var err error
 	// Every gradient node also reads the output: a fused ReLU masks the
 	// cotangent with it, and the kernel gradient checks that the kept
-	// im2col matrices belong to it.
+	// input planes belong to it.
 	if out[0], err = G.ApplyOp(&convGradOp{k: op.k, wrt: wrtInput, batch: op.batch, out: new(outBuf)}, inputs[1], output, grad); err != nil {
 		return nil, fmt.Errorf("ops: Conv2D input gradient: %w", err)
 	}
@@ -405,7 +405,7 @@ const (
 // convGradOp computes one gradient of a convolution from the output y and
 // its cotangent dy: with respect to the input (inputs kernel, y, dy), the
 // kernel (inputs x, y, dy; y also tells whether the forward pass's kept
-// im2col matrices are x's) or the bias (inputs y, dy).
+// input planes are x's) or the bias (inputs y, dy).
 type convGradOp struct {
 	k     *convKernel
 	wrt   convWRT
@@ -461,9 +461,9 @@ func (op *convGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value,
 	out := op.out.output(prealloc, op.k.dt, op.shape())
 	var err error
 	if op.k.dt == tensor.Float32 {
-		err = convBackward(op, op.k.c32, out, vals, func(k *keptCols) []float32 { return k.cols32 })
+		err = convBackward(op, op.k.c32, out, vals, func(k *keptPlanes) []float32 { return k.planes32 })
 	} else {
-		err = convBackward(op, op.k.c64, out, vals, func(k *keptCols) []float64 { return k.cols64 })
+		err = convBackward(op, op.k.c64, out, vals, func(k *keptPlanes) []float64 { return k.planes64 })
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ops: Conv2D gradient: %w", err)
@@ -471,7 +471,7 @@ func (op *convGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value,
 	return out, nil
 }
 
-func convBackward[E conv.Float](op *convGradOp, c *conv.Conv[E], out *tensor.Dense, vals []G.Value, cols func(*keptCols) []E) error {
+func convBackward[E conv.Float](op *convGradOp, c *conv.Conv[E], out *tensor.Dense, vals []G.Value, planes func(*keptPlanes) []E) error {
 	in, err := data[E](vals...)
 	if err != nil {
 		return err
@@ -492,7 +492,7 @@ func convBackward[E conv.Float](op *convGradOp, c *conv.Conv[E], out *tensor.Den
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			if k.matches(vals[0], vals[1]) {
-				return c.BackwardFrom(nil, o, nil, cols(k), nil, y, dy)
+				return c.BackwardFrom(nil, o, nil, planes(k), nil, y, dy)
 			}
 		}
 		return c.Backward(nil, o, nil, in[0], nil, y, dy)

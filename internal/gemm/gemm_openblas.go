@@ -15,6 +15,10 @@ import (
 	"gonum.org/v1/netlib/blas/netlib"
 )
 
+// nativeShifted is false: in this build Shifted makes one OpenBLAS
+// product per term.
+const nativeShifted = false
+
 // init makes OpenBLAS the process-wide gonum BLAS implementation, so every
 // blas32/blas64 user (not only this package) goes through it, and keeps
 // OpenBLAS to one thread per call: the library's callers split batches

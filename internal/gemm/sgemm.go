@@ -242,16 +242,15 @@ func packB[T float](trans bool, kcb, nrb, nr int, b []T, ldb, p0, j0 int, dst []
 			packT(kcb, &b[j0*ldb+p0], ldb, &dst[0], nr, j8)
 		}
 	}
-	for j := j8; j < nr; j++ {
-		if j >= nrb {
-			for p := 0; p < kcb; p++ {
-				dst[p*nr+j] = 0
-			}
-			continue
-		}
+	for j := j8; j < nrb; j++ {
 		row := b[(j0+j)*ldb+p0:][:kcb]
 		for p, v := range row {
 			dst[p*nr+j] = v
+		}
+	}
+	if nrb < nr {
+		for p := 0; p < kcb; p++ {
+			clear(dst[p*nr+nrb : (p+1)*nr])
 		}
 	}
 }

@@ -1,0 +1,216 @@
+package conv
+
+// layout places a batch of images in channel planes on which a
+// convolution is a stride-1 correlation whose taps are constant shifts.
+//
+// With stride S the planes are the S² phases of the zero-padded images
+// (space-to-depth): plane (c·S + a)·S + b holds the pixels (S·u + a,
+// S·v + b) of the padded channel c at (u, v), and the K×K kernel becomes a
+// k×k kernel with k = ⌈K/S⌉ on S²·InC channels (taps beyond K are zero).
+// Within a plane, image i's pixel (u, v) sits at i·is + u·ws + v, and the
+// output pixel (oy, ox) of image i is computed at the same place: it reads
+// tap (dy, dx) at the shift dy·ws + dx. With stride 1, rows and images
+// share their padding (ws = W + P, is = (H + P)·ws): the right padding of
+// a row is the left padding of the next, the bottom padding of an image
+// the top padding of the next. The positions between the output pixels
+// are computed too and ignored; each plane ends with a margin so that the
+// largest shift of the last position stays inside it.
+type layout struct {
+	s, k   int // stride (phase count per axis) and the kernel side on the planes
+	cp     int // planes per image batch: InC·S²
+	pad    int
+	ws, is int // row and image strides within a plane
+	margin int // the largest tap shift, (k-1)·(ws+1)
+	// rows[y] is the phase and plane row of image row y; cols[b] the
+	// image columns x0, x0+s, … (n of them) of phase b, at plane column
+	// v0 onwards. Tables, because divisions by a variable stride per
+	// pixel row cost more than the copies themselves.
+	rows []struct{ a, u int }
+	cols []struct{ x0, v0, n int }
+	// shifts[t] is tap t's shift; back[t] = margin - shifts[t], where the
+	// input gradient reads the cotangent planes (which start with a margin).
+	shifts, back []int
+}
+
+func newLayout(g Geometry) layout {
+	s := g.Stride
+	l := layout{s: s, k: (g.Kernel + s - 1) / s, cp: g.InC * s * s, pad: g.Padding}
+	if s == 1 {
+		l.ws = g.W + g.Padding
+		l.is = (g.H + g.Padding) * l.ws
+	} else {
+		l.ws = (g.W + 2*g.Padding + s - 1) / s
+		l.is = (g.H + 2*g.Padding + s - 1) / s * l.ws
+	}
+	l.margin = (l.k - 1) * (l.ws + 1)
+	for t := range l.taps() {
+		l.shifts = append(l.shifts, l.shift(t))
+		l.back = append(l.back, l.margin-l.shift(t))
+	}
+	l.rows = make([]struct{ a, u int }, g.H)
+	for y := range l.rows {
+		l.rows[y].a, l.rows[y].u = (y+g.Padding)%s, (y+g.Padding)/s
+	}
+	for b := range s {
+		x0 := ((b-g.Padding)%s + s) % s
+		if x0 < g.W {
+			l.cols = append(l.cols, struct{ x0, v0, n int }{x0, (x0 + g.Padding) / s, (g.W - x0 + s - 1) / s})
+		} else {
+			l.cols = append(l.cols, struct{ x0, v0, n int }{})
+		}
+	}
+	return l
+}
+
+// taps returns the number of kernel taps on the planes, k².
+func (l layout) taps() int { return l.k * l.k }
+
+// shift returns the offset at which tap t = dy·k + dx reads.
+func (l layout) shift(t int) int { return t/l.k*l.ws + t%l.k }
+
+// outLen returns the positions computed per output channel for m images.
+func (l layout) outLen(m int) int { return m * l.is }
+
+// planeLen returns the length of one input plane of m images.
+func (l layout) planeLen(m int) int { return m*l.is + l.margin }
+
+// kernelLen returns the length of the tap-major kernel: OutC rows of
+// taps·cp values, tap t's slice at columns [t·cp, (t+1)·cp).
+func (l layout) kernelLen(g Geometry) int { return g.OutC * l.taps() * l.cp }
+
+// tapIndex returns the position of kernel entry (o, c, ky, kx) in the
+// tap-major kernel.
+func (l layout) tapIndex(g Geometry, o, c, ky, kx int) int {
+	s := l.s
+	t := ky/s*l.k + kx/s
+	return o*l.taps()*l.cp + t*l.cp + (c*s+ky%s)*s + kx%s
+}
+
+// toTaps writes the OutC×InC×K×K kernel k in tap-major form into w.
+func toTaps[T Float](l layout, w, k []T, g Geometry) {
+	clear(w)
+	for o := range g.OutC {
+		for c := range g.InC {
+			for ky := range g.Kernel {
+				for kx := range g.Kernel {
+					w[l.tapIndex(g, o, c, ky, kx)] = k[((o*g.InC+c)*g.Kernel+ky)*g.Kernel+kx]
+				}
+			}
+		}
+	}
+}
+
+// addTaps adds the tap-major kernel gradient w into the OutC×InC×K×K
+// gradient dk (the taps beyond K, zero in the kernel, are dropped).
+func addTaps[T Float](l layout, dk, w []T, g Geometry) {
+	for o := range g.OutC {
+		for c := range g.InC {
+			for ky := range g.Kernel {
+				for kx := range g.Kernel {
+					dk[((o*g.InC+c)*g.Kernel+ky)*g.Kernel+kx] += w[l.tapIndex(g, o, c, ky, kx)]
+				}
+			}
+		}
+	}
+}
+
+// toPlanes writes the m NCHW images x into planes (cp planes of
+// planeLen(m) values), zero everywhere else.
+func toPlanes[T Float](l layout, planes, x []T, g Geometry, m int) {
+	clear(planes)
+	pl, s, hw := l.planeLen(m), l.s, g.H*g.W
+	for i := range m {
+		for c := range g.InC {
+			img := x[(i*g.InC+c)*hw:][:hw]
+			for y, r := range l.rows {
+				row := img[y*g.W:][:g.W]
+				base := i*l.is + r.u*l.ws
+				if s == 1 {
+					copy(planes[c*pl+base+l.pad:][:g.W], row)
+					continue
+				}
+				for b, cs := range l.cols {
+					dst := planes[((c*s+r.a)*s+b)*pl+base+cs.v0:][:cs.n]
+					for j := range dst {
+						dst[j] = row[cs.x0+j*s]
+					}
+				}
+			}
+		}
+	}
+}
+
+// fromPlanes is the inverse of toPlanes: it overwrites the m NCHW images
+// dx with the image pixels of planes, dropping the padding.
+func fromPlanes[T Float](l layout, dx, planes []T, g Geometry, m int) {
+	pl, s, hw := l.planeLen(m), l.s, g.H*g.W
+	for i := range m {
+		for c := range g.InC {
+			img := dx[(i*g.InC+c)*hw:][:hw]
+			for y, r := range l.rows {
+				row := img[y*g.W:][:g.W]
+				base := i*l.is + r.u*l.ws
+				if s == 1 {
+					copy(row, planes[c*pl+base+l.pad:][:g.W])
+					continue
+				}
+				for b, cs := range l.cols {
+					src := planes[((c*s+r.a)*s+b)*pl+base+cs.v0:][:cs.n]
+					for j, v := range src {
+						row[cs.x0+j*s] = v
+					}
+				}
+			}
+		}
+	}
+}
+
+// scatter writes the output pixels of the OutC output planes yp (outLen(m)
+// values each) into the m NCHW images y, adding bias[o] to channel o when
+// bias is not nil and clamping at zero with relu.
+func scatter[T Float](l layout, y, yp, bias []T, relu bool, g Geometry, m int) {
+	oh, ow, q := g.OutH(), g.OutW(), l.outLen(m)
+	for i := range m {
+		for o := range g.OutC {
+			var b T
+			if bias != nil {
+				b = bias[o]
+			}
+			img := y[(i*g.OutC+o)*oh*ow:][:oh*ow]
+			for oy := range oh {
+				src := yp[o*q+i*l.is+oy*l.ws:][:ow]
+				dst := img[oy*ow:][:ow]
+				switch {
+				case relu:
+					for j, v := range src {
+						dst[j] = max(v+b, 0)
+					}
+				case bias == nil:
+					copy(dst, src)
+				default:
+					for j, v := range src {
+						dst[j] = v + b
+					}
+				}
+			}
+		}
+	}
+}
+
+// gather is the transpose of scatter without bias: it writes the m NCHW
+// images dy into the OutC cotangent planes dyp, each outLen(m) + 2·margin
+// values with the output positions after a margin of zeros, zero between
+// the pixels.
+func gather[T Float](l layout, dyp, dy []T, g Geometry, m int) {
+	clear(dyp)
+	oh, ow := g.OutH(), g.OutW()
+	dl := l.outLen(m) + 2*l.margin
+	for i := range m {
+		for o := range g.OutC {
+			src := dy[(i*g.OutC+o)*oh*ow:][:oh*ow]
+			for oy := range oh {
+				copy(dyp[o*dl+l.margin+i*l.is+oy*l.ws:][:ow], src[oy*ow:][:ow])
+			}
+		}
+	}
+}
