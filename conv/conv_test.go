@@ -373,3 +373,35 @@ func TestFusedReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedReLUKeepsNaN checks that the fused ReLU passes NaN of either
+// sign (x86's default NaN has the sign bit set) and clamps -Inf and
+// negative values, in both float types.
+func TestFusedReLUKeepsNaN(t *testing.T) {
+	g := Geometry{InC: 1, H: 1, W: 5, OutC: 1, Kernel: 1, Stride: 1, Padding: 0}
+	negNaN := math.Float64frombits(math.Float64bits(math.NaN()) | 1<<63)
+	x := []float64{math.NaN(), negNaN, math.Inf(-1), -2, 3}
+	c, _ := New[float64](g, 1, WithReLU())
+	y := make([]float64, 5)
+	if err := c.Forward(y, x, []float64{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c32, _ := New[float32](g, 1, WithReLU())
+	y32 := make([]float32, 5)
+	if err := c32.Forward(y32, to32(x), []float32{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range [][]float64{y, to64s(y32)} {
+		if !math.IsNaN(got[0]) || !math.IsNaN(got[1]) || got[2] != 0 || got[3] != 0 || got[4] != 3 {
+			t.Errorf("type %d: ReLU of NaN, -NaN, -Inf, -2, 3 = %v", i, got)
+		}
+	}
+}
+
+func to64s(s []float32) []float64 {
+	o := make([]float64, len(s))
+	for i, v := range s {
+		o[i] = float64(v)
+	}
+	return o
+}

@@ -1,5 +1,7 @@
 package conv
 
+import "math"
+
 // layout places a batch of images in channel planes on which a
 // convolution is a stride-1 correlation whose taps are constant shifts.
 //
@@ -167,32 +169,59 @@ func fromPlanes[T Float](l layout, dx, planes []T, g Geometry, m int) {
 
 // scatter writes the output pixels of the OutC output planes yp (outLen(m)
 // values each) into the m NCHW images y, adding bias[o] to channel o when
-// bias is not nil and clamping at zero with relu.
+// bias is not nil and clamping at zero with relu. The bias and the clamp
+// run over whole planes first: long loops, not one per short row.
 func scatter[T Float](l layout, y, yp, bias []T, relu bool, g Geometry, m int) {
 	oh, ow, q := g.OutH(), g.OutW(), l.outLen(m)
+	for o := range g.OutC {
+		var b T
+		if bias != nil {
+			b = bias[o]
+		}
+		if bias != nil || relu {
+			addBias(yp[o*q:(o+1)*q], b, relu)
+		}
+	}
 	for i := range m {
 		for o := range g.OutC {
-			var b T
-			if bias != nil {
-				b = bias[o]
-			}
 			img := y[(i*g.OutC+o)*oh*ow:][:oh*ow]
 			for oy := range oh {
-				src := yp[o*q+i*l.is+oy*l.ws:][:ow]
-				dst := img[oy*ow:][:ow]
-				switch {
-				case relu:
-					for j, v := range src {
-						dst[j] = max(v+b, 0)
-					}
-				case bias == nil:
-					copy(dst, src)
-				default:
-					for j, v := range src {
-						dst[j] = v + b
-					}
-				}
+				copy(img[oy*ow:][:ow], yp[o*q+i*l.is+oy*l.ws:][:ow])
 			}
+		}
+	}
+}
+
+// addBias adds b to every value of s and, with relu, clamps at zero
+// without a branch (see maskPositive), keeping NaN (of either sign) so
+// that a diverging network is still seen to diverge.
+func addBias[T Float](s []T, b T, relu bool) {
+	if !relu {
+		for j := range s {
+			s[j] += b
+		}
+		return
+	}
+	switch s := any(s).(type) {
+	case []float32:
+		b := float32(b)
+		for j, v := range s {
+			v += b
+			var keep uint32
+			if bits := math.Float32bits(v); bits-1 < 0x7fffffff || bits&0x7fffffff > 0x7f800000 {
+				keep = ^uint32(0)
+			}
+			s[j] = math.Float32frombits(math.Float32bits(v) & keep)
+		}
+	case []float64:
+		b := float64(b)
+		for j, v := range s {
+			v += b
+			var keep uint64
+			if bits := math.Float64bits(v); bits-1 < 0x7fffffffffffffff || bits&0x7fffffffffffffff > 0x7ff0000000000000 {
+				keep = ^uint64(0)
+			}
+			s[j] = math.Float64frombits(math.Float64bits(v) & keep)
 		}
 	}
 }
