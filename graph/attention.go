@@ -47,7 +47,7 @@ func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
 	if (dt != tensor.Float64 && dt != tensor.Float32) || q.Dtype() != dt {
 		return nil, fmt.Errorf("graph: EdgeAttention: keys of dtype %v, queries of %v; want float64 or float32 for both", dt, q.Dtype())
 	}
-	sp, err := newSparse(pattern)
+	sp, err := newSparse(pattern, true)
 	if err != nil {
 		return nil, err
 	}

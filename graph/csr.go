@@ -241,22 +241,10 @@ func (a *CSR) MulDense(dst, x []float64, d int) error {
 	return nil
 }
 
-// spmm computes dst = A X (or dst += A X with add) for CSR arrays.
+// spmm computes dst = A X (or dst += A X with add) for CSR arrays, on
+// all cores for a large product.
 func spmm(dst []float64, ptr, col []int, val, x []float64, d int, add bool) {
-	rows := len(ptr) - 1
-	for i := 0; i < rows; i++ {
-		out := dst[i*d : (i+1)*d]
-		if !add {
-			clear(out)
-		}
-		for k := ptr[i]; k < ptr[i+1]; k++ {
-			v := val[k]
-			xr := x[col[k]*d : (col[k]+1)*d]
-			for j, e := range xr {
-				out[j] += v * e
-			}
-		}
-	}
+	spmmPar(dst, ptr, col, val, x, d, add)
 }
 
 // edgeDots computes e[k] = ⟨G_{row(k)}, X_{col(k)}⟩ over the d columns,

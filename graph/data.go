@@ -214,6 +214,7 @@ func (d *Dataset) check() error {
 // LargestComponent returns the subgraph induced by the largest connected
 // component of the symmetrised adjacency (ties go to the component with
 // the smallest node), with NodeIDs mapping back to the file's indices.
+// A connected data set is returned as it is, without a copy.
 func (d *Dataset) LargestComponent() (*Dataset, error) {
 	if err := d.check(); err != nil {
 		return nil, err
@@ -251,6 +252,9 @@ func (d *Dataset) LargestComponent() (*Dataset, error) {
 			best, bestSize = nc, size
 		}
 		nc++
+	}
+	if bestSize == n { // connected: the data set is its own largest component
+		return d, nil
 	}
 	keep := make([]int, 0, bestSize)
 	for i, c := range comp {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -17,23 +19,55 @@ import (
 // opIDs gives every sparse op a distinct identity for Gorgonia's hashing.
 var opIDs atomic.Uint64
 
-// sparse is a CSR pattern with its transpose, shared by the ops built on it.
+// sparse is a CSR matrix with its transpose, shared by the ops built on
+// it. When the matrix is symmetric and only its own values are used (no
+// values node), t is a itself and perm is nil, which halves the memory of
+// a normalised adjacency.
 type sparse struct {
 	a    *CSR
 	t    *CSR
-	perm []int // t.Val[k] = a.Val[perm[k]]
+	perm []int // t.Val[k] = a.Val[perm[k]]; nil when t == a
 	id   uint64
+
+	once32   sync.Once
+	a32, t32 []float32 // float32 copies of a.Val and t.Val, made on first use
 }
 
 // newSparse validates a and keeps a private copy of it, so a matrix built
-// or changed by hand cannot make the ops index out of range.
-func newSparse(a *CSR) (*sparse, error) {
+// or changed by hand cannot make the ops index out of range. withPerm
+// keeps the permutation that maps values on a's pattern to values on the
+// transpose's, which a product with a values node needs.
+func newSparse(a *CSR, withPerm bool) (*sparse, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
 	a = a.clone()
 	t, perm := a.Transpose()
-	return &sparse{a: a, t: t, perm: perm, id: opIDs.Add(1)}, nil
+	sp := &sparse{a: a, t: t, perm: perm, id: opIDs.Add(1)}
+	if !withPerm && sameCSR(a, t) {
+		sp.t, sp.perm = a, nil
+	}
+	return sp, nil
+}
+
+// sameCSR reports whether a and b hold the same matrix.
+func sameCSR(a, b *CSR) bool {
+	return a.Rows == b.Rows && a.Cols == b.Cols && slices.Equal(a.Ptr, b.Ptr) &&
+		slices.Equal(a.Col, b.Col) && slices.Equal(a.Val, b.Val)
+}
+
+// vals32 returns the float32 values of a and of its transpose.
+func (sp *sparse) vals32() (a32, t32 []float32) {
+	sp.once32.Do(func() {
+		sp.a32 = make([]float32, len(sp.a.Val))
+		narrow(sp.a32, sp.a.Val)
+		sp.t32 = sp.a32
+		if sp.t != sp.a {
+			sp.t32 = make([]float32, len(sp.t.Val))
+			narrow(sp.t32, sp.t.Val)
+		}
+	})
+	return sp.a32, sp.t32
 }
 
 // SpMM returns the node A X for a fixed sparse matrix A (r × c) and a
@@ -43,7 +77,7 @@ func SpMM(a *CSR, x *G.Node) (*G.Node, error) {
 	if a == nil {
 		return nil, errors.New("graph: SpMM with a nil matrix")
 	}
-	sp, err := newSparse(a)
+	sp, err := newSparse(a, false)
 	if err != nil {
 		return nil, fmt.Errorf("graph: SpMM: %w", err)
 	}
@@ -64,7 +98,7 @@ func SpMMValues(pattern *CSR, vals, x *G.Node) (*G.Node, error) {
 	if pattern == nil || vals == nil {
 		return nil, errors.New("graph: SpMMValues with a nil pattern or values node")
 	}
-	sp, err := newSparse(pattern)
+	sp, err := newSparse(pattern, true)
 	if err != nil {
 		return nil, fmt.Errorf("graph: SpMMValues: %w", err)
 	}
@@ -146,48 +180,90 @@ func (op *spmmOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{m.Rows, op.d}, nil
 }
 
-// values returns the values of op(A) in op(A)'s storage order.
-func (op *spmmOp) values(in []G.Value) ([]float64, error) {
+// product computes op(A) X into out (a dense tensor of the output shape)
+// in the dtype of the inputs, with op(A)'s values from in[0] when the op
+// has a values input.
+func (op *spmmOp) product(out G.Value, in []G.Value) error {
+	if len(in) != op.Arity() {
+		return fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
+	}
 	m, perm := op.mat()
-	if !op.withVals {
-		return m.Val, nil
+	switch op.dtype {
+	case tensor.Float32:
+		a32, t32 := op.sp.vals32()
+		vals := a32
+		if op.trans {
+			vals = t32
+		}
+		return productOf(op, out, in, m, perm, vals)
+	default:
+		return productOf(op, out, in, m, perm, m.Val)
 	}
-	v, err := ops.Float64s(in[0])
+}
+
+func productOf[E float](op *spmmOp, out G.Value, in []G.Value, m *CSR, perm []int, own []E) error {
+	x, err := dataOf[E](in[len(in)-1])
 	if err != nil {
-		return nil, fmt.Errorf("graph: %v: values: %w", op, err)
+		return fmt.Errorf("graph: %v: dense input: %w", op, err)
 	}
-	if len(v) != op.sp.a.NNZ() {
-		return nil, fmt.Errorf("graph: %v: %d values, want %d", op, len(v), op.sp.a.NNZ())
+	if len(x) != m.Cols*op.d {
+		return fmt.Errorf("graph: %v: dense input of %d values, want %d", op, len(x), m.Cols*op.d)
 	}
-	if perm == nil {
-		return v, nil
+	dst, err := dataOf[E](out)
+	if err != nil || len(dst) != m.Rows*op.d {
+		return fmt.Errorf("graph: %v: output value does not hold %d %v values", op, m.Rows*op.d, op.dtype)
 	}
-	tv := make([]float64, len(v))
-	for k, p := range perm {
-		tv[k] = v[p]
+	vals := own
+	if op.withVals {
+		v, err := dataOf[E](in[0])
+		if err != nil {
+			return fmt.Errorf("graph: %v: values: %w", op, err)
+		}
+		if len(v) != op.sp.a.NNZ() {
+			return fmt.Errorf("graph: %v: %d values, want %d", op, len(v), op.sp.a.NNZ())
+		}
+		vals = v
+		if perm != nil {
+			tv := make([]E, len(v))
+			for k, p := range perm {
+				tv[k] = v[p]
+			}
+			vals = tv
+		}
 	}
-	return tv, nil
+	spmmPar(dst, m.Ptr, m.Col, vals, x, op.d, false)
+	return nil
+}
+
+// dataOf returns the backing slice of a dense tensor of element type E.
+func dataOf[E float](v G.Value) ([]E, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("value of type %T, want a dense tensor", v)
+	}
+	d, ok := t.Data().([]E)
+	if !ok {
+		return nil, fmt.Errorf("tensor of dtype %v, want %T elements", t.Dtype(), *new(E))
+	}
+	return d, nil
 }
 
 func (op *spmmOp) Do(in ...G.Value) (G.Value, error) {
-	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
-	}
-	vals, err := op.values(in)
-	if err != nil {
+	m, _ := op.mat()
+	out := tensor.New(tensor.WithShape(m.Rows, op.d), tensor.Of(op.dtype))
+	if err := op.product(out, in); err != nil {
 		return nil, err
 	}
-	x, err := ops.Float64s(in[len(in)-1])
-	if err != nil {
-		return nil, fmt.Errorf("graph: %v: dense input: %w", op, err)
+	return out, nil
+}
+
+// UsePreallocDo computes the product into prealloc, the output value of
+// the previous run, so that a training loop does not allocate it again.
+func (op *spmmOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	if err := op.product(prealloc, in); err != nil {
+		return op.Do(in...)
 	}
-	m, _ := op.mat()
-	if len(x) != m.Cols*op.d {
-		return nil, fmt.Errorf("graph: %v: dense input of %d values, want %d", op, len(x), m.Cols*op.d)
-	}
-	out := make([]float64, m.Rows*op.d)
-	spmm(out, m.Ptr, m.Col, vals, x, op.d, false)
-	return ops.NewTensor(op.dtype, tensor.Shape{m.Rows, op.d}, out)
+	return prealloc, nil
 }
 
 func (op *spmmOp) ReturnsPtr() bool     { return false }

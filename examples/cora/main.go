@@ -29,6 +29,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,7 +39,7 @@ import (
 
 type config struct {
 	data, split, method, field, norm, history string
-	dtype                                     string
+	dtype, cpuProfile, memProfile             string
 	runs, steps, hidden, epochs, patience     int
 	attnDim, perClass, nVal, nTest            int
 	alpha, T, lr, wd, inDrop, drop            float64
@@ -109,6 +110,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.every, "every", 10, "print progress every this many epochs")
 	fs.BoolVar(&c.json, "json", false, "print a JSON summary as the last stdout line")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the training to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile (allocs, with in-use figures) to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -210,6 +213,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res := &result{Dataset: ds.Name, Runs: c.runs, Field: c.field, Alpha: c.alpha, T: c.T, Steps: c.steps,
 		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc, Dtype: c.dtype}
 	var secs, trainSecs float64
@@ -244,12 +258,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
 	}
+	if c.memProfile != "" {
+		if err := writeMemProfile(c.memProfile); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(progress, "%s: test accuracy %.2f ± %.2f%% over %d runs, %.1f s per run\n",
 		ds.Name, 100*res.TestAccuracyMean, 100*res.TestAccuracyStd, c.runs, res.SecondsPerRun)
 	if c.json {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	return nil
+}
+
+// writeMemProfile writes the allocation profile (which also holds the
+// in-use figures) to path.
+func writeMemProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	return f.Close()
 }
 
 func meanStd(x []float64) (mean, std float64) {

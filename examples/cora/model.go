@@ -82,22 +82,18 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	if c.dtype == "float64" {
 		dt = tensor.Float64
 	}
-	fvv, err := ops.NewTensor(dt, tensor.Shape{p.features.NNZ()}, append([]float64(nil), p.features.Val...))
-	if err != nil {
-		return nil, err
-	}
-	fv := G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("features"), G.WithValue(fvv))
 	if train && c.inDrop > 0 {
 		n.inKeep = 1 - c.inDrop
 		n.inMask = G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("inmask"),
 			G.WithValue(tensor.New(tensor.WithShape(p.features.NNZ()), tensor.Of(dt))))
-		fv = G.Must(G.HadamardProd(fv, n.inMask))
 	}
 	enc, err := layers.NewDense(g, dt, "enc", ds.Features.Cols, c.hidden, seed+1)
 	if err != nil {
 		return nil, err
 	}
-	h0, err := graph.SpMMValues(p.features, fv, enc.W)
+	// The sparse features times the encoder's weights, with input dropout
+	// on the stored values: no dense nodes × features matrix is built.
+	h0, err := graph.SparseMatMul(p.features, enc.W, n.inMask)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +111,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		if err != nil {
 			return nil, err
 		}
+		field.SetFloat32(dt == tensor.Float32)
 		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt})
 		if err != nil {
 			return nil, err
@@ -174,29 +171,23 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 }
 
 // resample draws new inverted-dropout masks (kept entries scaled 1/keep).
-func (n *net) resample(rng *rand.Rand) {
-	fill := func(m *G.Node, keep float64) {
+func (n *net) resample(rng *rand.Rand) error {
+	fill := func(m *G.Node, keep float64) error {
 		if m == nil {
-			return
+			return nil
 		}
 		switch d := m.Value().Data().(type) {
 		case []float64:
-			fillMask(d, keep, rng)
+			return graph.FillDropout(d, 1-keep, rng.Float64)
 		case []float32:
-			fillMask(d, keep, rng)
+			return graph.FillDropout(d, 1-keep, rng.Float64)
 		}
+		return fmt.Errorf("dropout mask %s of dtype %v", m.Name(), m.Dtype())
 	}
-	fill(n.inMask, n.inKeep)
-	fill(n.mask, n.keep)
-}
-
-func fillMask[E float32 | float64](d []E, keep float64, rng *rand.Rand) {
-	for i := range d {
-		d[i] = 0
-		if rng.Float64() < keep {
-			d[i] = E(1 / keep)
-		}
+	if err := fill(n.inMask, n.inKeep); err != nil {
+		return err
 	}
+	return fill(n.mask, n.keep)
 }
 
 // copyParams copies the parameter values of src into dst (same config).
@@ -287,7 +278,9 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	since := 0
 	for epoch := 1; epoch <= c.epochs; epoch++ {
 		start := time.Now()
-		tr.resample(rng)
+		if err := tr.resample(rng); err != nil {
+			return res, err
+		}
 		if err := vm.RunAll(); err != nil {
 			return res, machineError(epoch, "", err)
 		}
