@@ -76,6 +76,7 @@ type config struct {
 	lr, alpha, T               float64
 	seed                       uint64
 	json, download, quiet      bool
+	augment                    bool
 	logLosses, gradEvals       int
 }
 
@@ -98,6 +99,7 @@ type result struct {
 	Optimizer       string    `json:"optimizer"`
 	LRDecay         string    `json:"lr_decay"`
 	Channels        int       `json:"channels"`
+	Augment         bool      `json:"augment"`
 	GradEvals       int       `json:"grad_evals"`
 	TrainSeconds    float64   `json:"train_seconds"`
 	Losses          []float64 `json:"losses"`
@@ -135,6 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
 	fs.IntVar(&c.channels, "channels", 16, fmt.Sprintf("channels C of the convolutions and of the FDE state (at most %d)", maxChannels))
 	fs.IntVar(&c.groups, "groups", 0, "group-norm groups in the vector field (0: none; direct mode needs 0)")
+	fs.BoolVar(&c.augment, "augment", false, "augment the training images: random shifts of up to 2 pixels and, on Fashion-MNIST, horizontal flips")
 	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0 or more than there are: all)")
 	fs.IntVar(&c.testLimit, "test-limit", 0, "use at most this many test images (0 or more than there are: all)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the initialisation and the shuffling")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,7 +173,7 @@ func TestFloat32GradientMatchesFloat64(t *testing.T) {
 		for i := range idx {
 			idx[i] = i
 		}
-		fill(n, ds.Train, idx)
+		fill(n, ds.Train, idx, nil)
 		vm := G.NewTapeMachine(n.g, G.BindDualValues(n.learn...))
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
@@ -200,5 +201,49 @@ func TestFloat32GradientMatchesFloat64(t *testing.T) {
 		t.Errorf("float32 and float64 gradients differ by %.3g relative (norm² %g)", rel, nrm)
 	} else {
 		t.Logf("relative difference %.3g over %d values", rel, len(grads[tensor.Float64]))
+	}
+}
+
+// TestAugment checks the augmentation on a 3×3 image: each drawn shift
+// and flip moves the pixels where they must go, fills the background in
+// with zeros, and keeps the label; over many draws every shift in
+// [-2, 2]² and both flips occur.
+func TestAugment(t *testing.T) {
+	img := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	s := &data.Split{Images: &data.Images{N: 1, Rows: 3, Cols: 3, Pixels: img}, Labels: []int{4}}
+	aug := &augmenter{rng: rand.New(rand.NewPCG(1, 2)), shift: 2, flip: true}
+	// probe makes the same draws as fillAs, from an identical generator.
+	probe := &augmenter{rng: rand.New(rand.NewPCG(1, 2)), shift: 2, flip: true}
+	seen := map[[3]int]bool{}
+	for range 2000 {
+		dx, dy, flip := probe.draw()
+		x, y := make([]float64, 9), make([]float64, 10)
+		fillAs(x, y, s, []int{0}, aug)
+		if y[4] != 1 {
+			t.Fatal("label lost")
+		}
+		for oy := range 3 {
+			for ox := range 3 {
+				sx, sy := ox-dx, oy-dy
+				if flip {
+					sx = 2 - sx
+				}
+				want := 0.0
+				if sx >= 0 && sx < 3 && sy >= 0 && sy < 3 {
+					want = img[sy*3+sx]
+				}
+				if x[oy*3+ox] != want {
+					t.Fatalf("shift (%d, %d), flip %v: pixel (%d, %d) = %v, want %v", dx, dy, flip, oy, ox, x[oy*3+ox], want)
+				}
+			}
+		}
+		f := 0
+		if flip {
+			f = 1
+		}
+		seen[[3]int{dx, dy, f}] = true
+	}
+	if len(seen) != 50 {
+		t.Errorf("%d of the 50 shift and flip combinations drawn", len(seen))
 	}
 }

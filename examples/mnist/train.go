@@ -61,9 +61,15 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	res = &result{
 		Dataset: ds.Name, Source: ds.Source, TrainSize: trainSet.Len(), TestSize: testSet.Len(),
 		Epochs: c.epochs, Grad: c.grad, Dtype: c.dtype, BLAS: gemm.Name(), Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
-		LRDecay: c.lrDecay, Channels: c.channels,
+		LRDecay: c.lrDecay, Channels: c.channels, Augment: c.augment,
 	}
 	rng := rand.New(rand.NewPCG(c.seed, 0x6d6e697374))
+	var aug *augmenter
+	if c.augment {
+		// Mirrored clothes are still the same clothes; mirrored digits
+		// are not digits.
+		aug = &augmenter{rng: rand.New(rand.NewPCG(c.seed, 0x617567)), shift: 2, flip: ds.Name == "fashion"}
+	}
 	nb := trainSet.Len() / c.batch // the last partial batch of an epoch is dropped
 	var trainSecs float64
 	// progress in [0, 1] drives the schedule: the share of the gradient
@@ -89,7 +95,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 					return nil, err
 				}
 			}
-			fill(tr, trainSet, perm[b*c.batch:(b+1)*c.batch])
+			fill(tr, trainSet, perm[b*c.batch:(b+1)*c.batch], aug)
 			if err := vm.RunAll(); err != nil {
 				return nil, trainingError(epoch, b, ops.Cause(err))
 			}
@@ -167,27 +173,62 @@ func trainingError(epoch, batch int, err error) error {
 }
 
 // fill copies the images and one-hot labels of the examples idx into the
-// network's input tensors; rows past len(idx) are zero.
-func fill(n *net, s *data.Split, idx []int) {
+// network's input tensors, through aug when it is not nil; rows past
+// len(idx) are zero.
+func fill(n *net, s *data.Split, idx []int, aug *augmenter) {
 	switch x := n.x.Value().Data().(type) {
 	case []float64:
-		fillAs(x, n.target.Value().Data().([]float64), s, idx)
+		fillAs(x, n.target.Value().Data().([]float64), s, idx, aug)
 	case []float32:
-		fillAs(x, n.target.Value().Data().([]float32), s, idx)
+		fillAs(x, n.target.Value().Data().([]float32), s, idx, aug)
 	}
 }
 
-func fillAs[E float32 | float64](x, y []E, s *data.Split, idx []int) {
+func fillAs[E float32 | float64](x, y []E, s *data.Split, idx []int, aug *augmenter) {
 	clear(x)
 	clear(y)
-	d := s.Images.Dim()
+	im := s.Images
+	d := im.Dim()
 	for r, i := range idx {
-		row := x[r*d : (r+1)*d]
-		for j, p := range s.Images.Pixels[i*d : (i+1)*d] {
-			row[j] = E(p)
-		}
+		row, src := x[r*d:(r+1)*d], im.Pixels[i*d:(i+1)*d]
 		y[r*10+s.Labels[i]] = 1
+		if aug == nil {
+			for j, p := range src {
+				row[j] = E(p)
+			}
+			continue
+		}
+		dx, dy, flip := aug.draw()
+		for oy := range im.Rows {
+			sy := oy - dy
+			if sy < 0 || sy >= im.Rows {
+				continue // shifted in from outside: background, zero
+			}
+			for ox := range im.Cols {
+				sx := ox - dx
+				if flip {
+					sx = im.Cols - 1 - sx
+				}
+				if sx >= 0 && sx < im.Cols {
+					row[oy*im.Cols+ox] = E(src[sy*im.Cols+sx])
+				}
+			}
+		}
 	}
+}
+
+// augmenter draws the random transformation of each training image: a
+// shift by up to shift pixels along each axis (the background, zero,
+// fills in) and, with flip, a horizontal mirror half of the time.
+type augmenter struct {
+	rng   *rand.Rand
+	shift int
+	flip  bool
+}
+
+func (a *augmenter) draw() (dx, dy int, flip bool) {
+	dx, dy = a.rng.IntN(2*a.shift+1)-a.shift, a.rng.IntN(2*a.shift+1)-a.shift
+	return dx, dy, a.flip && a.rng.IntN(2) == 1
 }
 
 // evaluate returns the accuracy on s, in batches (the last one padded).
@@ -214,7 +255,7 @@ func predict(vm G.VM, n *net, s *data.Split) ([]int, error) {
 		for i := lo; i < min(lo+n.batch, s.Len()); i++ {
 			idx = append(idx, i)
 		}
-		fill(n, s, idx)
+		fill(n, s, idx, nil)
 		if err := vm.RunAll(); err != nil {
 			return nil, fmt.Errorf("evaluation: %w", ops.Cause(err))
 		}
