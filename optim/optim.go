@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/floats"
+
+	"github.com/gofde/gofde/internal/tableau"
 )
 
 // Func evaluates the loss L and its gradient at params: it writes ∇L(params)
@@ -109,9 +111,9 @@ type Optimizer struct {
 // VanillaSolver with the same learn rate.
 func New(t Tableau, opts ...Option) (*Optimizer, error) {
 	if err := t.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("optim: %w", err)
 	}
-	t = t.clone()
+	t = tableau.Clone(t)
 	set, err := build(t, opts)
 	if err != nil {
 		return nil, err
@@ -129,7 +131,7 @@ func New(t Tableau, opts ...Option) (*Optimizer, error) {
 }
 
 // Tableau returns a copy of the optimizer's method.
-func (o *Optimizer) Tableau() Tableau { return o.tab.clone() }
+func (o *Optimizer) Tableau() Tableau { return tableau.Clone(o.tab) }
 
 // StagesPerStep returns the gradient evaluations one accepted step without
 // rejections costs: the stages up to the last one with a non-zero weight
