@@ -470,7 +470,8 @@ func addTo[T Float](dst, src []T) {
 	}
 }
 
-// maskPositive sets dst[j] = src[j] where mask[j] > 0 and 0 elsewhere,
+// maskPositive sets dst[j] = src[j] where mask[j] > 0 and 0 elsewhere
+// (NaN included),
 // selecting with a bit mask rather than a branch: half of a ReLU's outputs
 // are zero, in no order a branch predictor can follow.
 func maskPositive[T Float](dst, src, mask []T) {
@@ -478,10 +479,13 @@ func maskPositive[T Float](dst, src, mask []T) {
 	case []float32:
 		s, m := any(src).([]float32), any(mask).([]float32)
 		s, m = s[:len(d)], m[:len(d)]
+		done := maskPositive32(d, s, m)
+		d, s, m = d[done:], s[done:], m[done:]
 		for j := range d {
-			// bits-1 is below 0x7fffffff exactly for positive, non-zero values.
+			// bits-1 is below +Inf's bits exactly for values in (0, +Inf]
+			// (not NaN).
 			var keep uint32
-			if math.Float32bits(m[j])-1 < 0x7fffffff {
+			if math.Float32bits(m[j])-1 < 0x7f800000 {
 				keep = ^uint32(0)
 			}
 			d[j] = math.Float32frombits(math.Float32bits(s[j]) & keep)
@@ -491,7 +495,7 @@ func maskPositive[T Float](dst, src, mask []T) {
 		s, m = s[:len(d)], m[:len(d)]
 		for j := range d {
 			var keep uint64
-			if math.Float64bits(m[j])-1 < 0x7fffffffffffffff {
+			if math.Float64bits(m[j])-1 < 0x7ff0000000000000 {
 				keep = ^uint64(0)
 			}
 			d[j] = math.Float64frombits(math.Float64bits(s[j]) & keep)

@@ -405,3 +405,54 @@ func to64s(s []float32) []float64 {
 	}
 	return o
 }
+
+// TestElementwiseKernels checks maskPositive and addBias with relu on
+// the values where vector and scalar code could disagree (signed zeros
+// and NaNs, infinities, subnormals), at lengths that exercise both the
+// vector body and the scalar tail, against their definitions.
+func TestElementwiseKernels(t *testing.T) {
+	special := []float64{math.NaN(), math.Float64frombits(math.Float64bits(math.NaN()) | 1<<63), 0, math.Copysign(0, -1),
+		math.Inf(1), math.Inf(-1), 1e-40, -1e-40, 2, -3, 5e-324}
+	for _, n := range []int{3, 8, 19, 64} {
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = special[i%len(special)]
+		}
+		src := make([]float64, n)
+		for i := range src {
+			src[i] = float64(i + 1)
+		}
+		d64, d32 := make([]float64, n), make([]float32, n)
+		maskPositive(d64, src, vals)
+		maskPositive(d32, to32(src), to32(vals))
+		b64, b32 := append([]float64(nil), vals...), to32(vals)
+		addBias(b64, 0.5, true)
+		addBias(b32, 0.5, true)
+		for i, m := range vals {
+			want, want32 := 0.0, 0.0
+			if m > 0 {
+				want = src[i]
+			}
+			if float32(m) > 0 {
+				want32 = src[i]
+			}
+			if d64[i] != want || float64(d32[i]) != want32 {
+				t.Errorf("n=%d: mask %v: got %v, %v, want %v, %v", n, m, d64[i], d32[i], want, want32)
+			}
+			for k, got := range []float64{b64[i], float64(b32[i])} {
+				v := m + 0.5
+				if k == 1 {
+					v = float64(float32(m) + 0.5)
+				}
+				switch {
+				case math.IsNaN(v):
+					if !math.IsNaN(got) {
+						t.Errorf("n=%d: relu(%v + 0.5) = %v, want NaN", n, m, got)
+					}
+				case got != math.Max(v, 0):
+					t.Errorf("n=%d, type %d: relu(%v + 0.5) = %v, want %v", n, k, m, got, math.Max(v, 0))
+				}
+			}
+		}
+	}
+}

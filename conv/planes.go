@@ -205,6 +205,7 @@ func addBias[T Float](s []T, b T, relu bool) {
 	switch s := any(s).(type) {
 	case []float32:
 		b := float32(b)
+		s = s[addBiasReLU32(s, b):]
 		for j, v := range s {
 			v += b
 			var keep uint32

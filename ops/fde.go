@@ -312,7 +312,8 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}
-	packed := append(append([]float64(nil), g.X0...), g.Theta...)
+	packed := make([]float64, 0, len(g.X0)+len(g.Theta)+1)
+	packed = append(append(packed, g.X0...), g.Theta...)
 	if op.learnAlpha {
 		packed = append(packed, g.Alpha)
 	}
