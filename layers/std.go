@@ -85,7 +85,7 @@ func (d *Dense) Learnables() G.Nodes { return G.Nodes{d.W, d.B} }
 
 // Conv is a 2-D convolution layer with a square kernel, stride and
 // padding, plus a per-channel bias, on NCHW inputs: one ops.Conv2D node
-// (batched im2col and matrix products, float32 or float64).
+// (batched matrix products on padded planes, float32 or float64).
 type Conv struct {
 	K, B        *G.Node
 	kernel      int

@@ -218,10 +218,10 @@ func TestConvPoolBadInput(t *testing.T) {
 	}
 }
 
-// TestConvKeptColumnsFollowInput runs one TapeMachine twice with new input
+// TestConvKeptPlanesFollowInput runs one TapeMachine twice with new input
 // values in between: the kernel gradient, which reuses the forward pass's
-// im2col matrices, must follow the new input.
-func TestConvKeptColumnsFollowInput(t *testing.T) {
+// padded input planes, must follow the new input.
+func TestConvKeptPlanesFollowInput(t *testing.T) {
 	n := newConvNet(t, tensor.Float64, true, false)
 	vm := G.NewTapeMachine(n.g)
 	defer vm.Close()

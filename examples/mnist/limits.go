@@ -25,7 +25,7 @@ const maxMemory = 16 << 30
 // evaluation networks of c allocate, and an error when it exceeds
 // maxMemory or the FDE solve's own budget (fode.DefaultMaxMemory). It
 // counts, per image of a batch, the activations of the convolutions, their
-// im2col buffers and gradients, the FDE solve (fode.Options.Memory, twice:
+// working buffers and gradients, the FDE solve (fode.Options.Memory, twice:
 // forward and adjoint) and the pooled and dense features, for both
 // networks; and the parameters with their gradients and two optimizer
 // moments. It is meant to refuse sizes that cannot run, before anything
@@ -46,8 +46,10 @@ func memoryEstimate(c config) (int64, error) {
 		word = 8
 	}
 	// Values per image of the training graph: a node and its gradient for
-	// each activation (convolution output, ReLU), and the im2col matrix of
-	// each convolution (3×3×1 patches at 28×28, 4×4×C at 14×14 and 7×7).
+	// each activation (convolution output, ReLU), and a working buffer per
+	// convolution, counted as an im2col matrix (3×3×1 patches at 28×28,
+	// 4×4×C at 14×14 and 7×7): package conv's padded planes are smaller,
+	// so this errs on the safe side.
 	perImage := 4*C*28*28 + 2*9*28*28 + 4*C*14*14 + 2*16*C*14*14 + 4*C*7*7 + 2*16*C*7*7 +
 		4*C*6*6 + 2*(28*28+10)
 	// The evaluation graph has no gradients: about half as much again.

@@ -1,6 +1,7 @@
 // Package gemm provides fast row-major general matrix multiplication
 // (C = alpha·op(A)·op(B) + beta·C) for the library's neural-network kernels:
-// convolutions lowered to matrix products (im2col) and dense layers.
+// convolutions (Shifted: sums of products over shifted views of padded
+// planes) and dense layers.
 //
 // The package is internal: callers are the library's own kernels, which
 // guarantee valid dimensions, strides and slice lengths. Arguments are
