@@ -197,8 +197,8 @@ type convOp struct {
 // gradient runs after its forward pass, on the same values), and forms
 // them again otherwise.
 type keptPlanes struct {
-	mu     sync.Mutex
-	x, y   uintptr
+	mu       sync.Mutex
+	x, y     uintptr
 	planes32 []float32
 	planes64 []float64
 }
