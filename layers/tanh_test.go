@@ -58,3 +58,33 @@ func BenchmarkTanh(b *testing.B) {
 		}
 	})
 }
+
+// TestTanhToMatchesTanh32 checks tanhTo's float32 path (the vector kernel
+// where the CPU has one, then the scalar tail) against tanh32 and
+// math.Tanh at every length's tail, with NaN, infinities and large
+// arguments mixed in.
+func TestTanhToMatchesTanh32(t *testing.T) {
+	var src []float32
+	for i := -12 * 512; i <= 12*512; i++ {
+		src = append(src, float32(i)/512)
+	}
+	src = append(src, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e30, -1e30, 1e-30, 0, float32(math.Copysign(0, -1)))
+	for _, n := range []int{len(src), len(src) - 1, len(src) - 2, len(src) - 3, 5} {
+		in := src[len(src)-n:]
+		dst := make([]float32, n)
+		tanhTo(dst, in)
+		for i, v := range in {
+			want := tanh32(v)
+			switch {
+			case v != v:
+				if dst[i] == dst[i] {
+					t.Fatalf("tanh(NaN) = %v", dst[i])
+				}
+			case math.Abs(float64(dst[i]-want)) > float64(math.Nextafter32(float32(math.Abs(float64(want))), 2)-float32(math.Abs(float64(want)))):
+				t.Fatalf("n=%d: tanh(%v) = %v, tanh32 gives %v", n, v, dst[i], want)
+			case math.Signbit(float64(dst[i])) != math.Signbit(float64(v)):
+				t.Fatalf("tanh(%v) = %v: wrong sign", v, dst[i])
+			}
+		}
+	}
+}
