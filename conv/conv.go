@@ -216,7 +216,7 @@ func (c *Conv[T]) ForwardKeep(y, keep, x, kernel, bias []T) error {
 	}
 	wp := get[T](&c.kpool, c.lay.kernelLen(g))
 	defer c.kpool.Put(wp)
-	toTaps(c.lay, *wp, kernel, g)
+	toTaps(c.lay, *wp, kernel)
 	a := pass[T]{y: y, keep: keep, x: x, wp: *wp, bias: bias}
 	c.run(n, false, &a)
 	return nil
@@ -282,7 +282,7 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, keep, kernel, y, dy []T) error
 		s := *buf
 		if dx != nil {
 			a.wp, s = s[:kl], s[kl:]
-			toTaps(c.lay, a.wp, kernel, g)
+			toTaps(c.lay, a.wp, kernel)
 		}
 		if dkernel != nil {
 			a.dwp, s = s[:p*kl], s[p*kl:]
@@ -294,7 +294,7 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, keep, kernel, y, dy []T) error
 	c.run(n, true, &a)
 	for part := range p {
 		if dkernel != nil {
-			addTaps(c.lay, dkernel, a.dwp[part*kl:(part+1)*kl], g)
+			addTaps(c.lay, dkernel, a.dwp[part*kl:(part+1)*kl])
 		}
 		if dbias != nil {
 			addTo(dbias, a.dbp[part*g.OutC:(part+1)*g.OutC])

@@ -32,6 +32,7 @@ type layout struct {
 	// shifts[t] is tap t's shift; back[t] = margin - shifts[t], where the
 	// input gradient reads the cotangent planes (which start with a margin).
 	shifts, back []int
+	order        []int // see tapOrder
 }
 
 func newLayout(g Geometry) layout {
@@ -49,6 +50,7 @@ func newLayout(g Geometry) layout {
 		l.shifts = append(l.shifts, l.shift(t))
 		l.back = append(l.back, l.margin-l.shift(t))
 	}
+	l.order = l.tapOrder(g)
 	l.rows = make([]struct{ a, u int }, g.H)
 	for y := range l.rows {
 		l.rows[y].a, l.rows[y].u = (y+g.Padding)%s, (y+g.Padding)/s
@@ -88,31 +90,37 @@ func (l layout) tapIndex(g Geometry, o, c, ky, kx int) int {
 	return o*l.taps()*l.cp + t*l.cp + (c*s+ky%s)*s + kx%s
 }
 
-// toTaps writes the OutC×InC×K×K kernel k in tap-major form into w.
-func toTaps[T Float](l layout, w, k []T, g Geometry) {
-	clear(w)
+// tapOrder returns, for each entry of the OutC×InC×K×K kernel in storage
+// order, its position in the tap-major kernel: a table, because the
+// divisions by the stride in tapIndex would cost more per call than the
+// copy itself.
+func (l layout) tapOrder(g Geometry) []int {
+	order := make([]int, 0, g.KernelSize())
 	for o := range g.OutC {
 		for c := range g.InC {
 			for ky := range g.Kernel {
 				for kx := range g.Kernel {
-					w[l.tapIndex(g, o, c, ky, kx)] = k[((o*g.InC+c)*g.Kernel+ky)*g.Kernel+kx]
+					order = append(order, l.tapIndex(g, o, c, ky, kx))
 				}
 			}
 		}
+	}
+	return order
+}
+
+// toTaps writes the OutC×InC×K×K kernel k in tap-major form into w.
+func toTaps[T Float](l layout, w, k []T) {
+	clear(w)
+	for i, at := range l.order[:len(k)] {
+		w[at] = k[i]
 	}
 }
 
 // addTaps adds the tap-major kernel gradient w into the OutC×InC×K×K
 // gradient dk (the taps beyond K, zero in the kernel, are dropped).
-func addTaps[T Float](l layout, dk, w []T, g Geometry) {
-	for o := range g.OutC {
-		for c := range g.InC {
-			for ky := range g.Kernel {
-				for kx := range g.Kernel {
-					dk[((o*g.InC+c)*g.Kernel+ky)*g.Kernel+kx] += w[l.tapIndex(g, o, c, ky, kx)]
-				}
-			}
-		}
+func addTaps[T Float](l layout, dk, w []T) {
+	for i, at := range l.order[:len(dk)] {
+		dk[i] += w[at]
 	}
 }
 
