@@ -43,7 +43,7 @@ const (
 	// Continuous uses the continuous adjoint equation (first order in h).
 	Continuous
 	// Unrolled builds the solver's steps from primitive Gorgonia
-	// operations and lets Gorgonia differentiate them: direct
+	// operations and lets Gorgonia differentiate them:
 	// backpropagation through the solver, the baseline the adjoint is
 	// measured against. It supports Rectangle, PECE (with any
 	// Correctors) and Euler, takes its weights from fode, and needs a
@@ -53,9 +53,9 @@ const (
 	Unrolled
 )
 
-var modeNames = [...]string{Adjoint: "adjoint", Continuous: "continuous", Unrolled: "direct"}
+var modeNames = [...]string{Adjoint: "adjoint", Continuous: "continuous", Unrolled: "unrolled"}
 
-// String returns "adjoint", "continuous" or "direct".
+// String returns "adjoint", "continuous" or "unrolled".
 func (m Mode) String() string {
 	if m < 0 || int(m) >= len(modeNames) {
 		return fmt.Sprintf("Mode(%d)", int(m))
@@ -63,17 +63,17 @@ func (m Mode) String() string {
 	return modeNames[m]
 }
 
-// ParseMode parses "adjoint", "continuous" or "direct" (also "unrolled").
+// ParseMode parses "adjoint", "continuous" or "unrolled".
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "adjoint":
 		return Adjoint, nil
 	case "continuous":
 		return Continuous, nil
-	case "direct", "unrolled":
+	case "unrolled":
 		return Unrolled, nil
 	}
-	return 0, fmt.Errorf("layers: unknown gradient mode %q (want adjoint, continuous or direct)", s)
+	return 0, fmt.Errorf("layers: unknown gradient mode %q (want adjoint, continuous or unrolled)", s)
 }
 
 // BlockConfig configures an FDEBlock.
@@ -122,12 +122,12 @@ func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig)
 	}
 	if cfg.Mode == Unrolled {
 		if _, ok := field.(GraphField); !ok {
-			return nil, fmt.Errorf("layers: block %s: the direct (unrolled) mode needs a field with a Gorgonia graph; %T has none", name, field)
+			return nil, fmt.Errorf("layers: block %s: the unrolled mode needs a field with a Gorgonia graph; %T has none", name, field)
 		}
 		switch cfg.Solve.Method {
 		case fode.Rectangle, fode.PECE, fode.Euler:
 		default:
-			return nil, fmt.Errorf("layers: block %s: the direct (unrolled) mode supports rect, pece and euler, not %v", name, cfg.Solve.Method)
+			return nil, fmt.Errorf("layers: block %s: the unrolled mode supports rect, pece and euler, not %v", name, cfg.Solve.Method)
 		}
 		if cfg.LearnAlpha {
 			return nil, fmt.Errorf("layers: block %s: a learnable alpha needs the adjoint mode", name)

@@ -50,7 +50,7 @@ func timeColumn(g *G.ExprGraph, dt tensor.Dtype, shape tensor.Shape, t float64) 
 }
 
 // Graph builds W2 tanh(W1 [x; t] + b1) + b2 from Gorgonia operations, for
-// the unrolled (direct) mode.
+// the unrolled mode.
 func (m *MLPField) Graph(t float64, x *G.Node, params G.Nodes) (*G.Node, error) {
 	if len(params) != 4 {
 		return nil, fmt.Errorf("layers: MLPField.Graph: %d parameter nodes, want 4", len(params))
@@ -91,7 +91,7 @@ func (m *MLPField) Graph(t float64, x *G.Node, params G.Nodes) (*G.Node, error) 
 }
 
 // Graph builds conv2(act(conv1([x; t]) + b1)) + b2 from Gorgonia
-// operations, for the unrolled (direct) mode. Group normalisation has no
+// operations, for the unrolled mode. Group normalisation has no
 // graph form here: a field with Groups > 0 is an error.
 func (f *ConvField) Graph(t float64, x *G.Node, params G.Nodes) (*G.Node, error) {
 	if f.opt.Groups > 0 {

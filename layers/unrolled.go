@@ -56,8 +56,8 @@ func outputPoint(g []float64, tau float64) (j int, w float64) {
 // step, with the weights of fode: the history F_m = [f_0; …; f_{m-1}]
 // grows by one row per step (a Concat), and y_m = x + w_mᵀ F_m is one
 // matrix product. Gorgonia keeps every F_m and every activation of the
-// field for its backward pass, which is what direct backpropagation
-// through a fractional solver costs.
+// field for its backward pass, which is what backpropagation through a
+// fractional solver's steps costs.
 //
 // It is the model fode solves: the same grid (Steps or StepSize), PECE
 // with 1+Correctors corrector evaluations, and the states at

@@ -1,16 +1,16 @@
 // Command bench measures one FDE block's forward+backward pass inside a
 // Gorgonia graph: x0 (batch × 64) -> FDEBlock (MLP field 64-64-64 tanh,
 // α = 0.5, T = 1, product rectangle) -> Σ x(T)² -> gradients, with the
-// adjoint backward pass and with direct backpropagation through the
+// adjoint backward pass and with backpropagation through the
 // unrolled solver.
 //
-//	go run ./examples/bench -steps 20,100,400 -modes adjoint,direct -json
+//	go run ./examples/bench -steps 20,100,400 -modes adjoint,unrolled -json
 //
 // Each configuration runs in its own process (the command re-executes
 // itself), so the memory figures are not mixed: per line it prints
 // {"steps", "mode", "ms_per_iter", "peak_heap_mb", "max_rss_mb",
 // "grad_rel_diff"}, where grad_rel_diff compares the adjoint's gradients
-// with the direct ones (same seed) when both modes ran.
+// with the unrolled ones (same seed) when both modes ran.
 package main
 
 import (
@@ -41,20 +41,20 @@ import (
 )
 
 type config struct {
-	steps      []int
-	modes      []string
-	batch, dim int
-	hidden     int
-	iters      int
-	alpha      float64
-	json       bool
-	child      bool
-	childSteps int
-	childMode  string
-	gradOut    string
-	dtype      string
-	history    string
-	directMax  int
+	steps       []int
+	modes       []string
+	batch, dim  int
+	hidden      int
+	iters       int
+	alpha       float64
+	json        bool
+	child       bool
+	childSteps  int
+	childMode   string
+	gradOut     string
+	dtype       string
+	history     string
+	unrolledMax int
 }
 
 // result is one output line; its keys are a contract with outside checks.
@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&steps, "steps", "20,100,400", "comma-separated step counts")
-	fs.StringVar(&modes, "modes", "adjoint,direct", "comma-separated gradient modes: adjoint, continuous, direct")
+	fs.StringVar(&modes, "modes", "adjoint,unrolled", "comma-separated gradient modes: adjoint, continuous, unrolled")
 	fs.IntVar(&c.batch, "batch", 128, "batch size")
 	fs.StringVar(&c.history, "history", "auto", "history-sum engine: direct, fft or auto (FFT from 300 steps)")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the graph and the field: float32 (fast) or float64 (exact)")
@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.iters, "iters", 0, "timed iterations (0: as many as fit in about 3 s, at least 2)")
 	fs.Float64Var(&c.alpha, "alpha", 0.5, "order alpha")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per configuration")
-	fs.IntVar(&c.directMax, "direct-max-steps", 300, "skip the direct mode above this many steps (its memory grows like steps²)")
+	fs.IntVar(&c.unrolledMax, "unrolled-max-steps", 300, "skip the unrolled mode above this many steps (its memory grows like steps²)")
 	fs.BoolVar(&c.child, "child", false, "internal: run one configuration")
 	fs.IntVar(&c.childSteps, "child-steps", 0, "internal")
 	fs.StringVar(&c.childMode, "child-mode", "", "internal")
@@ -156,8 +156,8 @@ func parent(c config, args []string, stdout, stderr io.Writer) error {
 		var rs []*result
 		grads := map[string][]float64{}
 		for _, m := range c.modes {
-			if m == "direct" && n > c.directMax {
-				rs = append(rs, &result{Steps: n, Mode: m, Skipped: fmt.Sprintf("direct backpropagation keeps O(steps²) values: about %.0f GB at %d steps (extrapolated from 6.7 GB at 200), more than this machine has; raise -direct-max-steps to try", 6.7*float64(n*n)/(200*200), n)})
+			if m == "unrolled" && n > c.unrolledMax {
+				rs = append(rs, &result{Steps: n, Mode: m, Skipped: fmt.Sprintf("backpropagation through the unrolled solver keeps O(steps²) values: about %.0f GB at %d steps (extrapolated from 6.7 GB at 200), more than this machine has; raise -unrolled-max-steps to try", 6.7*float64(n*n)/(200*200), n)})
 				continue
 			}
 			gfile := filepath.Join(dir, fmt.Sprintf("%d-%s.grad", n, m))
@@ -177,7 +177,7 @@ func parent(c config, args []string, stdout, stderr io.Writer) error {
 			}
 			rs = append(rs, r)
 		}
-		if a, d := grads["adjoint"], grads["direct"]; a != nil && d != nil {
+		if a, d := grads["adjoint"], grads["unrolled"]; a != nil && d != nil {
 			diff := relDiff(a, d)
 			for _, r := range rs {
 				r.GradRelDiff = &diff

@@ -8,11 +8,11 @@ import (
 )
 
 // TestChildModesAgree runs one small configuration per mode in-process and
-// checks the output line and that the adjoint and direct gradients agree.
+// checks the output line and that the adjoint and unrolled gradients agree.
 func TestChildModesAgree(t *testing.T) {
 	dir := t.TempDir()
 	grads := map[string][]float64{}
-	for _, mode := range []string{"adjoint", "direct"} {
+	for _, mode := range []string{"adjoint", "unrolled"} {
 		var out, errb bytes.Buffer
 		gfile := filepath.Join(dir, mode)
 		args := []string{"-child", "-child-steps", "4", "-child-mode", mode, "-batch", "3", "-dim", "5", "-hidden", "7", "-iters", "2", "-grad-out", gfile, "-dtype", "float64"}
@@ -32,11 +32,11 @@ func TestChildModesAgree(t *testing.T) {
 		}
 		grads[mode] = g
 	}
-	if len(grads["adjoint"]) == 0 || len(grads["adjoint"]) != len(grads["direct"]) {
-		t.Fatalf("gradient lengths %d and %d", len(grads["adjoint"]), len(grads["direct"]))
+	if len(grads["adjoint"]) == 0 || len(grads["adjoint"]) != len(grads["unrolled"]) {
+		t.Fatalf("gradient lengths %d and %d", len(grads["adjoint"]), len(grads["unrolled"]))
 	}
-	if d := relDiff(grads["adjoint"], grads["direct"]); d > 1e-12 {
-		t.Errorf("adjoint and direct gradients differ by %.3g", d)
+	if d := relDiff(grads["adjoint"], grads["unrolled"]); d > 1e-12 {
+		t.Errorf("adjoint and unrolled gradients differ by %.3g", d)
 	}
 }
 

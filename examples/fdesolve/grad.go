@@ -16,9 +16,9 @@ type problemInput struct {
 	opt   fode.Options
 }
 
-// maxDirectDim bounds -dim for -grad direct, whose tangent system has
+// maxForwardDim bounds -dim for -grad forward, whose tangent system has
 // dim·(dim+1+params) components.
-const maxDirectDim = 64
+const maxForwardDim = 64
 
 // gradient fills res.Grad with the gradient of L = Σ_i x_i(T) by the mode
 // c.grad.
@@ -34,10 +34,10 @@ func gradient(c config, res *result, sol *fode.Solution) error {
 	g := &gradJSON{}
 	start := time.Now()
 	switch c.grad {
-	case "adjoint", "continuous", "direct":
-		mode := map[string]fode.GradMode{"adjoint": fode.Adjoint, "continuous": fode.Continuous, "direct": fode.Forward}[c.grad]
-		if mode == fode.Forward && len(p.x0) > maxDirectDim {
-			return fmt.Errorf("-grad direct solves a tangent system of dim·(dim+2) components: use -dim <= %d", maxDirectDim)
+	case "adjoint", "continuous", "forward":
+		mode := map[string]fode.GradMode{"adjoint": fode.Adjoint, "continuous": fode.Continuous, "forward": fode.Forward}[c.grad]
+		if mode == fode.Forward && len(p.x0) > maxForwardDim {
+			return fmt.Errorf("-grad forward solves a tangent system of dim·(dim+2) components: use -dim <= %d", maxForwardDim)
 		}
 		withAlpha := mode == fode.Adjoint && sol.Method.Fractional()
 		gr, err := fode.Grad(p.f, sol, ones, fode.GradOptions{Mode: mode, Alpha: withAlpha})
@@ -56,7 +56,7 @@ func gradient(c config, res *result, sol *fode.Solution) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown -grad %q (want none, adjoint, continuous, direct or fd)", c.grad)
+		return fmt.Errorf("unknown -grad %q (want none, adjoint, continuous, forward or fd)", c.grad)
 	}
 	secs := time.Since(start).Seconds()
 	res.Grad, res.GradSecs = g, &secs

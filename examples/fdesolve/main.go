@@ -18,14 +18,14 @@
 // time of the solve). With -plot FILE.png it draws the trajectory of the
 // first components against the exact solution.
 //
-// -grad adjoint|continuous|direct|fd also differentiates the loss
+// -grad adjoint|continuous|forward|fd also differentiates the loss
 // L = Σ_i x_i(T) with respect to x0, λ (linear problem) and α, and the
 // JSON object gains "grad": {"x0", "lambda", "alpha"} and "grad_seconds":
 //
 //	adjoint     the exact discrete adjoint of the scheme (with dL/dα for
 //	            the fractional methods; ACA for dopri5)
 //	continuous  the continuous adjoint equation, first order in h
-//	direct      forward-mode sensitivities through the same scheme: the
+//	forward     forward-mode sensitivities through the same scheme: the
 //	            same discrete gradient computed a second, independent way
 //	fd          central finite differences of the solve
 package main
@@ -105,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.json, "json", false, "print one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a PNG plot of the trajectory to this file")
 	fs.StringVar(&c.history, "history", "auto", "history-sum engine: direct, fft or auto")
-	fs.StringVar(&c.grad, "grad", "none", "gradient of L = sum of x(T): none, adjoint, continuous, direct or fd")
+	fs.StringVar(&c.grad, "grad", "none", "gradient of L = sum of x(T): none, adjoint, continuous, forward or fd")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func TestBadInput(t *testing.T) {
 func TestGradModes(t *testing.T) {
 	base := []string{"-problem", "linear", "-alpha", "0.5", "-method", "pece", "-steps", "640", "-dim", "2"}
 	grads := map[string]map[string]any{}
-	for _, mode := range []string{"adjoint", "continuous", "direct", "fd"} {
+	for _, mode := range []string{"adjoint", "continuous", "forward", "fd"} {
 		m := runJSON(t, append(base, "-grad", mode)...)
 		g, ok := m["grad"].(map[string]any)
 		if !ok {
@@ -123,8 +123,8 @@ func TestGradModes(t *testing.T) {
 	// Two components with rates 0.5 and 2 at λ = 1: the exact dL/dλ sums
 	// r_i d/dz E_½ at z = -r_i; only component-wise checks are cheap, so
 	// compare the modes with each other.
-	if d := math.Abs(lam("adjoint") - lam("direct")); d > 1e-9*math.Abs(lam("direct")) {
-		t.Errorf("adjoint %v vs direct %v", lam("adjoint"), lam("direct"))
+	if d := math.Abs(lam("adjoint") - lam("forward")); d > 1e-9*math.Abs(lam("forward")) {
+		t.Errorf("adjoint %v vs forward %v", lam("adjoint"), lam("forward"))
 	}
 	if d := math.Abs(lam("adjoint") - lam("fd")); d > 1e-6*math.Abs(lam("fd")) {
 		t.Errorf("adjoint %v vs fd %v", lam("adjoint"), lam("fd"))
@@ -135,16 +135,16 @@ func TestGradModes(t *testing.T) {
 	if a, f := grads["adjoint"]["alpha"].(float64), grads["fd"]["alpha"].(float64); math.Abs(a-f) > 1e-5*math.Abs(f) {
 		t.Errorf("dL/dalpha: adjoint %v vs fd %v", a, f)
 	}
-	if grads["direct"]["alpha"] != nil {
-		t.Errorf("direct mode reports alpha %v; it has none", grads["direct"]["alpha"])
+	if grads["forward"]["alpha"] != nil {
+		t.Errorf("forward mode reports alpha %v; it has none", grads["forward"]["alpha"])
 	}
 	m := runJSON(t, "-problem", "linear", "-alpha", "0.5", "-method", "rect", "-steps", "640", "-grad", "adjoint")
 	if got := m["grad"].(map[string]any)["lambda"].(float64); math.Abs(got+0.2732120) > 1e-3 {
 		t.Errorf("dL/dlambda %v, closed form -0.2732120", got)
 	}
 	var out, errb bytes.Buffer
-	if err := run([]string{"-grad", "direct", "-dim", "100"}, &out, &errb); err == nil {
-		t.Error("-grad direct accepted -dim 100")
+	if err := run([]string{"-grad", "forward", "-dim", "100"}, &out, &errb); err == nil {
+		t.Error("-grad forward accepted -dim 100")
 	}
 	if err := run([]string{"-grad", "backprop"}, &out, &errb); err == nil {
 		t.Error("unknown -grad accepted")

@@ -11,7 +11,7 @@
 // gradient evaluation on the same minibatch; -grad-evals N trains on a
 // fixed budget of evaluations), with the FDE block's gradient from the
 // adjoint solve (-grad adjoint) or from backpropagation through the
-// unrolled solver (-grad direct). The network computes in float32 by
+// unrolled solver (-grad unrolled). The network computes in float32 by
 // default (-dtype float64 for the exact path; the FDE solver's states and
 // history sums are float64 either way); -tags openblas builds it against
 // OpenBLAS. Each optimizer has its own default
@@ -133,10 +133,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.T, "T", 1, "integration time of the FDE block")
 	fs.IntVar(&c.steps, "steps", 4, fmt.Sprintf("solver steps of the FDE block (at most %d)", maxSteps))
 	fs.StringVar(&c.method, "method", "rect", "FDE scheme (rect, pece, trap, l1, gl, flmm; euler/rk4/dopri5 need alpha 1)")
-	fs.StringVar(&c.grad, "grad", "adjoint", "gradient of the FDE block: adjoint, continuous or direct (unrolled)")
+	fs.StringVar(&c.grad, "grad", "adjoint", "gradient of the FDE block: adjoint, continuous or unrolled (backpropagation through the solver steps)")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
 	fs.IntVar(&c.channels, "channels", 16, fmt.Sprintf("channels C of the convolutions and of the FDE state (at most %d)", maxChannels))
-	fs.IntVar(&c.groups, "groups", 0, "group-norm groups in the vector field (0: none; direct mode needs 0)")
+	fs.IntVar(&c.groups, "groups", 0, "group-norm groups in the vector field (0: none; the unrolled mode needs 0)")
 	fs.BoolVar(&c.augment, "augment", false, "augment the training images: random shifts of up to 2 pixels and, on Fashion-MNIST, horizontal flips")
 	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0 or more than there are: all)")
 	fs.IntVar(&c.testLimit, "test-limit", 0, "use at most this many test images (0 or more than there are: all)")

@@ -56,10 +56,10 @@ func TestTrainsAndReproduces(t *testing.T) {
 // unrolled solver gives the same loss curve as the adjoint, in float64.
 func TestDirectMatchesAdjoint(t *testing.T) {
 	a := runJSON(t, append(small, "-grad", "adjoint", "-dtype", "float64")...)
-	d := runJSON(t, append(small, "-grad", "direct", "-dtype", "float64")...)
+	d := runJSON(t, append(small, "-grad", "unrolled", "-dtype", "float64")...)
 	for i := range a.Losses {
 		if math.Abs(a.Losses[i]-d.Losses[i]) > 1e-9*math.Abs(d.Losses[i]) {
-			t.Errorf("loss %d: adjoint %.12g, direct %.12g", i, a.Losses[i], d.Losses[i])
+			t.Errorf("loss %d: adjoint %.12g, unrolled %.12g", i, a.Losses[i], d.Losses[i])
 		}
 	}
 }
@@ -143,7 +143,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-optimizer", "lbfgs"}, "optimizer"},
 		{[]string{"-lr-decay", "step"}, "lr-decay"},
 		{[]string{"-grad-evals", "-1"}, "grad-evals"},
-		{[]string{"-grad", "direct", "-method", "trap", "-data", sample}, "supports rect"},
+		{[]string{"-grad", "unrolled", "-method", "trap", "-data", sample}, "supports rect"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(append(c.args, "-quiet"), &out, &errb)
