@@ -1,6 +1,7 @@
 // Package graph provides graph neural fractional differential equations
 // on Gorgonia: a CSR sparse matrix type and a sparse-dense product node,
-// adjacency normalisations, graph diffusion vector fields for the FDE
+// a sparse-features × weights node with input dropout on the stored values
+// (SparseMatMul, FillDropout), adjacency normalisations, graph diffusion vector fields for the FDE
 // block, an edge-attention node, and a loader for graph data sets in the
 // gnn-benchmark .npz layout with random and fixed splits.
 //
@@ -22,4 +23,11 @@
 // D^α X = (A(w) - I) X with θ = w. The FDE node's adjoint returns dL/dw,
 // which Gorgonia carries back through EdgeAttention into W_K, W_Q and X0.
 // Neither node knows about the other.
+//
+// # Large graphs
+//
+// The sparse products split the rows into blocks of equal work that run
+// on all cores and allocate nothing per product; LinearDiffusion can
+// compute them in float32 (SetFloat32), which halves the memory traffic of
+// the random row gathers that dominate a graph too large for the caches.
 package graph
