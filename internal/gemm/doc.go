@@ -20,7 +20,9 @@
 // packed with vector 8×8 transposes. Other CPUs, other architectures and
 // the "purego" build tag use a portable pure-Go micro-kernel (correct, but
 // slow). F64 uses the same driver with 6×8 AVX2 / 8×16 AVX-512 float64
-// kernels on amd64, and gonum's blas64 Dgemm elsewhere.
+// kernels on amd64, and the portable kernel elsewhere. Shifted, the sum of
+// products over shifted views that convolutions need, runs on the same
+// kernels (one OpenBLAS product per term in the openblas build).
 //
 // With the build tag "openblas" (which needs cgo and libopenblas), F32 and
 // F64 call OpenBLAS through gonum.org/v1/netlib/blas/netlib, and the
@@ -30,7 +32,6 @@
 //
 // F32 and F64 are safe for concurrent use by multiple goroutines (on
 // disjoint C). They never start goroutines themselves (callers parallelise
-// over batches); the one exception is F64's gonum fallback off amd64, which
-// gonum may parallelise internally. Steady-state calls of the native paths
-// do not allocate: packing buffers are recycled through a sync.Pool.
+// over batches). Steady-state calls of the native paths do not allocate:
+// packing buffers are recycled through a sync.Pool.
 package gemm

@@ -4,7 +4,6 @@ package gemm
 
 import (
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // nativeShifted reports that Shifted runs on this package's kernels in
@@ -27,17 +26,13 @@ func F32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, 
 }
 
 // F64 is F32 for float64 matrices. It uses this package's float64 kernels
-// (6×8 AVX2 or 8×16 AVX-512) on amd64 CPUs that have them, and gonum's
-// blas64 Dgemm elsewhere.
+// (6×8 AVX2 or 8×16 AVX-512) on amd64 CPUs that have them, and the
+// portable Go kernel elsewhere: serial and allocation-free everywhere.
 func F64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	if trivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	if best64 != nil {
-		best64.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	blas64.Implementation().Dgemm(tr(transA), tr(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	best64.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Name returns the implementation serving F32 in this build and on this

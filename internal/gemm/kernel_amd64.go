@@ -104,7 +104,7 @@ func packTAVX64(k int, src *float64, ldb int, dst *float64, dstride, rows int) b
 }
 
 // best32 and best64 are the fastest native implementations for this CPU
-// (best64 is nil where gonum's Dgemm is used instead).
+// (the portable Go kernels where it has neither AVX2+FMA nor AVX-512).
 var (
 	best32 = pick32()
 	best64 = pick64()
@@ -117,7 +117,7 @@ func pick64() *impl64 {
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		return avx2Impl64
 	}
-	return nil
+	return genericImpl64
 }
 
 func pick32() *impl32 {

@@ -2,11 +2,13 @@
 
 package gemm
 
-// best32 is the fastest native float32 implementation for this platform;
-// best64 is nil: F64 uses gonum's Dgemm.
+// best32 and best64 are the portable Go implementations: the same
+// blocking as the assembly kernels, so that F32, F64 and Shifted stay
+// serial and allocation-free on every platform. (The openblas build sends
+// F32 and F64 to OpenBLAS and does not use them.)
 var (
 	best32 = genericImpl
-	best64 *impl64
+	best64 = genericImpl64
 )
 
 func impls32() []*impl32 { return []*impl32{genericImpl} }

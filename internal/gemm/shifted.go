@@ -32,11 +32,11 @@ func Shifted[T float32 | float64](transA bool, m, n, k int, a []T, lda, aoff int
 	var native bool
 	switch c := any(c).(type) {
 	case []float32:
-		if native = nativeShifted && best32 != nil; native {
+		if native = nativeShifted; native {
 			best32.shifted(transA, m, n, k, any(a).([]float32), lda, aoff, any(b).([]float32), ldb, shifts, float32(beta), c, ldc)
 		}
 	case []float64:
-		if native = nativeShifted && best64 != nil; native {
+		if native = nativeShifted; native {
 			best64.shifted(transA, m, n, k, any(a).([]float64), lda, aoff, any(b).([]float64), ldb, shifts, float64(beta), c, ldc)
 		}
 	}
