@@ -456,3 +456,50 @@ func TestElementwiseKernels(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGeometry runs arbitrary geometries (within small sizes): New either
+// refuses them or gives a convolution whose Forward matches the textbook
+// one and whose Backward satisfies the adjoint identity, for 1 or 2
+// workers and any batch size.
+func FuzzGeometry(f *testing.F) {
+	for _, tc := range geometries {
+		g := tc.g
+		f.Add(uint8(g.InC), uint8(g.H), uint8(g.W), uint8(g.OutC), uint8(g.Kernel), uint8(g.Stride), uint8(g.Padding), uint8(tc.batch), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, inC, h, w, outC, k, s, p, batch, workers uint8) {
+		g := Geometry{InC: int(inC % 5), H: int(h % 13), W: int(w % 13), OutC: int(outC % 5), Kernel: int(k % 7), Stride: int(s % 5), Padding: int(p % 5)}
+		n := int(batch%4) + 1
+		c, err := New[float64](g, int(workers%3))
+		if err != nil {
+			if g.Validate() == nil {
+				t.Fatalf("%+v: New failed on a valid geometry: %v", g, err)
+			}
+			return
+		}
+		rng := rand.New(rand.NewPCG(uint64(h), uint64(w)))
+		x, kern, b := randSlice(rng, n*g.InSize()), randSlice(rng, g.KernelSize()), randSlice(rng, g.OutC)
+		want := naiveConv(g, x, kern, b)
+		y := make([]float64, len(want))
+		if err := c.Forward(y, x, kern, b); err != nil {
+			t.Fatal(err)
+		}
+		for i := range y {
+			if math.Abs(y[i]-want[i]) > 1e-12 {
+				t.Fatalf("%+v, batch %d: y[%d] = %v, want %v", g, n, i, y[i], want[i])
+			}
+		}
+		dy := randSlice(rng, len(y))
+		dx, dk, db := make([]float64, len(x)), make([]float64, len(kern)), make([]float64, len(b))
+		if err := c.Backward(dx, dk, db, x, kern, nil, dy); err != nil {
+			t.Fatal(err)
+		}
+		// <dy, conv(x, k, b)> = <dx, x> + <dk·, ·> split by linearity:
+		// conv(x, k, 0) is linear in x and in k.
+		if lhs, rhs := dot(dy, naiveConv(g, x, kern, nil)), dot(dx, x); math.Abs(lhs-rhs) > 1e-9*(1+math.Abs(lhs)) {
+			t.Fatalf("%+v: input gradient fails the adjoint identity: %v vs %v", g, lhs, rhs)
+		}
+		if lhs, rhs := dot(dy, naiveConv(g, x, kern, b)), dot(dk, kern)+dot(db, b); math.Abs(lhs-rhs) > 1e-9*(1+math.Abs(lhs)) {
+			t.Fatalf("%+v: kernel and bias gradients fail the adjoint identity: %v vs %v", g, lhs, rhs)
+		}
+	})
+}
