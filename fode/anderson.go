@@ -1,6 +1,55 @@
 package fode
 
-import "math"
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/floats"
+)
+
+// fixedPoint solves x = g(x) by Anderson-accelerated iteration: the
+// implicit steps, their adjoints and the starting blocks all go through
+// it. Its buffers are allocated once.
+type fixedPoint struct {
+	acc     *anderson
+	gx      []float64
+	tol     float64
+	maxIter int
+}
+
+func newFixedPoint(n int, tol float64, maxIter int) *fixedPoint {
+	return &fixedPoint{acc: newAnderson(n), gx: make([]float64, n), tol: tol, maxIter: maxIter}
+}
+
+// solve iterates from the guess in x until the largest change of a
+// component is at most tol·max(1, |g(x)|∞) and leaves that last image g(x)
+// in x. g writes g(x) into gx. Errors of g come back unchanged; an image
+// with a NaN or ±Inf, or no convergence within maxIter iterations, is an
+// error that starts with where() and wraps ErrUnstable (and ErrNotFinite).
+func (p *fixedPoint) solve(x []float64, g func(gx, x []float64) error, where func() string) error {
+	p.acc.reset()
+	last := math.Inf(1)
+	for range p.maxIter {
+		if err := g(p.gx, x); err != nil {
+			return err
+		}
+		diff, scale := 0.0, 0.0
+		for i, v := range p.gx {
+			diff = math.Max(diff, math.Abs(v-x[i]))
+			scale = math.Max(scale, math.Abs(v))
+		}
+		if i := firstNonFinite(p.gx); i >= 0 {
+			return fmt.Errorf("%s diverged: component %d = %v: %w; reduce the step size: %w", where(), i, p.gx[i], ErrNotFinite, ErrUnstable)
+		}
+		if diff <= p.tol*math.Max(1, scale) {
+			copy(x, p.gx)
+			return nil
+		}
+		last = diff
+		p.acc.next(x, p.gx)
+	}
+	return fmt.Errorf("%s did not converge in %d iterations (last change %.3g); reduce the step size: %w", where(), p.maxIter, last, ErrUnstable)
+}
 
 // anderson accelerates a fixed-point iteration x ← g(x) (Anderson mixing,
 // "type II", Walker and Ni 2011): from the last m differences of residuals
@@ -60,7 +109,7 @@ func (a *anderson) next(x, gx []float64) {
 		return
 	}
 	for c := 0; c < cols; c++ {
-		addScaledTo(x, x, -a.gamma[c], a.dG[c])
+		floats.AddScaled(x, -a.gamma[c], a.dG[c])
 	}
 }
 
@@ -71,9 +120,9 @@ func (a *anderson) solve(cols int) bool {
 	A, b := a.ata[:cols*cols], a.rhs[:cols]
 	var tr float64
 	for i := 0; i < cols; i++ {
-		b[i] = dot(a.dF[i], a.f)
+		b[i] = floats.Dot(a.dF[i], a.f)
 		for j := 0; j <= i; j++ {
-			v := dot(a.dF[i], a.dF[j])
+			v := floats.Dot(a.dF[i], a.dF[j])
 			A[i*cols+j], A[j*cols+i] = v, v
 		}
 		tr += A[i*cols+i]

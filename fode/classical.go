@@ -3,29 +3,53 @@ package fode
 import (
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/gofde/gofde/internal/tableau"
 )
 
-// Classical methods for α = 1 (x' = f). They keep only the grid states;
-// the gradient rebuilds each step's stages when it walks the steps back.
+// Classical methods for α = 1 (x' = f): explicit Runge-Kutta tableaus,
+// Euler among them. They keep only the grid states; the gradient rebuilds
+// each step's stages when it walks the steps back.
 
-func (s *solver) euler() error {
-	fy := s.tmp
-	for m := 1; m <= s.steps; m++ {
-		prev := s.row(s.sol.y, m-1)
-		if err := s.eval(fy, s.sol.grid[m-1], prev, m-1); err != nil {
-			return err
-		}
-		if m == 1 {
-			s.initGrowth(fy)
-		}
-		y := s.row(s.sol.y, m)
-		addScaledTo(y, prev, s.h, fy)
-		if err := s.checkStep(y, m); err != nil {
-			return err
+// rkMethod is an explicit Runge-Kutta tableau with the quantities the
+// solver derives from it once.
+type rkMethod struct {
+	tab tableau.Tableau
+	c   []float64 // nodes
+	e   []float64 // error weights b - b̂ of an embedded pair, or nil
+	// needK[i] is set when a later stage that matters reads k_i, and
+	// used[i] when stage i reaches the new state at all: the adjoint
+	// rebuilds and differentiates only those.
+	needK, used []bool
+}
+
+func newRKMethod(t tableau.Tableau) *rkMethod {
+	s := t.Stages()
+	r := &rkMethod{tab: t, c: tableau.Nodes(t), needK: make([]bool, s), used: make([]bool, s)}
+	if t.Embedded() {
+		r.e = make([]float64, s)
+		for i := range r.e {
+			r.e[i] = t.B[i] - t.BHat[i]
 		}
 	}
-	return nil
+	for i := s - 1; i >= 0; i-- {
+		r.used[i] = t.B[i] != 0
+		for j := i + 1; j < s; j++ {
+			if r.used[j] && i < len(t.A[j]) && t.A[j][i] != 0 {
+				r.used[i], r.needK[i] = true, true
+			}
+		}
+	}
+	return r
 }
+
+var (
+	eulerMethod  = newRKMethod(tableau.Euler())
+	rk4Method    = newRKMethod(tableau.RK4())
+	dopri5Method = newRKMethod(tableau.DormandPrince())
+)
 
 // rkStages holds the stage buffers of one explicit Runge-Kutta step.
 type rkStages struct {
@@ -41,75 +65,45 @@ func newRKStages(stages, n int) *rkStages {
 	return r
 }
 
-// rk4Tableau is the classical fourth-order Runge-Kutta method.
-var rk4Tableau = tableau{
-	c: []float64{0, 0.5, 0.5, 1},
-	a: [][]float64{nil, {0.5}, {0, 0.5}, {0, 0, 1}},
-	b: []float64{1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6},
-}
-
-// dopri5Tableau is the Dormand-Prince 5(4) pair; its seventh stage is the
-// field at the new state (first same as last), and e = b - b̂ estimates the
-// local error of the fifth-order solution.
-var dopri5Tableau = tableau{
-	c: []float64{0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1},
-	a: [][]float64{
-		nil,
-		{1.0 / 5},
-		{3.0 / 40, 9.0 / 40},
-		{44.0 / 45, -56.0 / 15, 32.0 / 9},
-		{19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729},
-		{9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656},
-		{35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84},
-	},
-	b: []float64{35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84, 0},
-	e: []float64{
-		35.0/384 - 5179.0/57600, 0, 500.0/1113 - 7571.0/16695, 125.0/192 - 393.0/640,
-		-2187.0/6784 + 92097.0/339200, 11.0/84 - 187.0/2100, -1.0 / 40,
-	},
-}
-
-// tableau is an explicit Runge-Kutta Butcher tableau.
-type tableau struct {
-	c []float64
-	a [][]float64
-	b []float64
-	e []float64 // error weights of an embedded pair, or nil
-}
-
-// step computes the stages of one step from (t, y) with step h into r.k;
+// rkStep computes the stages of one step from (t, y) with step h into r.k;
 // when k0 is given it is used as the first stage (first same as last).
 // It writes the new state into ynew.
-func (s *solver) rkStep(tb *tableau, r *rkStages, t, h float64, y, ynew []float64, k0 []float64, step int) error {
-	for i := range tb.c {
+func (s *solver) rkStep(rk *rkMethod, r *rkStages, t, h float64, y, ynew []float64, k0 []float64, step int) error {
+	for i, c := range rk.c {
 		if i == 0 && k0 != nil {
 			copy(r.k[0], k0)
 			continue
 		}
-		copy(r.yt, y)
-		for j, a := range tb.a[i] {
-			if a != 0 {
-				addScaledTo(r.yt, r.yt, h*a, r.k[j])
-			}
-		}
-		if err := s.eval(r.k[i], t+tb.c[i]*h, r.yt, step); err != nil {
+		stageInput(r.yt, rk.tab.A[i], h, y, r.k)
+		if err := s.eval(r.k[i], t+c*h, r.yt, step); err != nil {
 			return err
 		}
 	}
 	copy(ynew, y)
-	for i, b := range tb.b {
+	for i, b := range rk.tab.B {
 		if b != 0 {
-			addScaledTo(ynew, ynew, h*b, r.k[i])
+			floats.AddScaled(ynew, h*b, r.k[i])
 		}
 	}
 	return nil
 }
 
-func (s *solver) rk4() error {
-	r := newRKStages(4, s.n)
+// stageInput writes y + h Σ_j a_j k_j into dst.
+func stageInput(dst, a []float64, h float64, y []float64, k [][]float64) {
+	copy(dst, y)
+	for j, aj := range a {
+		if aj != 0 {
+			floats.AddScaled(dst, h*aj, k[j])
+		}
+	}
+}
+
+// rk runs a fixed-step explicit Runge-Kutta method (Euler and RK4).
+func (s *solver) rk(rk *rkMethod) error {
+	r := newRKStages(rk.tab.Stages(), s.n)
 	for m := 1; m <= s.steps; m++ {
 		y := s.row(s.sol.y, m)
-		if err := s.rkStep(&rk4Tableau, r, s.sol.grid[m-1], s.h, s.row(s.sol.y, m-1), y, nil, m-1); err != nil {
+		if err := s.rkStep(rk, r, s.sol.grid[m-1], s.h, s.row(s.sol.y, m-1), y, nil, m-1); err != nil {
 			return err
 		}
 		if m == 1 {
@@ -133,7 +127,7 @@ func (s *solver) dopri5(x0 []float64) error {
 	s.sol.grid = []float64{0}
 	s.sol.y = append(make([]float64, 0, 64*n), x0...)
 	s.y0 = s.sol.y[:n]
-	r := newRKStages(7, n)
+	r := newRKStages(dopri5Method.tab.Stages(), n)
 	f0 := make([]float64, n)
 	if err := s.eval(f0, 0, y, 0); err != nil {
 		return err
@@ -159,13 +153,13 @@ func (s *solver) dopri5(x0 []float64) error {
 		if hs <= 1e-14*math.Max(T, 1) {
 			return fmt.Errorf("fode: step %d (t = %g): dopri5 step size %g underflows", accepted, t, hs)
 		}
-		if err := s.rkStep(&dopri5Tableau, r, t, hs, y, ynew, f0, accepted); err != nil {
+		if err := s.rkStep(dopri5Method, r, t, hs, y, ynew, f0, accepted); err != nil {
 			return err
 		}
 		var acc float64
 		for i := range y {
 			var e float64
-			for j, w := range dopri5Tableau.e {
+			for j, w := range dopri5Method.e {
 				e += w * r.k[j][i]
 			}
 			q := hs * e / scale(i, y[i], ynew[i])
@@ -232,7 +226,7 @@ func (s *solver) initialStep(y, f0 []float64, scale func(int, float64, float64) 
 	}
 	h0 = math.Min(h0, s.opt.T)
 	y1 := make([]float64, len(y))
-	addScaledTo(y1, y, h0, f0)
+	floats.AddScaledTo(y1, y, h0, f0)
 	f1 := make([]float64, len(y))
 	if err := s.eval(f1, h0, y1, 0); err != nil {
 		return 0, err
@@ -246,4 +240,63 @@ func (s *solver) initialStep(y, f0 []float64, scale func(int, float64, float64) 
 		h1 = math.Pow(0.01/m, 1.0/5)
 	}
 	return math.Min(100*h0, h1), nil
+}
+
+// rk reverses an explicit Runge-Kutta method step by step: it rebuilds the
+// stages of one step from its stored start state and back-propagates
+// through them (for Dopri5 this is the adaptive checkpoint adjoint; the
+// accepted step sizes are constants of the discrete map). Only the stages
+// that reach the new state are differentiated, and only the stage values
+// that later ones read are recomputed: Euler's reverse step is one VJP
+// and no evaluation.
+func (a *adj) rk(rk *rkMethod) error {
+	s, n := a.sol, a.n
+	ns := rk.tab.Stages()
+	k := make([][]float64, ns)
+	Y := make([][]float64, ns) // stage inputs
+	kbar := make([][]float64, ns)
+	for i := range k {
+		k[i], Y[i], kbar[i] = make([]float64, n), make([]float64, n), make([]float64, n)
+	}
+	ybar := make([]float64, n) // the cotangent of the state at the end of the step
+	copy(ybar, a.outs[a.N])
+	for m := a.N; m >= 1; m-- {
+		t0, h := s.grid[m-1], s.stepSize(m)
+		y := s.State(m - 1)
+		for i := range ns {
+			if !rk.used[i] {
+				continue
+			}
+			stageInput(Y[i], rk.tab.A[i], h, y, k)
+			if rk.needK[i] {
+				if err := a.eval(k[i], t0+rk.c[i]*h, Y[i], m-1); err != nil {
+					return err
+				}
+			}
+			for j := range kbar[i] {
+				kbar[i][j] = h * rk.tab.B[i] * ybar[j]
+			}
+		}
+		// ybar becomes the cotangent of y_{m-1}: the direct path, then
+		// every stage.
+		for i := ns - 1; i >= 0; i-- {
+			if !rk.used[i] {
+				continue
+			}
+			if err := a.vjp(a.xb, true, t0+rk.c[i]*h, Y[i], kbar[i], m-1); err != nil {
+				return err
+			}
+			floats.Add(ybar, a.xb)
+			for j, aij := range rk.tab.A[i] {
+				if aij != 0 {
+					floats.AddScaled(kbar[j], h*aij, a.xb)
+				}
+			}
+		}
+		if o := a.outs[m-1]; o != nil {
+			floats.Add(ybar, o)
+		}
+	}
+	copy(a.x0bar, ybar)
+	return nil
 }

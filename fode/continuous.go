@@ -3,6 +3,7 @@ package fode
 import (
 	"math"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mathext"
 )
 
@@ -38,10 +39,10 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 		}
 		o.r = make([]float64, (N-o.q)*n)
 		obsv = append(obsv, o)
-		addScaledTo(a.x0bar, a.x0bar, 1, o.ybar)
+		floats.Add(a.x0bar, o.ybar)
 	}
-	c := rectKernel(al, h, N) // c[L] = ∫ over the cell L-1 lags back; E_l = c[l+1]
-	u := make([]float64, N*n) // u_k = J_kᵀ ν_k
+	c, _ := rectKernel(al, h, N, false) // c[L] = ∫ over the cell L-1 lags back; E_l = c[l+1]
+	u := make([]float64, N*n)           // u_k = J_kᵀ ν_k
 	hist := sol.opt.History.NewHistory([][]float64{c}, u, n)
 	nu := make([]float64, n)
 	dst := [][]float64{nu}
@@ -64,7 +65,7 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 					ib[l] = mathext.RegIncBeta(al, al, float64(l)/float64(M))
 				}
 				for l := 0; l < M; l++ {
-					addScaledTo(nu, nu, scale*(ib[l+1]-ib[l]), o.r[l*n:(l+1)*n])
+					floats.AddScaled(nu, scale*(ib[l+1]-ib[l]), o.r[l*n:(l+1)*n])
 				}
 			}
 		}
@@ -77,7 +78,7 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 		for i := range v {
 			v[i] = h * nu[i]
 		}
-		addScaledTo(a.x0bar, a.x0bar, h, uk)
+		floats.AddScaled(a.x0bar, h, uk)
 		for _, o := range obsv {
 			if k < o.q {
 				continue
@@ -87,12 +88,21 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 				return nil, err
 			}
 			e := c[k-o.q+1]
-			addScaledTo(v, v, e, o.ybar)
-			addScaledTo(a.x0bar, a.x0bar, e, rk)
+			floats.AddScaled(v, e, o.ybar)
+			floats.AddScaled(a.x0bar, e, rk)
 		}
 		if err := a.vjp(a.xb, true, t, y, v, j); err != nil {
 			return nil, err
 		}
 	}
 	return a.finish(), nil
+}
+
+func allZero(v []float64) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,10 @@
 package fode
 
-import "fmt"
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/floats"
+)
 
 // forwardSensitivity differentiates the discrete solution in forward mode:
 // it solves, with the same scheme and grid, the system augmented by one
@@ -38,7 +42,7 @@ func forwardSensitivity(sol *Solution, ybar []float64) (*Gradient, error) {
 		yb := ybar[i*n : (i+1)*n]
 		out := tsol.At(i)
 		for k := 0; k < K; k++ {
-			d := dot(yb, out[(1+k)*n:(2+k)*n])
+			d := floats.Dot(yb, out[(1+k)*n:(2+k)*n])
 			if k < n {
 				g.X0[k] += d
 			} else {
@@ -101,9 +105,9 @@ func replayDopri5(f Field, x0 []float64, sol *Solution, opt Options) (*Solution,
 	s.sol.y = make([]float64, (len(sol.hs)+1)*n)
 	copy(s.sol.y, x0)
 	s.y0 = s.sol.y[:n]
-	r := newRKStages(len(dopri5Tableau.c), n)
+	r := newRKStages(dopri5Method.tab.Stages(), n)
 	for m, h := range sol.hs {
-		if err := s.rkStep(&dopri5Tableau, r, sol.grid[m], h, s.row(s.sol.y, m), s.row(s.sol.y, m+1), nil, m); err != nil {
+		if err := s.rkStep(dopri5Method, r, sol.grid[m], h, s.row(s.sol.y, m), s.row(s.sol.y, m+1), nil, m); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // GradMode selects how Grad differentiates a solution.
@@ -88,10 +90,11 @@ type JVPField interface {
 // The Adjoint and Continuous modes use the states and field values that
 // sol stored, call the field through vector-Jacobian products and keep no
 // activation of the field beyond one evaluation. They call Eval again only
-// where sol did not store what they need: the Runge-Kutta methods (RK4,
-// Dopri5) rebuild each step's stages from its start state, and dL/dα
-// re-evaluates the field at the stored states. Forward mode integrates
-// the tangent equations with Eval and JVP.
+// where sol did not store what they need: RK4 and Dopri5 rebuild each
+// step's inner stages from its start state, and dL/dα re-evaluates the
+// field at the states whose field values the scheme did not keep (GL,
+// GLImplicit, L1 and PECE's iterates). Forward mode integrates the tangent
+// equations with Eval and JVP.
 func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, error) {
 	if err := checkGradInput(f, sol, ybar, opt); err != nil {
 		return nil, err
@@ -205,7 +208,7 @@ func gridCotangents(sol *Solution, ybar []float64) map[int][]float64 {
 			row = make([]float64, n)
 			g[j] = row
 		}
-		addScaledTo(row, row, w, src)
+		floats.AddScaled(row, w, src)
 	}
 	for i := range sol.Times {
 		src := ybar[i*n : (i+1)*n]

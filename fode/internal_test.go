@@ -11,7 +11,7 @@ import (
 func TestFLMMWeightsRecurrence(t *testing.T) {
 	for _, a := range []float64{0.1, 0.5, 0.9, 1} {
 		n := 300
-		got := flmmWeights(a, n)
+		got, _ := flmmWeights(a, n, false)
 		p := make([]float64, n+1) // (1+ξ)^α
 		q := make([]float64, n+1) // (1-ξ)^-α
 		p[0], q[0] = 1, 1
@@ -37,8 +37,8 @@ func TestFLMMWeightsRecurrence(t *testing.T) {
 func TestFLMMStartingWeightsExact(t *testing.T) {
 	for _, a := range []float64{0.3, 0.5, 0.9} {
 		n := 50
-		omega := flmmWeights(a, n)
-		W, s, err := flmmStartingWeights(a, omega, n, flmmTerms(a))
+		omega, _ := flmmWeights(a, n, false)
+		W, _, s, err := flmmStartingWeights(a, omega, nil, n, flmmTerms(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,8 +64,8 @@ func TestFLMMStartingWeightsExact(t *testing.T) {
 // TestWeightIdentities checks the kernels against their defining formulas.
 func TestWeightIdentities(t *testing.T) {
 	a, h, n := 0.6, 0.01, 2000
-	rect := rectKernel(a, h, n)
-	trap := trapKernel(a, h, n)
+	rect, _ := rectKernel(a, h, n, false)
+	trap, _ := trapKernel(a, h, n, false)
 	s := trapScale(a, h)
 	// The defining differences cancel: about log2(L) digits for the
 	// rectangle weights and 2 log2(L) for the trapezoid ones, so the
@@ -90,7 +90,7 @@ func TestWeightIdentities(t *testing.T) {
 	if want := math.Pow(h*float64(n), a) / math.Gamma(a+1); math.Abs(sum-want) > 1e-12*want {
 		t.Errorf("rect weights sum to %v, want %v", sum, want)
 	}
-	g, G := glKernel(a, n)
+	g, G, _, _ := glKernel(a, n, false)
 	if math.Abs(g[1]+a) > 1e-15 || math.Abs(G[n]+1-binomialPartial(a, n)) > 1e-12 {
 		t.Errorf("GL weights: g_1 = %v, partial sum %v", g[1], G[n])
 	}
@@ -115,7 +115,7 @@ func TestDopri5FixedStepOrder(t *testing.T) {
 		y, ynew := []float64{1}, []float64{0}
 		h := 1 / float64(N)
 		for m := 0; m < N; m++ {
-			if err := s.rkStep(&dopri5Tableau, r, float64(m)*h, h, y, ynew, nil, m); err != nil {
+			if err := s.rkStep(dopri5Method, r, float64(m)*h, h, y, ynew, nil, m); err != nil {
 				t.Fatal(err)
 			}
 			copy(y, ynew)
@@ -166,6 +166,134 @@ func TestExportedWeights(t *testing.T) {
 		}
 		if want := math.Pow(h*float64(m), a) / math.Gamma(a+1); math.Abs(sum-want) > 1e-13 {
 			t.Errorf("m=%d: trapezoid weights sum %v, want %v", m, sum, want)
+		}
+	}
+}
+
+// fdAlpha returns the fourth-order central difference in α of w(α) with
+// step d.
+func fdAlpha(alpha, d float64, w func(a float64) []float64) []float64 {
+	var out []float64
+	for _, tm := range []struct{ c, x float64 }{{-1, 2}, {8, 1}, {-8, -1}, {1, -2}} {
+		v := w(alpha + tm.x*d)
+		if out == nil {
+			out = make([]float64, len(v))
+		}
+		for i, x := range v {
+			out[i] += tm.c * x / (12 * d)
+		}
+	}
+	return out
+}
+
+// TestWeightDerivatives checks the closed-form α-derivatives of every
+// scheme's weights against differences of the weights in α. The error
+// measure is relative to each weight plus a thousandth of the largest
+// (some derivatives cross zero); for the FLMM starting weights, whose
+// system amplifies the differences' round-off, to the largest weight.
+func TestWeightDerivatives(t *testing.T) {
+	const h, n, nFirst = 0.05, 3000, 60
+	for _, a := range []float64{0.2, 0.5, 0.9} {
+		K := flmmTerms(a)
+		omega, domega := flmmWeights(a, 60, true)
+		_, dW, _, err := flmmStartingWeights(a, omega, domega, 60, K)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Beyond some dozens of steps the differences of trapFirst lose
+		// more to its cancellation than the derivative does.
+		trapFirsts := func(al float64) []float64 {
+			w := make([]float64, nFirst)
+			for m := range w {
+				w[m] = trapFirst(al, trapScale(al, h), m+1)
+			}
+			return w
+		}
+		dTrapFirst := make([]float64, nFirst)
+		for m := range dTrapFirst {
+			dTrapFirst[m] = trapFirstDeriv(a, h, m+1)
+		}
+		_, drect := rectKernel(a, h, n, true)
+		_, dtrap := trapKernel(a, h, n, true)
+		_, _, dg, dG := glKernel(a, n, true)
+		_, _, db, de := l1Kernel(a, n, true)
+		for _, c := range []struct {
+			name  string
+			got   []float64
+			w     func(al float64) []float64
+			floor float64
+		}{
+			{"rectangle", drect[1:], func(al float64) []float64 { w, _ := rectKernel(al, h, n, false); return w[1:] }, 1e-3},
+			{"trapezoid", dtrap[1:], func(al float64) []float64 { w, _ := trapKernel(al, h, n, false); return w[1:] }, 1e-3},
+			{"trapezoid scale", []float64{trapScaleDeriv(a, h)}, func(al float64) []float64 { return []float64{trapScale(al, h)} }, 1e-3},
+			{"trapezoid first weight", dTrapFirst, trapFirsts, 1e-3},
+			{"GL", dg[1:], func(al float64) []float64 { g, _, _, _ := glKernel(al, n, false); return g[1:] }, 1e-3},
+			{"GL partial sums", dG[1:], func(al float64) []float64 { _, G, _, _ := glKernel(al, n, false); return G[1:] }, 1e-3},
+			{"L1 b", db[1:], func(al float64) []float64 { b, _, _, _ := l1Kernel(al, n, false); return b[1:] }, 1e-3},
+			{"L1 e", de[1:], func(al float64) []float64 { _, e, _, _ := l1Kernel(al, n, false); return e[1:] }, 1e-3},
+			{"FLMM omega", domega, func(al float64) []float64 { w, _ := flmmWeights(al, 60, false); return w }, 1e-3},
+			{"FLMM starting weights", dW, func(al float64) []float64 {
+				omega, _ := flmmWeights(al, 60, false)
+				W, _, _, _ := flmmStartingWeights(al, omega, nil, 60, K)
+				return W
+			}, 1},
+		} {
+			want := fdAlpha(a, 1e-3, c.w)
+			var big, e float64
+			for _, v := range want {
+				big = math.Max(big, math.Abs(v))
+			}
+			for i, v := range want {
+				e = math.Max(e, math.Abs(c.got[i]-v)/(math.Abs(v)+c.floor*big))
+			}
+			// Up to 9.4e-9 now (FLMM starting weights at α = 0.2).
+			t.Logf("alpha %v, %s: largest relative difference %.3g", a, c.name, e)
+			if e > 5e-8 {
+				t.Errorf("alpha %v, %s: α-derivative off the differences by %.3g relative", a, c.name, e)
+			}
+		}
+	}
+}
+
+// TestWeightDerivativeSeries checks the series behind the derivatives of
+// the second differences against their direct formulas, where those lose
+// only a few digits.
+func TestWeightDerivativeSeries(t *testing.T) {
+	for _, p := range []float64{0, 0.1, 0.5, 1.2, 1.5, 2} {
+		for L := 4.0; L <= 40; L++ {
+			want := xlogPow(L+1, p) - 2*xlogPow(L, p) + xlogPow(L-1, p)
+			if got := powDiff2Deriv(L, p); math.Abs(got-want) > 1e-11*math.Abs(want) {
+				t.Errorf("p %v, L %v: ∂ of the second difference %v, direct %v", p, L, got, want)
+			}
+		}
+	}
+	const h = 0.1
+	for _, a := range []float64{0.1, 0.5, 1} {
+		s, ds := trapScale(a, h), trapScaleDeriv(a, h)
+		for m := 4; m <= 40; m++ {
+			fm := float64(m)
+			da := xlogPow(fm-1, a+1) + math.Pow(fm, a) - (fm-1-a)*xlogPow(fm, a)
+			want := ds*trapFirst(a, 1, m) + s*da
+			if got := trapFirstDeriv(a, h, m); math.Abs(got-want) > 1e-11*math.Abs(want) {
+				t.Errorf("alpha %v, m %d: ∂ of the first trapezoid weight %v, direct %v", a, m, got, want)
+			}
+		}
+	}
+}
+
+// TestDigamma checks ψ at known values and against differences of ln Γ.
+func TestDigamma(t *testing.T) {
+	for _, c := range []struct{ x, want float64 }{
+		{1, -0.5772156649015329}, {0.5, -1.9635100260214235}, {2, 0.42278433509846713}, {0.01, -100.56088545786867},
+	} {
+		if got := digamma(c.x); math.Abs(got-c.want) > 1e-15*math.Max(1, math.Abs(c.want)) {
+			t.Errorf("ψ(%v) = %.17g, want %.17g", c.x, got, c.want)
+		}
+	}
+	for _, x := range []float64{0.3, 1.3, 2.7, 25} {
+		want := fdAlpha(x, 1e-3, func(x float64) []float64 { v, _ := math.Lgamma(x); return []float64{v} })[0]
+		if got := digamma(x); math.Abs(got-want) > 1e-9 {
+			t.Errorf("ψ(%v) = %v, differences of ln Γ give %v", x, got, want)
 		}
 	}
 }

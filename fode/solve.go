@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Solution is the result of Solve: the states at the requested output times
@@ -34,9 +36,11 @@ type Solution struct {
 	y     []float64 // y_j, row-major, (Steps+1) × n
 	fv    []float64 // f_j where the scheme sums field values
 	pred  [][]float64
-	out   []float64 // outputs, len(Times) × n
-	outJ  []int     // output i lies between grid points outJ[i] and outJ[i]+1
-	outW  []float64 // with interpolation weight outW[i] on the later one
+	// scheme holds the weights of a fractional method for the gradient.
+	scheme *scheme
+	out    []float64 // outputs, len(Times) × n
+	outJ   []int     // output i lies between grid points outJ[i] and outJ[i]+1
+	outW   []float64 // with interpolation weight outW[i] on the later one
 	// released is set by Release: the grid states are gone.
 	released bool
 }
@@ -66,7 +70,7 @@ func (s *Solution) Release() {
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.y, s.fv, s.pred = nil, nil, nil
+	s.y, s.fv, s.pred, s.scheme = nil, nil, nil, nil
 	s.released = true
 }
 
@@ -176,9 +180,8 @@ type solver struct {
 	y0    []float64
 	tmp   []float64 // scratch of length n
 	tmp2  []float64
-	acc   *anderson // for the implicit steps
-	gx    []float64
-	grow  growth // the explicit schemes' stability check
+	fp    *fixedPoint // for the implicit steps
+	grow  growth      // the explicit schemes' stability check
 }
 
 // growth tracks the largest state component |y_m|∞ of an explicit scheme
@@ -263,356 +266,210 @@ func (s *solver) checkState(y []float64, step int) error {
 
 func (s *solver) run() error {
 	switch s.opt.Method {
-	case Rectangle:
-		return s.rectangle()
-	case PECE:
-		return s.pece()
-	case GL, GLImplicit:
-		return s.grunwald(s.opt.Method == GLImplicit)
-	case L1:
-		return s.l1()
-	case Trapezoid:
-		return s.trapezoid()
-	case FLMM:
-		return s.flmm()
 	case Euler:
-		return s.euler()
+		return s.rk(eulerMethod)
 	case RK4:
-		return s.rk4()
+		return s.rk(rk4Method)
 	}
-	return fmt.Errorf("fode: unknown method %v", s.opt.Method)
-}
-
-// addScaledTo sets dst = a + c*b.
-func addScaledTo(dst, a []float64, c float64, b []float64) {
-	for i := range dst {
-		dst[i] = a[i] + c*b[i]
-	}
-}
-
-func (s *solver) rectangle() error {
-	N := s.steps
-	s.sol.fv = getFloats(N * s.n)
-	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
-		return err
-	}
-	s.initGrowth(s.row(s.sol.fv, 0))
-	hist := s.opt.History.NewHistory([][]float64{rectKernel(s.alpha, s.h, N)}, s.sol.fv, s.n)
-	dst := [][]float64{s.tmp}
-	for m := 1; m <= N; m++ {
-		hist.Sum(dst, m)
-		y := s.row(s.sol.y, m)
-		addScaledTo(y, s.y0, 1, s.tmp)
-		if err := s.checkStep(y, m); err != nil {
-			return err
-		}
-		if m < N {
-			if err := s.eval(s.row(s.sol.fv, m), s.sol.grid[m], y, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// pece runs PE(CE)^μ. pred[0] holds the predictions and pred[k] the k-th
-// corrected iterate when μ > 1; the gradient re-linearises at each.
-func (s *solver) pece() error {
-	N, mu := s.steps, 1+s.opt.Correctors
-	s.sol.fv = getFloats(N * s.n)
-	s.sol.pred = make([][]float64, mu)
-	for k := range s.sol.pred {
-		s.sol.pred[k] = getFloats((N + 1) * s.n)
-	}
-	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
-		return err
-	}
-	s.initGrowth(s.row(s.sol.fv, 0))
-	b := trapKernel(s.alpha, s.h, N)
-	hist := s.opt.History.NewHistory([][]float64{rectKernel(s.alpha, s.h, N), b}, s.sol.fv, s.n)
-	sc := trapScale(s.alpha, s.h)
-	P, C := s.tmp, s.tmp2
-	dst := [][]float64{P, C}
-	fp := make([]float64, s.n)
-	f0 := s.row(s.sol.fv, 0)
-	for m := 1; m <= N; m++ {
-		t := s.sol.grid[m]
-		hist.Sum(dst, m)
-		addScaledTo(C, C, trapFirst(s.alpha, sc, m)-b[m], f0)
-		cur := s.row(s.sol.pred[0], m)
-		addScaledTo(cur, s.y0, 1, P)
-		y := s.row(s.sol.y, m)
-		for k := 0; k < mu; k++ {
-			if i := firstNonFinite(cur); i >= 0 {
-				return fmt.Errorf("fode: step %d (t = %g): predictor or corrector iterate %d, component %d = %v: %w", m, t, k, i, cur[i], ErrNotFinite)
-			}
-			if err := s.eval(fp, t, cur, m); err != nil {
-				return err
-			}
-			next := y
-			if k+1 < mu {
-				next = s.row(s.sol.pred[k+1], m)
-			}
-			for i := range next {
-				next[i] = s.y0[i] + C[i] + sc*fp[i]
-			}
-			cur = next
-		}
-		if err := s.checkStep(y, m); err != nil {
-			return err
-		}
-		if m < N {
-			if err := s.eval(s.row(s.sol.fv, m), t, y, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// grunwald runs the Grünwald-Letnikov scheme over the state stream, using
-// Σ_{j<m} g_{m-j} (y_j - y_0) = Σ_{j<m} g_{m-j} y_j - G_m y_0.
-func (s *solver) grunwald(implicit bool) error {
-	N := s.steps
-	g, G := glKernel(s.alpha, N)
-	hist := s.opt.History.NewHistory([][]float64{g}, s.sol.y, s.n)
-	ha := math.Pow(s.h, s.alpha)
-	S, fy := s.tmp, s.tmp2
-	dst := [][]float64{S}
-	if !implicit {
-		if err := s.eval(fy, 0, s.y0, 0); err != nil {
-			return err
-		}
-		s.initGrowth(fy)
-	}
-	for m := 1; m <= N; m++ {
-		t := s.sol.grid[m]
-		hist.Sum(dst, m)
-		y := s.row(s.sol.y, m)
-		for i := range y {
-			S[i] = s.y0[i] - S[i] + G[m]*s.y0[i] // B = y0 - Σ g (y_j - y0)
-		}
-		if implicit {
-			copy(y, s.row(s.sol.y, m-1))
-			if err := s.implicit(y, fy, S, ha, t, m); err != nil {
-				return err
-			}
-		} else {
-			addScaledTo(y, S, ha, fy)
-		}
-		check := s.checkState
-		if !implicit {
-			check = s.checkStep
-		}
-		if err := check(y, m); err != nil {
-			return err
-		}
-		if !implicit && m < N {
-			if err := s.eval(fy, t, y, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// l1 runs the implicit L1 scheme y_m = y_{m-1} - Σ_{1≤k<m} b_k Δy_{m-k} +
-// h^α Γ(2-α) f(t_m, y_m) over the state stream.
-func (s *solver) l1() error {
-	N := s.steps
-	b, e := l1Kernel(s.alpha, N)
-	hist := s.opt.History.NewHistory([][]float64{e}, s.sol.y, s.n)
-	kappa := math.Pow(s.h, s.alpha) * math.Gamma(2-s.alpha)
-	B, fy := s.tmp, s.tmp2
-	dst := [][]float64{B}
-	for m := 1; m <= N; m++ {
-		hist.Sum(dst, m)
-		prev := s.row(s.sol.y, m-1)
-		for i := range B {
-			B[i] = prev[i] - B[i] + b[m]*s.y0[i]
-		}
-		y := s.row(s.sol.y, m)
-		copy(y, prev)
-		if err := s.implicit(y, fy, B, kappa, s.sol.grid[m], m); err != nil {
-			return err
-		}
-		if err := s.checkState(y, m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// trapezoid runs the implicit product trapezoid rule.
-func (s *solver) trapezoid() error {
-	N := s.steps
-	s.sol.fv = getFloats((N + 1) * s.n)
-	f0 := s.row(s.sol.fv, 0)
-	if err := s.eval(f0, 0, s.y0, 0); err != nil {
-		return err
-	}
-	b := trapKernel(s.alpha, s.h, N)
-	hist := s.opt.History.NewHistory([][]float64{b}, s.sol.fv, s.n)
-	sc := trapScale(s.alpha, s.h)
-	B := s.tmp
-	dst := [][]float64{B}
-	for m := 1; m <= N; m++ {
-		hist.Sum(dst, m)
-		w0 := trapFirst(s.alpha, sc, m) - b[m]
-		for i := range B {
-			B[i] += s.y0[i] + w0*f0[i]
-		}
-		y := s.row(s.sol.y, m)
-		s.extrapolate(y, m)
-		if err := s.implicit(y, s.row(s.sol.fv, m), B, sc, s.sol.grid[m], m); err != nil {
-			return err
-		}
-		if err := s.checkState(y, m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// extrapolate writes the linear extrapolation of y_{m-2}, y_{m-1} into y as
-// the first guess of an implicit step.
-func (s *solver) extrapolate(y []float64, m int) {
-	prev := s.row(s.sol.y, m-1)
-	if m < 2 {
-		copy(y, prev)
-		return
-	}
-	pp := s.row(s.sol.y, m-2)
-	for i := range y {
-		y[i] = 2*prev[i] - pp[i]
-	}
-}
-
-// flmm runs Lubich's trapezoid FLMM with starting weights. The first s-1
-// steps are coupled through the starting weights and are solved together.
-func (s *solver) flmm() error {
-	N := s.steps
-	omega := flmmWeights(s.alpha, N)
-	W, ns, err := flmmStartingWeights(s.alpha, omega, N, flmmTerms(s.alpha))
+	sc, err := newScheme(s.opt.Method, s.alpha, s.h, s.steps, s.opt.Correctors, false)
 	if err != nil {
 		return err
 	}
-	if N < ns-1 {
-		return fmt.Errorf("fode: method flmm with alpha = %v needs at least %d steps for its starting weights, got %d", s.alpha, ns-1, N)
+	s.sol.scheme = sc
+	return s.fractional(sc)
+}
+
+// fractional runs a fractional scheme: the one forward loop of every
+// scheme's weights (see scheme).
+func (s *solver) fractional(sc *scheme) error {
+	N, n := s.steps, s.n
+	first := sc.firstStep()
+	if N < first-1 {
+		return fmt.Errorf("fode: method %v with alpha = %v needs at least %d steps for its starting weights, got %d", s.opt.Method, s.alpha, first-1, N)
 	}
-	ha := math.Pow(s.h, s.alpha)
-	s.sol.fv = getFloats((N + 1) * s.n)
-	if err := s.eval(s.row(s.sol.fv, 0), 0, s.y0, 0); err != nil {
+	// fprev is f_{m-1}: a row of the stored field values, or one buffer
+	// for a scheme that reads only the previous one.
+	var fprev []float64
+	if sc.storesFields() {
+		s.sol.fv = getFloats((N + 1) * n)
+		fprev = s.row(s.sol.fv, 0)
+	} else if sc.usesFields() {
+		fprev = s.tmp2
+	}
+	if fprev != nil {
+		if err := s.eval(fprev, 0, s.y0, 0); err != nil {
+			return err
+		}
+	}
+	if sc.kind != implicitStep {
+		s.initGrowth(fprev)
+	}
+	if sc.kind == correctorStep {
+		// pred[0] holds the predictions and pred[k] the k-th corrected
+		// iterate when μ > 1; the gradient re-linearises at each.
+		s.sol.pred = make([][]float64, sc.correctors)
+		for k := range s.sol.pred {
+			s.sol.pred[k] = getFloats((N + 1) * n)
+		}
+	}
+	if sc.kind == implicitStep {
+		s.fp = newFixedPoint(n, s.opt.Tol, s.opt.MaxIter)
+	}
+	if err := s.startBlock(sc); err != nil {
 		return err
 	}
-	if err := s.flmmStart(omega, W, ns, ha); err != nil {
-		return err
+	// One History per stream serves all the terms over it.
+	sums := &termSums{out: make([][]float64, len(sc.forms))}
+	if sc.kind != explicitStep {
+		sums.out[0] = s.tmp2 // B, beside f(t_m, ·) in s.tmp
 	}
-	kern := make([]float64, N+1)
-	for L := 1; L <= N; L++ {
-		kern[L] = ha * omega[L]
+	for _, t := range sc.terms {
+		sums.add(int(t.stream), t.w, t.form)
 	}
-	hist := s.opt.History.NewHistory([][]float64{kern}, s.sol.fv, s.n)
-	B := s.tmp
-	dst := [][]float64{B}
-	for m := ns; m <= N; m++ {
-		hist.Sum(dst, m)
-		for i := range B {
-			B[i] += s.y0[i]
+	sums.start(s.opt.History, n, func(key int) []float64 {
+		if stream(key) == fieldStream {
+			return s.sol.fv
 		}
-		for j := 0; j < ns; j++ {
-			addScaledTo(B, B, ha*W[m*ns+j], s.row(s.sol.fv, j))
-		}
+		return s.sol.y
+	})
+	fy := s.tmp // f(t_m, ·) of an implicit or corrector step
+	for m := first; m <= N; m++ {
+		t := s.sol.grid[m]
 		y := s.row(s.sol.y, m)
-		s.extrapolate(y, m)
-		if err := s.implicit(y, s.row(s.sol.fv, m), B, ha*omega[0], s.sol.grid[m], m); err != nil {
+		switch sc.kind {
+		case explicitStep:
+			sums.out[0] = y // the combination is the new state
+		case correctorStep:
+			sums.out[1] = s.row(s.sol.pred[0], m) // the prediction
+		}
+		sums.sum(m)
+		for l := range sc.forms {
+			s.combine(sc, sums.out[l], l, m, fprev)
+		}
+		var err error
+		switch sc.kind {
+		case explicitStep:
+			err = s.checkStep(y, m)
+		case implicitStep:
+			if sc.storesFields() {
+				fy = s.row(s.sol.fv, m)
+			}
+			if sc.extrapolate && m >= 2 {
+				floats.ScaleTo(y, 2, s.row(s.sol.y, m-1))
+				floats.Sub(y, s.row(s.sol.y, m-2))
+			} else {
+				copy(y, s.row(s.sol.y, m-1))
+			}
+			if err = s.implicit(y, fy, sums.out[0], sc.kappa, t, m); err == nil {
+				err = s.checkState(y, m)
+			}
+		case correctorStep:
+			if err = s.correct(sc, sums.out[0], fy, m); err == nil {
+				err = s.checkStep(y, m)
+			}
+		}
+		if err != nil {
 			return err
 		}
-		if err := s.checkState(y, m); err != nil {
-			return err
+		// An explicit or corrector step evaluates the field at its new
+		// state for the steps after it; an implicit one has it from its
+		// solve.
+		if sc.kind != implicitStep && fprev != nil && m < N {
+			if sc.storesFields() {
+				fprev = s.row(s.sol.fv, m)
+			}
+			if err := s.eval(fprev, t, y, m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// flmmStart solves the coupled equations of steps 1..ns-1 together by
-// Anderson-accelerated fixed-point iteration on all of them at once.
-func (s *solver) flmmStart(omega, W []float64, ns int, ha float64) error {
-	if ns < 2 {
+// combine completes combination l of step m from its history sums:
+// B += a_m y_0 + Σ_{j<s} W_{m,j} f_j + e f_{m-1}.
+func (s *solver) combine(sc *scheme, B []float64, l, m int, fprev []float64) {
+	if a := sc.y0Coef(l, m, false); a == 1 {
+		floats.Add(B, s.y0)
+	} else {
+		floats.AddScaled(B, a, s.y0)
+	}
+	if l == 0 {
+		for j := 0; j < sc.start; j++ {
+			floats.AddScaled(B, sc.W[m*sc.start+j], s.row(s.sol.fv, j))
+		}
+	}
+	if e := sc.forms[l].lag1; e != 0 {
+		floats.AddScaled(B, e, fprev)
+	}
+}
+
+// correct runs the μ corrector iterations of step m from the prediction
+// in pred[0]: q_k = B + κ f(t_m, q_{k-1}), the last one into y_m.
+func (s *solver) correct(sc *scheme, B, fq []float64, m int) error {
+	t := s.sol.grid[m]
+	cur := s.row(s.sol.pred[0], m)
+	for k := range sc.correctors {
+		if i := firstNonFinite(cur); i >= 0 {
+			return fmt.Errorf("fode: step %d (t = %g): predictor or corrector iterate %d, component %d = %v: %w", m, t, k, i, cur[i], ErrNotFinite)
+		}
+		if err := s.eval(fq, t, cur, m); err != nil {
+			return err
+		}
+		next := s.row(s.sol.y, m)
+		if k+1 < sc.correctors {
+			next = s.row(s.sol.pred[k+1], m)
+		}
+		floats.AddScaledTo(next, B, sc.kappa, fq)
+		cur = next
+	}
+	return nil
+}
+
+// startBlock solves the coupled steps 1..s-1 of a scheme with s > 1
+// starting weights together, by fixed-point iteration on all of them.
+func (s *solver) startBlock(sc *scheme) error {
+	first := sc.firstStep()
+	if first < 2 {
 		return nil
 	}
-	for m := 1; m < ns; m++ {
+	n := s.n
+	for m := 1; m < first; m++ {
 		copy(s.row(s.sol.y, m), s.y0)
 	}
-	block := s.sol.y[s.n : ns*s.n]
-	next := make([]float64, len(block))
-	acc := newAnderson(len(block))
-	for it := 0; it < s.opt.MaxIter; it++ {
-		for m := 1; m < ns; m++ {
-			if err := s.eval(s.row(s.sol.fv, m), s.sol.grid[m], s.row(s.sol.y, m), m); err != nil {
+	g := func(gx, block []float64) error {
+		for m := 1; m < first; m++ {
+			if err := s.eval(s.row(s.sol.fv, m), s.sol.grid[m], block[(m-1)*n:m*n], m); err != nil {
 				return err
 			}
 		}
-		for m := 1; m < ns; m++ {
-			nx := next[(m-1)*s.n : m*s.n]
-			copy(nx, s.y0)
-			for j := 0; j <= m; j++ {
-				addScaledTo(nx, nx, ha*omega[m-j], s.row(s.sol.fv, j))
-			}
-			for j := 0; j < ns; j++ {
-				addScaledTo(nx, nx, ha*W[m*ns+j], s.row(s.sol.fv, j))
+		for m := 1; m < first; m++ {
+			next := gx[(m-1)*n : m*n]
+			floats.ScaleTo(next, sc.y0Coef(0, m, false), s.y0)
+			for j := 0; j < first; j++ {
+				floats.AddScaled(next, sc.blockWeight(m, j, false), s.row(s.sol.fv, j))
 			}
 		}
-		diff, scale := 0.0, 0.0
-		for i, v := range next {
-			diff = math.Max(diff, math.Abs(v-block[i]))
-			scale = math.Max(scale, math.Abs(v))
-		}
-		if i := firstNonFinite(next); i >= 0 {
-			m := 1 + i/s.n
-			return fmt.Errorf("fode: step %d (t = %g): flmm starting step: state component %d = %v: %w", m, s.sol.grid[m], i%s.n, next[i], ErrNotFinite)
-		}
-		if diff <= s.opt.Tol*math.Max(1, scale) {
-			copy(block, next)
-			return nil
-		}
-		acc.next(block, next)
+		return nil
 	}
-	return fmt.Errorf("fode: steps 1..%d (t = %g): the starting steps of flmm did not converge in %d iterations; reduce the step size: %w", ns-1, s.sol.grid[ns-1], s.opt.MaxIter, ErrUnstable)
+	fp := newFixedPoint((first-1)*n, s.opt.Tol, s.opt.MaxIter)
+	return fp.solve(s.sol.y[n:first*n], g, func() string {
+		return fmt.Sprintf("fode: steps 1..%d (t = %g): the starting block of %v", first-1, s.sol.grid[first-1], s.opt.Method)
+	})
 }
 
-// implicit solves y = B + κ f(t, y) by Anderson-accelerated fixed-point
-// iteration from the guess in y. On return fy holds the field value that
-// produced y, so y = B + κ fy holds exactly.
+// implicit solves y = B + κ f(t, y) by fixed-point iteration from the
+// guess in y. On return fy holds the field value that produced y, so
+// y = B + κ fy holds exactly.
 func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error {
-	if s.acc == nil {
-		s.acc = newAnderson(s.n)
-		s.gx = make([]float64, s.n)
-	}
-	s.acc.reset()
-	last := math.Inf(1)
-	for it := 0; it < s.opt.MaxIter; it++ {
+	g := func(gx, y []float64) error {
 		if err := s.eval(fy, t, y, step); err != nil {
 			return err
 		}
-		diff, scale := 0.0, 0.0
-		for i := range y {
-			g := B[i] + kappa*fy[i]
-			diff = math.Max(diff, math.Abs(g-y[i]))
-			scale = math.Max(scale, math.Abs(g))
-			s.gx[i] = g
-		}
-		if i := firstNonFinite(s.gx); i >= 0 {
-			return fmt.Errorf("fode: step %d (t = %g): implicit solve diverged: state component %d = %v: %w; reduce the step size: %w", step, t, i, s.gx[i], ErrNotFinite, ErrUnstable)
-		}
-		if diff <= s.opt.Tol*math.Max(1, scale) {
-			copy(y, s.gx)
-			return nil
-		}
-		last = diff
-		s.acc.next(y, s.gx)
+		floats.AddScaledTo(gx, B, kappa, fy)
+		return nil
 	}
-	return fmt.Errorf("fode: step %d (t = %g): implicit solve did not converge in %d iterations (last change %.3g); reduce the step size: %w", step, t, s.opt.MaxIter, last, ErrUnstable)
+	return s.fp.solve(y, g, func() string { return fmt.Sprintf("fode: step %d (t = %g): implicit solve", step, t) })
 }
 
 // outputs fills the states at the output times, interpolating linearly
