@@ -12,15 +12,28 @@
 // whose kernel gives the solution a memory of its whole past: step n sums
 // over all n earlier steps.
 //
-// # Fields and solutions
+// # Fields
 //
-// The right-hand side is a Field: it evaluates f on a batch of states (rows
-// samples of Dim() values each, row-major in one slice) and computes
-// vector-Jacobian products for the gradients. A field that implements
-// RowwiseField is evaluated on slices of the batch in parallel
-// (Options.Workers). Solve returns a Solution with the states at the output
-// times Options.Times, linearly interpolated between grid points, and the
-// stored grid states and field values that Grad needs.
+// The right-hand side is a Field. Its contract:
+//
+//   - A state is a batch: rows samples of Dim() values each, row-major in
+//     one slice of length rows·Dim(); θ has NumParams() values.
+//   - Eval(dst, t, x, θ) writes f(t, x; θ) into dst, of the length of x.
+//   - VJP(xbar, thetabar, t, x, θ, v) overwrites xbar with (∂f/∂x)ᵀ v and
+//     adds (∂f/∂θ)ᵀ v into thetabar; either may be nil when that product
+//     is not needed. The gradients call only VJP, never a Jacobian, and
+//     keep no activation of the field beyond one evaluation.
+//   - Neither method modifies x or θ, and both are safe for concurrent use
+//     when the calls write disjoint destinations (scratch space lives in
+//     a sync.Pool or on the stack, never in the receiver).
+//   - An error aborts the solve or the gradient and is returned wrapped
+//     with the step and time; a NaN or ±Inf value is reported likewise
+//     (ErrNotFinite).
+//
+// A field that implements RowwiseField, each sample depending on its own
+// row alone, is evaluated on slices of the batch in parallel
+// (Options.Workers). A JVPField also computes Jacobian-vector products, for
+// the Forward gradient mode.
 //
 // # Schemes
 //
@@ -37,24 +50,30 @@
 //	FLMM        Lubich's trapezoidal fractional linear         2
 //	            multistep method with starting weights (implicit)
 //
-// Solutions that behave like t^α near t = 0 (the typical case: the
-// Mittag-Leffler solution of the linear equation) lower the observed
-// orders; L1, for example, then converges with order about 1. The
-// classical methods need α = 1: Euler (order 1), RK4 (order 4) and Dopri5,
-// the adaptive Dormand-Prince 5(4) method with error control by
-// Options.RTol and Options.ATol. The implicit schemes solve each step by
-// Anderson-accelerated fixed-point iteration to Options.Tol.
+// Each is x0 plus weighted history sums over the stored field values or
+// states, and one step loop serves them all; the Method constants state
+// their weights. Solutions that behave like t^α near t = 0 (the typical
+// case: the Mittag-Leffler solution of the linear equation) lower the
+// observed orders; L1, for example, then converges with order about 1. The
+// implicit schemes solve each step by Anderson-accelerated fixed-point
+// iteration to Options.Tol. The classical methods need α = 1 and are
+// explicit Runge-Kutta tableaus: Euler (order 1), RK4 (order 4) and
+// Dopri5, the adaptive Dormand-Prince 5(4) pair with error control by
+// Options.RTol and Options.ATol.
 //
 // # Gradients
 //
-// Grad returns dL/dx0, dL/dθ and, on request, dL/dα for a loss L of the
-// states at the output times, given the cotangents dL/dx(t_i). Its modes
-// (GradOptions.Mode):
+// Grad returns dL/dx0, dL/dθ and, on request (GradOptions.Alpha), dL/dα
+// for a loss L of the states at the output times, given the cotangents
+// dL/dx(t_i). Its modes (GradOptions.Mode):
 //
 //   - Adjoint (the default) is the exact discrete adjoint of the scheme
-//     that produced the solution: the gradient of the computed solution,
-//     exact to round-off, whatever the step size. For Dopri5 it is the
-//     adaptive checkpoint adjoint over the accepted steps.
+//     that produced the solution, its step loop transposed and run
+//     backward over the same history sums: the gradient of the computed
+//     solution, exact to round-off, whatever the step size. For the
+//     Runge-Kutta methods it rebuilds each step's stages from the stored
+//     start state; for Dopri5 this is the adaptive checkpoint adjoint over
+//     the accepted steps.
 //   - Continuous discretises the continuous adjoint equation instead: an
 //     approximation of the gradient of the exact solution, first order in
 //     h, for the fixed-step methods with output times on grid points.
@@ -63,16 +82,21 @@
 //     Adjoint and is meant for checking. The field must implement
 //     JVPField.
 //
+// dL/dα (fractional methods, Adjoint mode, a field that does not depend on
+// α) comes from the same reverse sweep and the closed-form α-derivatives
+// of the scheme's weights.
+//
 // # History sums
 //
 // The memory term makes a direct solve cost O(N²) per state component.
 // Options.History selects the HistoryEngine that computes the weighted
-// history sums: Direct sums them term by term; FFT uses the blocked
-// fast-convolution algorithm of Hairer, Lubich and Schlichte, O(N log² N),
-// equal to the direct sums up to round-off; Auto, the default, uses the
-// direct sums for short solves and FFT from a crossover step count that
-// falls as the width of the state (rows × Dim) grows, because the direct
-// sums' cost grows with the width and the FFT's overhead per step does not.
+// history sums, forward and, transposed, in the adjoint: Direct sums them
+// term by term; FFT uses the blocked fast-convolution algorithm of Hairer,
+// Lubich and Schlichte, O(N log² N), equal to the direct sums up to
+// round-off; Auto, the default, uses the direct sums for short solves and
+// FFT from a crossover step count that falls as the width of the state
+// (rows × Dim) grows, because the direct sums' cost grows with the width
+// and the FFT's overhead per step does not.
 //
 // # Memory
 //
@@ -81,7 +105,8 @@
 // Options.Memory estimates the bytes of a solve, and Solve refuses, before
 // allocating anything, a solve whose estimate exceeds Options.MaxMemory
 // (DefaultMaxMemory, 16 GiB, when zero); Dopri5, whose step count is not
-// known in advance, checks its stored states as it goes.
+// known in advance, checks its stored states as it goes. Solution.Release
+// hands the stored states back for reuse once no gradient is needed.
 //
 // # Errors and precision
 //
