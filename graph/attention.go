@@ -6,6 +6,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -13,6 +14,44 @@ import (
 
 	"github.com/gofde/gofde/ops"
 )
+
+// AttentionNorm selects how EdgeAttentionNorm turns the scores s_k of
+// the entries k = (i, j) of a pattern into edge weights w_k.
+type AttentionNorm int
+
+const (
+	// RowSoftmax normalises each row with a softmax, w_ij = p_ij =
+	// exp(s_ij) / Σ_j' exp(s_ij'): every row of A(w) sums to one, and
+	// equal scores give the random-walk matrix D⁻¹A of the pattern.
+	RowSoftmax AttentionNorm = iota
+	// SymSoftmax takes the geometric mean of the two directions' row
+	// softmaxes, w_ij = √(p_ij p_ji): A(w) is symmetric, and equal scores
+	// give D^-½ A D^-½ of the pattern, which is NormalizeSym's matrix when
+	// the pattern is A + I. It needs a symmetric pattern.
+	SymSoftmax
+)
+
+// String returns "row" or "sym".
+func (n AttentionNorm) String() string {
+	switch n {
+	case RowSoftmax:
+		return "row"
+	case SymSoftmax:
+		return "sym"
+	}
+	return fmt.Sprintf("AttentionNorm(%d)", int(n))
+}
+
+// ParseAttentionNorm parses "row" or "sym".
+func ParseAttentionNorm(s string) (AttentionNorm, error) {
+	switch s {
+	case "row":
+		return RowSoftmax, nil
+	case "sym":
+		return SymSoftmax, nil
+	}
+	return 0, fmt.Errorf("graph: unknown attention normalisation %q (want row or sym)", s)
+}
 
 // EdgeAttention returns the vector node of edge weights, one per stored
 // entry k = (i, j) of pattern (a square n × n matrix whose values are
@@ -25,9 +64,22 @@ import (
 // K = X0 W_K and Q = X0 W_Q. Every row of A(w) sums to one. The gradient
 // with respect to K and Q is computed by the node's backward ops:
 // ∂s = w ⊙ (ḡ - Σ_row w ḡ), dK_i = Σ_k ∂s_k Q_j/√d_k, dQ_j = Σ_k ∂s_k K_i/√d_k.
+// It is EdgeAttentionNorm with RowSoftmax.
 func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
+	return EdgeAttentionNorm(pattern, k, q, RowSoftmax)
+}
+
+// EdgeAttentionNorm is EdgeAttention with the normalisation norm of the
+// scores s_k = ⟨K_i, Q_j⟩ / √d_k. With SymSoftmax, w_k = √(p_k p_k'),
+// where p is the row softmax of s and k' = (j, i) is k's mirror entry;
+// the backward pass uses p_k ∂L/∂p_k = ½ (ḡ_k + ḡ_k') w_k, so no weight is
+// divided by.
+func EdgeAttentionNorm(pattern *CSR, k, q *G.Node, norm AttentionNorm) (*G.Node, error) {
 	if pattern == nil || k == nil || q == nil {
 		return nil, errors.New("graph: EdgeAttention with a nil pattern or node")
+	}
+	if norm != RowSoftmax && norm != SymSoftmax {
+		return nil, fmt.Errorf("graph: EdgeAttention: unknown normalisation %v", norm)
 	}
 	if err := pattern.Validate(); err != nil {
 		return nil, fmt.Errorf("graph: EdgeAttention: %w", err)
@@ -51,15 +103,25 @@ func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := &attnOp{sp: sp, dk: k.Shape()[1], dtype: dt}
+	op := &attnOp{sp: sp, dk: k.Shape()[1], dtype: dt, norm: norm}
+	if norm == SymSoftmax {
+		// The pattern is symmetric exactly when its transpose has the same
+		// (sorted) pattern; then perm maps each entry to its mirror.
+		if !slices.Equal(sp.a.Ptr, sp.t.Ptr) || !slices.Equal(sp.a.Col, sp.t.Col) {
+			return nil, errors.New("graph: EdgeAttention: the symmetric normalisation needs a symmetric pattern")
+		}
+		op.mirror = sp.perm
+	}
 	return apply(op, k, q)
 }
 
 // attnOp computes the edge weights from (K, Q).
 type attnOp struct {
-	sp    *sparse
-	dk    int
-	dtype tensor.Dtype
+	sp     *sparse
+	dk     int
+	dtype  tensor.Dtype
+	norm   AttentionNorm
+	mirror []int // SymSoftmax: the index of entry (j, i) for entry (i, j)
 }
 
 func (op *attnOp) Arity() int { return 2 }
@@ -74,23 +136,24 @@ func (op *attnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.sp.a.NNZ()}, nil
 }
 
-// weights returns the attention weights from K and Q.
-func (op *attnOp) weights(kv, qv G.Value) (k, q, w []float64, err error) {
+// weights returns the attention weights w from K and Q, and the row
+// softmax p (the same slice as w for RowSoftmax).
+func (op *attnOp) weights(kv, qv G.Value) (k, q, p, w []float64, err error) {
 	if k, err = ops.Float64s(kv); err != nil {
-		return nil, nil, nil, fmt.Errorf("graph: %v: keys: %w", op, err)
+		return nil, nil, nil, nil, fmt.Errorf("graph: %v: keys: %w", op, err)
 	}
 	if q, err = ops.Float64s(qv); err != nil {
-		return nil, nil, nil, fmt.Errorf("graph: %v: queries: %w", op, err)
+		return nil, nil, nil, nil, fmt.Errorf("graph: %v: queries: %w", op, err)
 	}
 	a, d := op.sp.a, op.dk
 	if len(k) != a.Rows*d || len(q) != a.Rows*d {
-		return nil, nil, nil, fmt.Errorf("graph: %v: keys of %d and queries of %d values, want %d", op, len(k), len(q), a.Rows*d)
+		return nil, nil, nil, nil, fmt.Errorf("graph: %v: keys of %d and queries of %d values, want %d", op, len(k), len(q), a.Rows*d)
 	}
-	w = make([]float64, a.NNZ())
-	edgeDots(w, a.Ptr, a.Col, k, q, d)
+	p = make([]float64, a.NNZ())
+	edgeDots(p, a.Ptr, a.Col, k, q, d)
 	scale := 1 / math.Sqrt(float64(d))
 	for i := 0; i < a.Rows; i++ {
-		row := w[a.Ptr[i]:a.Ptr[i+1]]
+		row := p[a.Ptr[i]:a.Ptr[i+1]]
 		m := math.Inf(-1)
 		for j := range row {
 			row[j] *= scale
@@ -105,29 +168,48 @@ func (op *attnOp) weights(kv, qv G.Value) (k, q, w []float64, err error) {
 			row[j] /= s
 		}
 	}
-	return k, q, w, nil
+	if op.norm != SymSoftmax {
+		return k, q, p, p, nil
+	}
+	w = make([]float64, len(p))
+	for e, m := range op.mirror {
+		w[e] = math.Sqrt(p[e] * p[m])
+	}
+	return k, q, p, w, nil
 }
 
 func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("graph: %v: %d inputs, want 2", op, len(in))
 	}
-	_, _, w, err := op.weights(in[0], in[1])
+	_, _, _, w, err := op.weights(in[0], in[1])
 	if err != nil {
 		return nil, err
 	}
 	return ops.NewTensor(op.dtype, tensor.Shape{len(w)}, w)
 }
 
-// grads returns dK and dQ from (K, Q, dL/dw).
+// grads returns dK and dQ from (K, Q, dL/dw). With u_k = p_k ∂L/∂p_k
+// (ḡ_k w_k for RowSoftmax, ½ (ḡ_k + ḡ_k') w_k for SymSoftmax), the
+// softmax's backward pass is ∂L/∂s_k = u_k - p_k Σ_row u.
 func (op *attnOp) grads(kv, qv, gv G.Value) (dk, dq []float64, err error) {
-	k, q, w, err := op.weights(kv, qv)
+	k, q, p, w, err := op.weights(kv, qv)
 	if err != nil {
 		return nil, nil, err
 	}
 	g, err := ops.Float64s(gv)
 	if err != nil || len(g) != len(w) {
 		return nil, nil, fmt.Errorf("graph: %v: weight cotangent of %d values, want %d (%v)", op, len(g), len(w), err)
+	}
+	u := make([]float64, len(w))
+	if op.norm == SymSoftmax {
+		for e, m := range op.mirror {
+			u[e] = 0.5 * (g[e] + g[m]) * w[e]
+		}
+	} else {
+		for e := range u {
+			u[e] = g[e] * w[e]
+		}
 	}
 	a, d := op.sp.a, op.dk
 	scale := 1 / math.Sqrt(float64(d))
@@ -136,11 +218,11 @@ func (op *attnOp) grads(kv, qv, gv G.Value) (dk, dq []float64, err error) {
 		lo, hi := a.Ptr[i], a.Ptr[i+1]
 		s := 0.0
 		for e := lo; e < hi; e++ {
-			s += w[e] * g[e]
+			s += u[e]
 		}
 		ki, dki := k[i*d:(i+1)*d], dk[i*d:(i+1)*d]
 		for e := lo; e < hi; e++ {
-			ds := w[e] * (g[e] - s) * scale
+			ds := (u[e] - p[e]*s) * scale
 			j := a.Col[e]
 			qj, dqj := q[j*d:(j+1)*d], dq[j*d:(j+1)*d]
 			for c := range d {
@@ -156,7 +238,9 @@ func (op *attnOp) ReturnsPtr() bool     { return false }
 func (op *attnOp) CallsExtern() bool    { return false }
 func (op *attnOp) OverwritesInput() int { return -1 }
 
-func (op *attnOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "attn#%d(dk=%d)", op.sp.id, op.dk) }
+func (op *attnOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "attn#%d(dk=%d, norm=%v)", op.sp.id, op.dk, op.norm)
+}
 
 func (op *attnOp) Hashcode() uint32 {
 	h := fnv.New32a()
@@ -165,7 +249,7 @@ func (op *attnOp) Hashcode() uint32 {
 }
 
 func (op *attnOp) String() string {
-	return fmt.Sprintf("EdgeAttention{nnz=%d, dk=%d}", op.sp.a.NNZ(), op.dk)
+	return fmt.Sprintf("EdgeAttention{nnz=%d, dk=%d, norm=%v}", op.sp.a.NNZ(), op.dk, op.norm)
 }
 
 // DiffWRT: differentiable with respect to K and Q.

@@ -270,9 +270,100 @@ func TestSpMMGradient(t *testing.T) {
 			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) { return EdgeAttention(sq, in[0], in[1]) },
 				[][]float64{randVec(rng, 6*2), randVec(rng, 6*2)}, []tensor.Shape{{6, 2}, {6, 2}}, 1e-7)
 		}},
+		{"attention sym", func(t *testing.T) {
+			sym, err := Symmetrize(randomCSR(t, rng, 6, 6, 0.4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sq, err := NormalizeSym(sym) // the pattern A + I
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) {
+				return EdgeAttentionNorm(sq, in[0], in[1], SymSoftmax)
+			}, [][]float64{randVec(rng, 6*3), randVec(rng, 6*3)}, []tensor.Shape{{6, 3}, {6, 3}}, 1e-7)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.run)
+	}
+}
+
+// TestAttentionNorm: equal scores give the random-walk matrix (RowSoftmax)
+// and NormalizeSym's matrix (SymSoftmax); the symmetric weights are
+// symmetric for any scores; an asymmetric pattern and an unknown
+// normalisation are errors.
+func TestAttentionNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	sym, err := Symmetrize(randomCSR(t, rng, 7, 7, 0.4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahat, err := NormalizeSym(sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arw, err := NormalizeRW(sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := func(norm AttentionNorm, kv, qv []float64) []float64 {
+		t.Helper()
+		g := G.NewGraph()
+		k := G.NewMatrix(g, tensor.Float64, G.WithShape(7, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(7, 2), tensor.WithBacking(kv))))
+		q := G.NewMatrix(g, tensor.Float64, G.WithShape(7, 2), G.WithName("q"), G.WithValue(tensor.New(tensor.WithShape(7, 2), tensor.WithBacking(qv))))
+		w, err := EdgeAttentionNorm(ahat, k, q, norm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := G.NewTapeMachine(g)
+		defer m.Close()
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float64(nil), w.Value().Data().([]float64)...)
+	}
+	zero := make([]float64, 14)
+	for name, tc := range map[string]struct {
+		norm AttentionNorm
+		want *CSR
+	}{"row": {RowSoftmax, arw}, "sym": {SymSoftmax, ahat}} {
+		w := weights(tc.norm, zero, zero)
+		for e, v := range w {
+			if math.Abs(v-tc.want.Val[e]) > 1e-15 {
+				t.Fatalf("%s: equal scores give w[%d] = %v, want %v", name, e, v, tc.want.Val[e])
+			}
+		}
+	}
+	w := weights(SymSoftmax, randVec(rng, 14), randVec(rng, 14))
+	tr, perm := ahat.Transpose()
+	for e := range tr.Val {
+		if w[e] != w[perm[e]] {
+			t.Fatalf("symmetric weights differ: w[%d] = %v, mirror %v", e, w[e], w[perm[e]])
+		}
+	}
+	g := G.NewGraph()
+	k := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(3, 2), tensor.WithBacking(make([]float64, 6)))))
+	asym, err := NewCSR(3, 3, []int{0, 2, 3, 4}, []int{0, 1, 1, 2}, []float64{1, 1, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EdgeAttentionNorm(asym, k, k, SymSoftmax); err == nil || !strings.Contains(err.Error(), "symmetric") {
+		t.Errorf("asymmetric pattern: error %v", err)
+	}
+	if _, err := EdgeAttentionNorm(asym, k, k, RowSoftmax); err != nil {
+		t.Errorf("asymmetric pattern with the row softmax: %v", err)
+	}
+	if _, err := EdgeAttentionNorm(asym, k, k, AttentionNorm(9)); err == nil {
+		t.Error("unknown normalisation accepted")
+	}
+	for _, s := range []string{"row", "sym"} {
+		if n, err := ParseAttentionNorm(s); err != nil || n.String() != s {
+			t.Errorf("ParseAttentionNorm(%q) = %v, %v", s, n, err)
+		}
+	}
+	if _, err := ParseAttentionNorm("softmax"); err == nil {
+		t.Error("ParseAttentionNorm accepted an unknown name")
 	}
 }
 

@@ -39,12 +39,13 @@ import (
 
 type config struct {
 	data, split, method, field, norm, history string
+	attnNorm                                  string
 	dtype, cpuProfile, memProfile             string
 	runs, steps, hidden, epochs, patience     int
 	attnDim, perClass, nVal, nTest            int
-	alpha, T, lr, wd, inDrop, drop            float64
+	alpha, T, lr, wd, inDrop, drop, attnDrop  float64
 	seed                                      uint64
-	lcc, json, quiet, rowNorm                 bool
+	lcc, json, quiet, rowNorm, learnAlpha     bool
 	every                                     int
 }
 
@@ -69,6 +70,10 @@ type result struct {
 	Hidden           int       `json:"hidden"`
 	Nodes            int       `json:"nodes"`
 	Split            string    `json:"split"`
+	LearnAlpha       bool      `json:"learn_alpha"`
+	// LearnedAlphas holds each run's learned α at the epoch of its best
+	// validation accuracy (with -learn-alpha).
+	LearnedAlphas []float64 `json:"learned_alphas,omitempty"`
 }
 
 func main() {
@@ -88,6 +93,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.alpha, "alpha", 0.85, "order α of the FDE, in (0, 1]")
 	fs.Float64Var(&c.T, "T", 10, "final time")
 	fs.IntVar(&c.steps, "steps", 10, "solver steps")
+	fs.BoolVar(&c.learnAlpha, "learn-alpha", false, "learn the order α (starting from -alpha; kept in [0.05, 1], no weight decay)")
 	fs.StringVar(&c.method, "method", "rect", "solver method (rect, pece, ...; euler/rk4 with alpha 1)")
 	fs.StringVar(&c.history, "history", "auto", "history engine: direct, fft or auto")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
@@ -95,10 +101,12 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.norm, "norm", "sym", "adjacency normalisation of the linear field: sym or rw")
 	fs.IntVar(&c.hidden, "hidden", 64, "hidden features per node")
 	fs.IntVar(&c.attnDim, "attn-dim", 16, "key/query dimension of the attention field")
+	fs.StringVar(&c.attnNorm, "attn-norm", "row", "normalisation of the attention weights: row (softmax over each node's neighbours) or sym (geometric mean of both directions' softmaxes)")
 	fs.Float64Var(&c.lr, "lr", 0.01, "Adam learning rate")
 	fs.Float64Var(&c.wd, "wd", 5e-4, "weight decay (L2, added to the gradient)")
 	fs.Float64Var(&c.inDrop, "input-dropout", 0.6, "dropout on the input features")
 	fs.Float64Var(&c.drop, "dropout", 0.2, "dropout before the decoder")
+	fs.Float64Var(&c.attnDrop, "attn-dropout", 0, "dropout on the attention weights (attention field)")
 	fs.IntVar(&c.epochs, "epochs", 150, "maximum epochs per run")
 	fs.IntVar(&c.patience, "patience", 40, "stop after this many epochs without a better validation accuracy (0: never)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the splits and the initialisation (run r uses seed+r)")
@@ -129,7 +137,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-patience, -every, -val and -test must not be negative and -per-class must be at least 1")
 	case !(c.lr > 0) || math.IsInf(c.lr, 0) || !(c.wd >= 0) || math.IsInf(c.wd, 0):
 		return c, errors.New("-lr must be positive and -wd not negative")
-	case !(c.inDrop >= 0 && c.inDrop < 1 && c.drop >= 0 && c.drop < 1): // also NaN
+	case !(c.inDrop >= 0 && c.inDrop < 1 && c.drop >= 0 && c.drop < 1 && c.attnDrop >= 0 && c.attnDrop < 1): // also NaN
 		return c, errors.New("dropout rates must lie in [0, 1)")
 	case c.dtype != "float32" && c.dtype != "float64":
 		return c, fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
@@ -142,11 +150,17 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return c, err
 	}
+	if _, err := graph.ParseAttentionNorm(c.attnNorm); err != nil {
+		return c, fmt.Errorf("-attn-norm: %w", err)
+	}
 	if _, err := parseHistory(c.history); err != nil {
 		return c, err
 	}
 	if err := fode.CheckOptions(fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps}); err != nil {
 		return c, err
+	}
+	if c.learnAlpha && !m.Fractional() {
+		return c, fmt.Errorf("-learn-alpha needs a fractional method, not %v", m)
 	}
 	return c, nil
 }
@@ -225,7 +239,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	res := &result{Dataset: ds.Name, Runs: c.runs, Field: c.field, Alpha: c.alpha, T: c.T, Steps: c.steps,
-		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc, Dtype: c.dtype}
+		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc, Dtype: c.dtype, LearnAlpha: c.learnAlpha}
 	var secs, trainSecs float64
 	epochs := 0
 	for r := 0; r < c.runs; r++ {
@@ -248,8 +262,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		res.ValAccuracies = append(res.ValAccuracies, rr.val)
 		res.BestEpochs = append(res.BestEpochs, rr.epoch)
 		res.EpochsTrained = append(res.EpochsTrained, rr.epochs)
-		fmt.Fprintf(progress, "run %d/%d: test accuracy %.2f%% (validation %.2f%%, epoch %d, %.1f s)\n",
-			r+1, c.runs, 100*rr.test, 100*rr.val, rr.epoch, el)
+		learned := ""
+		if c.learnAlpha {
+			res.LearnedAlphas = append(res.LearnedAlphas, rr.bestAlpha)
+			learned = fmt.Sprintf(", learned α %.4f", rr.bestAlpha)
+		}
+		fmt.Fprintf(progress, "run %d/%d: test accuracy %.2f%% (validation %.2f%%, epoch %d%s, %.1f s)\n",
+			r+1, c.runs, 100*rr.test, 100*rr.val, rr.epoch, learned, el)
 	}
 	res.TestAccuracyMean, res.TestAccuracyStd = meanStd(res.TestAccuracies)
 	res.SecondsPerRun = secs / float64(c.runs)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,6 +13,10 @@ import (
 
 	"github.com/sbinet/npyio/npz"
 	"gonum.org/v1/gonum/mat"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/ops"
 )
 
 func coraFixture(t *testing.T) string {
@@ -59,6 +65,66 @@ func TestRunSmoke(t *testing.T) {
 	}
 }
 
+// TestLearnAlpha trains briefly with a learned α on both fields: the
+// JSON line reports one learned α per run, inside [minAlpha, 1] and moved
+// away from its start.
+func TestLearnAlpha(t *testing.T) {
+	data := coraFixture(t)
+	for _, field := range []string{"linear", "attention"} {
+		t.Run(field, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := []string{"-data", data, "-runs", "2", "-epochs", "4", "-patience", "0", "-T", "2", "-steps", "3", "-hidden", "8",
+				"-field", field, "-attn-norm", "sym", "-attn-dropout", "0.3", "-learn-alpha", "-alpha", "0.9", "-json", "-quiet"}
+			if err := run(args, &out, &errb); err != nil {
+				t.Fatalf("%v\n%s", err, errb.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			var r struct {
+				LearnAlpha bool      `json:"learn_alpha"`
+				Alphas     []float64 `json:"learned_alphas"`
+			}
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+				t.Fatal(err)
+			}
+			if !r.LearnAlpha || len(r.Alphas) != 2 {
+				t.Fatalf("learn_alpha %v, learned_alphas %v; want true and two values", r.LearnAlpha, r.Alphas)
+			}
+			for _, a := range r.Alphas {
+				if !(a >= minAlpha && a <= 1) || a == 0.9 {
+					t.Errorf("learned α %v: want it in [%v, 1] and moved from 0.9", a, minAlpha)
+				}
+			}
+		})
+	}
+}
+
+// TestClampAlpha: the projection keeps a learned α in [minAlpha, 1] in
+// both dtypes.
+func TestClampAlpha(t *testing.T) {
+	g := G.NewGraph()
+	for _, tc := range []struct {
+		v    any
+		dt   tensor.Dtype
+		want float64
+	}{{1.3, tensor.Float64, 1}, {-0.2, tensor.Float64, minAlpha}, {0.5, tensor.Float64, 0.5}, {float32(1.01), tensor.Float32, 1}, {float32(0.01), tensor.Float32, minAlpha}} {
+		n := G.NewScalar(g, tc.dt, G.WithName(fmt.Sprint("alpha", tc.v)), G.WithValue(tc.v))
+		got, err := clampAlpha(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-tc.want) > 1e-7 {
+			t.Errorf("clampAlpha(%v) = %v, want %v", tc.v, got, tc.want)
+		}
+		if v, err := ops.Float64s(n.Value()); err != nil || math.Abs(v[0]-tc.want) > 1e-7 {
+			t.Errorf("clampAlpha(%v) left the node at %v (%v)", tc.v, v, err)
+		}
+	}
+	n := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithValue(tensor.New(tensor.WithShape(2), tensor.WithBacking([]float64{1, 2}))))
+	if _, err := clampAlpha(n); err == nil {
+		t.Error("clampAlpha accepted a vector")
+	}
+}
+
 // TestCoraFull runs the full 10-split experiment; it takes minutes, so it
 // runs only with GOFDE_CORA_FULL=1.
 func TestCoraFull(t *testing.T) {
@@ -89,6 +155,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-lr", "Inf"}, "-lr"},
 		{[]string{"-wd", "NaN"}, "-wd"},
 		{[]string{"-dtype", "float16"}, "-dtype"},
+		{[]string{"-attn-norm", "softmax"}, "-attn-norm"},
+		{[]string{"-attn-dropout", "-0.1"}, "dropout"},
+		{[]string{"-learn-alpha", "-method", "euler", "-alpha", "1"}, "-learn-alpha needs a fractional method"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

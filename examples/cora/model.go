@@ -66,6 +66,10 @@ func prepare(c config, ds *graph.Dataset) (*prepared, error) {
 type net struct {
 	g              *G.ExprGraph
 	inMask, mask   *G.Node // dropout masks (nil without dropout)
+	attnMask       *G.Node // dropout mask of the attention weights
+	attnKeep       float64
+	alpha          *G.Node // the learned order α (nil when α is fixed)
+	attn           *G.Node // the attention weights (attention field only)
 	target         *G.Node // one-hot labels of the training nodes / |train|
 	logits, loss   *G.Node
 	learn          G.Nodes
@@ -112,13 +116,14 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 			return nil, err
 		}
 		field.SetFloat32(dt == tensor.Float32)
-		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt})
+		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha})
 		if err != nil {
 			return nil, err
 		}
 		if z, err = block.Fwd(h0); err != nil {
 			return nil, err
 		}
+		n.alpha = block.Alpha()
 	case "attention":
 		wk, err := layers.NewDense(g, dt, "key", c.hidden, c.attnDim, seed+3)
 		if err != nil {
@@ -131,15 +136,33 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		n.learn = append(n.learn, wk.W, wq.W)
 		k := G.Must(G.Mul(h0, wk.W))
 		q := G.Must(G.Mul(h0, wq.W))
-		w, err := graph.EdgeAttention(p.pattern, k, q)
+		norm, err := graph.ParseAttentionNorm(c.attnNorm)
 		if err != nil {
 			return nil, err
+		}
+		w, err := graph.EdgeAttentionNorm(p.pattern, k, q, norm)
+		if err != nil {
+			return nil, err
+		}
+		n.attn = w
+		if train && c.attnDrop > 0 {
+			n.attnKeep = 1 - c.attnDrop
+			n.attnMask = G.NewVector(g, dt, G.WithShape(p.pattern.NNZ()), G.WithName("attnmask"),
+				G.WithValue(tensor.New(tensor.WithShape(p.pattern.NNZ()), tensor.Of(dt))))
+			w = G.Must(G.HadamardProd(w, n.attnMask))
 		}
 		field, err := graph.NewEdgeDiffusion(p.pattern, c.hidden)
 		if err != nil {
 			return nil, err
 		}
-		if z, err = ops.FDE(h0, []*G.Node{w}, nil, ops.Config{Field: field, Solve: opt, Grad: fode.Adjoint}); err != nil {
+		if c.learnAlpha {
+			var v any = c.alpha
+			if dt == tensor.Float32 {
+				v = float32(c.alpha)
+			}
+			n.alpha = G.NewScalar(g, dt, G.WithName("fde_alpha"), G.WithValue(v))
+		}
+		if z, err = ops.FDE(h0, []*G.Node{w}, n.alpha, ops.Config{Field: field, Solve: opt, Grad: fode.Adjoint}); err != nil {
 			return nil, err
 		}
 	}
@@ -155,6 +178,9 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		return nil, err
 	}
 	n.learn = append(n.learn, dec.Learnables()...)
+	if n.alpha != nil {
+		n.learn = append(n.learn, n.alpha) // last: trainRun steps it apart
+	}
 	if n.logits, err = dec.Fwd(z); err != nil {
 		return nil, err
 	}
@@ -185,6 +211,9 @@ func (n *net) resample(rng *rand.Rand) error {
 		return fmt.Errorf("dropout mask %s of dtype %v", m.Name(), m.Dtype())
 	}
 	if err := fill(n.inMask, n.inKeep); err != nil {
+		return err
+	}
+	if err := fill(n.attnMask, n.attnKeep); err != nil {
 		return err
 	}
 	return fill(n.mask, n.keep)
@@ -220,6 +249,26 @@ type runResult struct {
 	epoch        int
 	epochs       int     // epochs trained
 	trainSeconds float64 // forward + backward + optimizer step, no evaluation
+	alpha        float64 // the learned α after the last epoch (0 when fixed)
+	bestAlpha    float64 // the learned α at the epoch of the best validation accuracy
+}
+
+// minAlpha is the floor of a learned α: the solver needs α in (0, 1], and
+// the floor keeps it away from 0.
+const minAlpha = 0.05
+
+// clampAlpha projects the scalar α node's value onto [minAlpha, 1] after
+// an optimizer step and returns it.
+func clampAlpha(n *G.Node) (float64, error) {
+	switch v := n.Value().(type) {
+	case *G.F64:
+		*v = G.F64(min(1, max(minAlpha, float64(*v))))
+		return float64(*v), nil
+	case *G.F32:
+		*v = G.F32(min(1, max(minAlpha, float64(*v))))
+		return float64(*v), nil
+	}
+	return 0, fmt.Errorf("learned α of value type %T, want a float scalar", n.Value())
 }
 
 // accuracy returns the fraction of the nodes idx whose largest logit is
@@ -273,6 +322,14 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	evm := G.NewTapeMachine(ev.g)
 	defer evm.Close()
 	solver := G.NewAdamSolver(G.WithLearnRate(c.lr), G.WithL2Reg(c.wd))
+	// A learned α takes Adam steps of its own, without weight decay (which
+	// would pull it towards 0), and is kept in the solver's range (0, 1].
+	weights := tr.learn
+	var alphaSolver *G.AdamSolver
+	if tr.alpha != nil {
+		weights = tr.learn[:len(tr.learn)-1]
+		alphaSolver = G.NewAdamSolver(G.WithLearnRate(c.lr))
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x636f7261))
 	res.val = -1
 	since := 0
@@ -292,8 +349,16 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		if !(loss <= maxLoss) { // also NaN
 			return res, fmt.Errorf("epoch %d: training diverged: the loss is %v (it starts near ln(classes) ≈ 2); lower -lr or -T", epoch, loss)
 		}
-		if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
+		if err := solver.Step(G.NodesToValueGrads(weights)); err != nil {
 			return res, err
+		}
+		if alphaSolver != nil {
+			if err := alphaSolver.Step(G.NodesToValueGrads(G.Nodes{tr.alpha})); err != nil {
+				return res, fmt.Errorf("epoch %d: α step: %w", epoch, err)
+			}
+			if res.alpha, err = clampAlpha(tr.alpha); err != nil {
+				return res, fmt.Errorf("epoch %d: %w", epoch, err)
+			}
 		}
 		vm.Reset()
 		res.trainSeconds += time.Since(start).Seconds()
@@ -312,18 +377,53 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		test := accuracy(logits, ev.classes, p.ds.Labels, split.Test)
 		evm.Reset()
 		if val > res.val {
-			res.val, res.test, res.epoch = val, test, epoch
+			res.val, res.test, res.epoch, res.bestAlpha = val, test, epoch, res.alpha
 			since = 0
 		} else {
 			since++
 		}
 		if c.every > 0 && epoch%c.every == 0 {
-			fmt.Fprintf(progress, "run %d epoch %d: loss %.4f, train %.1f%%, val %.2f%%, test %.2f%% (best val %.2f%% at %d)\n",
-				r+1, epoch, loss, 100*accuracy(logits, ev.classes, p.ds.Labels, split.Train), 100*val, 100*test, 100*res.val, res.epoch)
+			learned := ""
+			if tr.alpha != nil {
+				learned = fmt.Sprintf(", α %.4f", res.alpha)
+			}
+			if ev.attn != nil {
+				self, peak, err := attentionStats(p.pattern, ev.attn)
+				if err != nil {
+					return res, err
+				}
+				learned += fmt.Sprintf(", attention: self %.3f, largest %.3f", self, peak)
+			}
+			fmt.Fprintf(progress, "run %d epoch %d: loss %.4f, train %.1f%%, val %.2f%%, test %.2f%% (best val %.2f%% at %d)%s\n",
+				r+1, epoch, loss, 100*accuracy(logits, ev.classes, p.ds.Labels, split.Train), 100*val, 100*test, 100*res.val, res.epoch, learned)
 		}
 		if c.patience > 0 && since >= c.patience {
 			break
 		}
 	}
 	return res, nil
+}
+
+// attentionStats returns the mean over the nodes of the attention weight
+// on the node itself and of its largest weight: both about 1/degree while
+// the attention is uniform, near 1 when it has collapsed onto one entry.
+func attentionStats(pattern *graph.CSR, w *G.Node) (self, peak float64, err error) {
+	v, err := ops.Float64s(w.Value())
+	if err != nil {
+		return 0, 0, fmt.Errorf("attention weights: %w", err)
+	}
+	if len(v) != pattern.NNZ() {
+		return 0, 0, fmt.Errorf("attention weights: %d values for %d entries", len(v), pattern.NNZ())
+	}
+	for i := 0; i < pattern.Rows; i++ {
+		m := 0.0
+		for k := pattern.Ptr[i]; k < pattern.Ptr[i+1]; k++ {
+			m = max(m, v[k])
+			if pattern.Col[k] == i {
+				self += v[k]
+			}
+		}
+		peak += m
+	}
+	return self / float64(pattern.Rows), peak / float64(pattern.Rows), nil
 }
