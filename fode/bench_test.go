@@ -24,7 +24,7 @@ func BenchmarkSolve(b *testing.B) {
 				opt := fode.Options{Method: m, Alpha: 0.5, T: 1, Steps: N}
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := fode.Solve(lin, []float64{1}, x0, opt); err != nil {
+					if _, err := fode.Solve(lin, x0, []float64{1}, opt); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -44,7 +44,7 @@ func BenchmarkSolveMLP(b *testing.B) {
 			opt := fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 100, Workers: w}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := fode.Solve(f, theta, x0, opt); err != nil {
+				if _, err := fode.Solve(f, x0, theta, opt); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -75,7 +75,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 		for _, eng := range []fode.HistoryEngine{fode.Direct, fode.FFT} {
 			allocs := func(N int) float64 {
 				return testing.AllocsPerRun(3, func() {
-					if _, err := fode.Solve(lin, []float64{1}, x0, fode.Options{Method: m, Alpha: alpha, T: 1, Steps: N, History: eng}); err != nil {
+					if _, err := fode.Solve(lin, x0, []float64{1}, fode.Options{Method: m, Alpha: alpha, T: 1, Steps: N, History: eng}); err != nil {
 						t.Fatal(err)
 					}
 				})
@@ -104,7 +104,7 @@ func TestParallelRowsMatchSerial(t *testing.T) {
 	for _, m := range []fode.Method{fode.Rectangle, fode.PECE, fode.Trapezoid} {
 		var out [2][]float64
 		for i, w := range []int{1, 4} {
-			sol, err := fode.Solve(f, theta, x0, fode.Options{Method: m, Alpha: 0.7, T: 1, Steps: 20, Workers: w})
+			sol, err := fode.Solve(f, x0, theta, fode.Options{Method: m, Alpha: 0.7, T: 1, Steps: 20, Workers: w})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,13 +130,13 @@ func BenchmarkGrad(b *testing.B) {
 	for _, m := range []fode.Method{fode.Rectangle, fode.PECE, fode.Trapezoid} {
 		for _, N := range []int{100, 1000} {
 			b.Run(fmt.Sprintf("%v/N=%d/d=1000", m, N), func(b *testing.B) {
-				sol, err := fode.Solve(lin, []float64{1}, x0, fode.Options{Method: m, Alpha: 0.5, T: 1, Steps: N})
+				sol, err := fode.Solve(lin, x0, []float64{1}, fode.Options{Method: m, Alpha: 0.5, T: 1, Steps: N})
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := fode.Grad(lin, sol, ybar, fode.GradOptions{}); err != nil {
+					if _, err := fode.Grad(sol, ybar, fode.GradOptions{}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -162,11 +162,11 @@ func TestGradMemoryIndependentOfWidth(t *testing.T) {
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
-		sol, err := fode.Solve(f, theta, x0, fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: N, Workers: 1})
+		sol, err := fode.Solve(f, x0, theta, fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: N, Workers: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fode.Grad(f, sol, ybar, fode.GradOptions{}); err != nil {
+		if _, err := fode.Grad(sol, ybar, fode.GradOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		runtime.ReadMemStats(&ms1)

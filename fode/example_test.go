@@ -17,7 +17,7 @@ func ExampleSolve() {
 		log.Fatal(err)
 	}
 	theta := []float64{1} // λ
-	sol, err := fode.Solve(f, theta, []float64{1}, fode.Options{
+	sol, err := fode.Solve(f, []float64{1}, theta, fode.Options{
 		Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 640, Times: []float64{0.5, 1},
 	})
 	if err != nil {
@@ -44,7 +44,7 @@ func ExampleGrad() {
 		log.Fatal(err)
 	}
 	ybar := []float64{1} // dL/dx(1)
-	g, err := fode.Grad(f, sol, ybar, fode.GradOptions{Mode: fode.Adjoint, Alpha: true})
+	g, err := fode.Grad(sol, ybar, fode.GradOptions{Mode: fode.Adjoint, GradAlpha: true})
 	if err != nil {
 		log.Fatal(err)
 	}

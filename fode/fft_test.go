@@ -28,12 +28,12 @@ func TestFFTHistoryMatchesDirect(t *testing.T) {
 				var states [2][]float64
 				var grads [2][]float64
 				for i, eng := range []fode.HistoryEngine{fode.Direct, fode.FFT} {
-					sol, err := fode.Solve(lin, []float64{1.1}, x0, fode.Options{Method: m, Alpha: 0.6, T: 2, Steps: N, History: eng, Times: []float64{1, 2}})
+					sol, err := fode.Solve(lin, x0, []float64{1.1}, fode.Options{Method: m, Alpha: 0.6, T: 2, Steps: N, History: eng, Times: []float64{1, 2}})
 					if err != nil {
 						t.Fatal(err)
 					}
 					states[i] = append(append([]float64(nil), sol.At(0)...), sol.At(1)...)
-					g, err := fode.Grad(lin, sol, []float64{1, 1, 1, 0.5, -1, 2}, fode.GradOptions{Alpha: true})
+					g, err := fode.Grad(sol, []float64{1, 1, 1, 0.5, -1, 2}, fode.GradOptions{GradAlpha: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -76,7 +76,7 @@ func BenchmarkHistory(b *testing.B) {
 				b.Run(fmt.Sprintf("d=%d/N=%d/%v", d, N, eng), func(b *testing.B) {
 					opt := fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: N, History: eng}
 					for b.Loop() {
-						if _, err := fode.Solve(lin, []float64{1}, x0, opt); err != nil {
+						if _, err := fode.Solve(lin, x0, []float64{1}, opt); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -32,7 +32,7 @@ func forwardSensitivity(sol *Solution, ybar []float64) (*Gradient, error) {
 	if sol.Method == Dopri5 {
 		tsol, err = replayDopri5(aug, x0, sol, opt)
 	} else {
-		tsol, err = Solve(aug, nil, x0, opt)
+		tsol, err = Solve(aug, x0, nil, opt)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fode: forward-mode sensitivities: %w", err)

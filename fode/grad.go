@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 
 	"gonum.org/v1/gonum/floats"
 )
@@ -57,9 +56,9 @@ func (m GradMode) String() string {
 type GradOptions struct {
 	// Mode is the differentiation method (default Adjoint).
 	Mode GradMode
-	// Alpha also computes dL/dα (fractional methods, Adjoint mode). The
-	// field is taken not to depend on α.
-	Alpha bool
+	// GradAlpha also computes dL/dα (fractional methods, Adjoint mode).
+	// The field is taken not to depend on α.
+	GradAlpha bool
 }
 
 // Gradient holds the derivatives of a loss L with respect to the inputs of
@@ -69,7 +68,7 @@ type Gradient struct {
 	X0 []float64
 	// Theta is dL/dθ.
 	Theta []float64
-	// Alpha is dL/dα when GradOptions.Alpha was set, NaN otherwise.
+	// Alpha is dL/dα when GradOptions.GradAlpha was set, NaN otherwise.
 	Alpha float64
 }
 
@@ -83,8 +82,8 @@ type JVPField interface {
 }
 
 // Grad returns the gradient of a loss L with respect to x0, θ and
-// (optionally) α, given the solution sol computed by Solve with the field
-// f and the cotangents ybar = dL/dx(t_i) at the solution's output times
+// (optionally) α, given the solution sol computed by Solve (which holds
+// the field) and the cotangents ybar = dL/dx(t_i) at the solution's output times
 // (len(sol.Times) blocks of rows×Dim values, in the order of sol.Times).
 //
 // The Adjoint and Continuous modes use the states and field values that
@@ -95,8 +94,8 @@ type JVPField interface {
 // field at the states whose field values the scheme did not keep (GL,
 // GLImplicit, L1 and PECE's iterates). Forward mode integrates the tangent
 // equations with Eval and JVP.
-func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, error) {
-	if err := checkGradInput(f, sol, ybar, opt); err != nil {
+func Grad(sol *Solution, ybar []float64, opt GradOptions) (*Gradient, error) {
+	if err := checkGradInput(sol, ybar, opt); err != nil {
 		return nil, err
 	}
 	var (
@@ -105,7 +104,7 @@ func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, e
 	)
 	switch opt.Mode {
 	case Adjoint:
-		g, err = discreteAdjoint(sol, ybar, opt.Alpha)
+		g, err = discreteAdjoint(sol, ybar, opt.GradAlpha)
 	case Continuous:
 		g, err = continuousAdjoint(sol, ybar)
 	case Forward:
@@ -114,7 +113,7 @@ func Grad(f Field, sol *Solution, ybar []float64, opt GradOptions) (*Gradient, e
 	if err != nil {
 		return nil, err
 	}
-	if !opt.Alpha {
+	if !opt.GradAlpha {
 		g.Alpha = math.NaN()
 	}
 	if err := checkGradient(g, sol, opt); err != nil {
@@ -132,24 +131,18 @@ func checkGradient(g *Gradient, sol *Solution, opt GradOptions) error {
 	if i := firstNonFinite(g.Theta); i >= 0 {
 		return fmt.Errorf("%s: dL/dtheta component %d = %v: %w", what, i, g.Theta[i], ErrNotFinite)
 	}
-	if opt.Alpha && (math.IsNaN(g.Alpha) || math.IsInf(g.Alpha, 0)) {
+	if opt.GradAlpha && (math.IsNaN(g.Alpha) || math.IsInf(g.Alpha, 0)) {
 		return fmt.Errorf("%s: dL/dalpha = %v: %w", what, g.Alpha, ErrNotFinite)
 	}
 	return nil
 }
 
-func checkGradInput(f Field, sol *Solution, ybar []float64, opt GradOptions) error {
+func checkGradInput(sol *Solution, ybar []float64, opt GradOptions) error {
 	if sol == nil || sol.field == nil {
 		return errors.New("fode: gradient of a nil or empty solution")
 	}
 	if sol.released {
 		return errors.New("fode: gradient of a released solution (Solution.Release hands its states back)")
-	}
-	if f == nil {
-		return errors.New("fode: gradient with a nil field")
-	}
-	if !sameField(f, sol.field) {
-		return fmt.Errorf("fode: the solution was computed with a different field (%T, not %T)", sol.field, f)
 	}
 	if opt.Mode < 0 || int(opt.Mode) >= len(gradModeNames) {
 		return fmt.Errorf("fode: unknown gradient mode %v", opt.Mode)
@@ -161,7 +154,7 @@ func checkGradInput(f Field, sol *Solution, ybar []float64, opt GradOptions) err
 	if i := firstNonFinite(ybar); i >= 0 {
 		return fmt.Errorf("fode: cotangent component %d (output time %v) = %v: %w", i, sol.Times[i/n], ybar[i], ErrNotFinite)
 	}
-	if opt.Alpha && (!sol.Method.Fractional() || opt.Mode != Adjoint) {
+	if opt.GradAlpha && (!sol.Method.Fractional() || opt.Mode != Adjoint) {
 		return fmt.Errorf("fode: dL/dalpha needs a fractional method and the adjoint mode, got %v with %v", sol.Method, opt.Mode)
 	}
 	switch opt.Mode {
@@ -175,25 +168,11 @@ func checkGradInput(f Field, sol *Solution, ybar []float64, opt GradOptions) err
 			}
 		}
 	case Forward:
-		if _, ok := f.(JVPField); !ok {
-			return fmt.Errorf("fode: forward-mode gradients need a field with JVP; %T has none", f)
+		if _, ok := sol.field.(JVPField); !ok {
+			return fmt.Errorf("fode: forward-mode gradients need a field with JVP; %T has none", sol.field)
 		}
 	}
 	return nil
-}
-
-// sameField reports whether a and b are the same field value, without
-// panicking on field types that cannot be compared.
-func sameField(a, b Field) bool {
-	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
-	if ta != tb {
-		return false
-	}
-	if !ta.Comparable() {
-		va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-		return va.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
-	}
-	return a == b
 }
 
 // gridCotangents spreads the output cotangents onto the grid states they

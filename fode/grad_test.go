@@ -32,7 +32,7 @@ func gradCases() []gradCase {
 // loss solves and returns Σ_i w_i · x(t_i) and the weights.
 func loss(t *testing.T, c gradCase, theta, x0 []float64, opt fode.Options) (float64, *fode.Solution, []float64) {
 	t.Helper()
-	sol, err := fode.Solve(c.f, theta, x0, opt)
+	sol, err := fode.Solve(c.f, x0, theta, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestAdjointMatchesFiniteDifferences(t *testing.T) {
 					t.Run(name, func(t *testing.T) {
 						opt := fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 24, Times: c.times, Correctors: corr, Tol: 1e-15}
 						_, sol, w := loss(t, c, c.theta, c.x0, opt)
-						g, err := fode.Grad(c.f, sol, w, fode.GradOptions{})
+						g, err := fode.Grad(sol, w, fode.GradOptions{})
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -124,7 +124,7 @@ func TestAdjointMatchesFiniteDifferences(t *testing.T) {
 						if _, ok := c.f.(fode.JVPField); !ok {
 							return
 						}
-						fw, err := fode.Grad(c.f, sol, w, fode.GradOptions{Mode: fode.Forward})
+						fw, err := fode.Grad(sol, w, fode.GradOptions{Mode: fode.Forward})
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -149,12 +149,12 @@ func TestACA(t *testing.T) {
 	for _, c := range gradCases() {
 		opt := fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, RTol: 1e-10, ATol: 1e-10, Times: c.times}
 		_, sol, w := loss(t, c, c.theta, c.x0, opt)
-		g, err := fode.Grad(c.f, sol, w, fode.GradOptions{})
+		g, err := fode.Grad(sol, w, fode.GradOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := append(append([]float64(nil), g.X0...), g.Theta...)
-		fw, err := fode.Grad(c.f, sol, w, fode.GradOptions{Mode: fode.Forward})
+		fw, err := fode.Grad(sol, w, fode.GradOptions{Mode: fode.Forward})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestAlphaGradient(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/alpha=%v/%v", c.name, alpha, m), func(t *testing.T) {
 					opt := fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 24, Times: c.times, Correctors: 1, Tol: 1e-15}
 					_, sol, w := loss(t, c, c.theta, c.x0, opt)
-					g, err := fode.Grad(c.f, sol, w, fode.GradOptions{Alpha: true})
+					g, err := fode.Grad(sol, w, fode.GradOptions{GradAlpha: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -224,7 +224,7 @@ func TestLambdaGradientConverges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := fode.Grad(lin, sol, []float64{1}, fode.GradOptions{Mode: mode})
+		g, err := fode.Grad(sol, []float64{1}, fode.GradOptions{Mode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,11 +269,11 @@ func TestContinuousAdjointTrajectory(t *testing.T) {
 	c.times = []float64{0.25, 0.5, 1}
 	opt := fode.Options{Method: fode.PECE, Alpha: 0.6, T: 1, Steps: 400, Times: c.times}
 	_, sol, w := loss(t, c, c.theta, c.x0, opt)
-	disc, err := fode.Grad(c.f, sol, w, fode.GradOptions{})
+	disc, err := fode.Grad(sol, w, fode.GradOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cont, err := fode.Grad(c.f, sol, w, fode.GradOptions{Mode: fode.Continuous})
+	cont, err := fode.Grad(sol, w, fode.GradOptions{Mode: fode.Continuous})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,47 +289,41 @@ func TestContinuousAdjointTrajectory(t *testing.T) {
 
 func TestGradErrors(t *testing.T) {
 	lin, _ := problems.NewLinear(2)
-	other, _ := problems.NewLinear(2)
-	sm, _ := problems.NewSmooth(0.5, 2)
 	opt := fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10, Times: []float64{0.55, 1}}
-	sol, err := fode.Solve(lin, []float64{1}, []float64{1, 2}, opt)
+	sol, err := fode.Solve(lin, []float64{1, 2}, []float64{1}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rk, err := fode.Solve(lin, []float64{1}, []float64{1, 2}, fode.Options{Method: fode.RK4, Alpha: 1, T: 1, Steps: 10})
+	rk, err := fode.Solve(lin, []float64{1, 2}, []float64{1}, fode.Options{Method: fode.RK4, Alpha: 1, T: 1, Steps: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	nf := nanField{after: 10} // a field without JVP
-	nfSol, err := fode.Solve(nf, nil, []float64{1}, fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 5})
+	nfSol, err := fode.Solve(nf, []float64{1}, nil, fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := []float64{1, 1, 1, 1}
 	cases := []struct {
 		name string
-		f    fode.Field
 		sol  *fode.Solution
 		ybar []float64
 		opt  fode.GradOptions
 		want string
 	}{
-		{"short cotangent", lin, sol, []float64{1, 1}, fode.GradOptions{}, "cotangent of length 2, want 4"},
-		{"NaN cotangent", lin, sol, []float64{1, math.NaN(), 1, 1}, fode.GradOptions{}, "cotangent component 1"},
-		{"Inf cotangent", lin, sol, []float64{1, 1, 1, math.Inf(1)}, fode.GradOptions{}, "output time 1"},
-		{"other field", other, sol, good, fode.GradOptions{}, "different field"},
-		{"other field type", sm, sol, good, fode.GradOptions{}, "different field"},
-		{"nil solution", lin, nil, good, fode.GradOptions{}, "nil"},
-		{"nil field", nil, sol, good, fode.GradOptions{}, "nil field"},
-		{"alpha of classical method", lin, rk, []float64{1, 1}, fode.GradOptions{Alpha: true}, "fractional method"},
-		{"alpha in continuous mode", lin, sol, good, fode.GradOptions{Alpha: true, Mode: fode.Continuous}, "adjoint mode"},
-		{"continuous off grid", lin, sol, good, fode.GradOptions{Mode: fode.Continuous}, "grid points"},
-		{"unknown mode", lin, sol, good, fode.GradOptions{Mode: fode.GradMode(7)}, "unknown gradient mode"},
-		{"forward without JVP", nf, nfSol, []float64{1}, fode.GradOptions{Mode: fode.Forward}, "JVP"},
+		{"short cotangent", sol, []float64{1, 1}, fode.GradOptions{}, "cotangent of length 2, want 4"},
+		{"NaN cotangent", sol, []float64{1, math.NaN(), 1, 1}, fode.GradOptions{}, "cotangent component 1"},
+		{"Inf cotangent", sol, []float64{1, 1, 1, math.Inf(1)}, fode.GradOptions{}, "output time 1"},
+		{"nil solution", nil, good, fode.GradOptions{}, "nil"},
+		{"alpha of classical method", rk, []float64{1, 1}, fode.GradOptions{GradAlpha: true}, "fractional method"},
+		{"alpha in continuous mode", sol, good, fode.GradOptions{GradAlpha: true, Mode: fode.Continuous}, "adjoint mode"},
+		{"continuous off grid", sol, good, fode.GradOptions{Mode: fode.Continuous}, "grid points"},
+		{"unknown mode", sol, good, fode.GradOptions{Mode: fode.GradMode(7)}, "unknown gradient mode"},
+		{"forward without JVP", nfSol, []float64{1}, fode.GradOptions{Mode: fode.Forward}, "JVP"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := fode.Grad(c.f, c.sol, c.ybar, c.opt)
+			_, err := fode.Grad(c.sol, c.ybar, c.opt)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want mention of %q", err, c.want)
 			}

@@ -126,7 +126,7 @@ func TestMittagLefflerSmallA(t *testing.T) {
 // Solve returned it without an error.
 func TestNonFiniteStates(t *testing.T) {
 	dff, _ := problems.NewDFF(0.9, 1)
-	_, err := fode.Solve(dff, nil, []float64{1}, fode.Options{Method: fode.FLMM, Alpha: 0.9, T: 174, Steps: 2})
+	_, err := fode.Solve(dff, []float64{1}, nil, fode.Options{Method: fode.FLMM, Alpha: 0.9, T: 174, Steps: 2})
 	if !errors.Is(err, fode.ErrNotFinite) {
 		t.Fatalf("err = %v, want ErrNotFinite", err)
 	}
@@ -140,7 +140,7 @@ func TestNonFiniteStates(t *testing.T) {
 			alpha = 1
 		}
 		p, _ := problems.NewDFF(alpha, 1)
-		sol, err := fode.Solve(p, nil, []float64{1}, fode.Options{Method: m, Alpha: alpha, T: 174, Steps: 3, MaxIter: 50})
+		sol, err := fode.Solve(p, []float64{1}, nil, fode.Options{Method: m, Alpha: alpha, T: 174, Steps: 3, MaxIter: 50})
 		if err == nil {
 			for _, v := range sol.Final() {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -159,11 +159,11 @@ func TestNonFiniteStates(t *testing.T) {
 func TestNonFiniteGradient(t *testing.T) {
 	lin, _ := problems.NewLinear(1)
 	opt := fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 20, Correctors: 8}
-	sol, err := fode.Solve(lin, []float64{-1}, []float64{3e307}, opt)
+	sol, err := fode.Solve(lin, []float64{3e307}, []float64{-1}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fode.Grad(lin, sol, []float64{1}, fode.GradOptions{Mode: fode.Adjoint, Alpha: true})
+	_, err = fode.Grad(sol, []float64{1}, fode.GradOptions{Mode: fode.Adjoint, GradAlpha: true})
 	if !errors.Is(err, fode.ErrNotFinite) || !strings.Contains(err.Error(), "gradient") {
 		t.Fatalf("err = %v, want ErrNotFinite with context", err)
 	}
@@ -198,7 +198,7 @@ func FuzzOptions(f *testing.F) {
 			}
 			return
 		}
-		sol, err := fode.Solve(lin, []float64{lambda}, []float64{x0, -x0}, opt)
+		sol, err := fode.Solve(lin, []float64{x0, -x0}, []float64{lambda}, opt)
 		if err != nil {
 			return
 		}
@@ -213,7 +213,7 @@ func FuzzOptions(f *testing.F) {
 		for i := range ybar {
 			ybar[i] = 1
 		}
-		g, err := fode.Grad(lin, sol, ybar, fode.GradOptions{Alpha: sol.Method.Fractional()})
+		g, err := fode.Grad(sol, ybar, fode.GradOptions{GradAlpha: sol.Method.Fractional()})
 		if err != nil {
 			return
 		}

@@ -31,7 +31,7 @@ func errorAtT(t *testing.T, p string, m fode.Method, alpha float64, N int) float
 		}
 		f, exact = sm, 1
 	}
-	sol, err := fode.Solve(f, theta, x0, fode.Options{Method: m, Alpha: alpha, T: 1, Steps: N})
+	sol, err := fode.Solve(f, x0, theta, fode.Options{Method: m, Alpha: alpha, T: 1, Steps: N})
 	if err != nil {
 		t.Fatalf("%s %v alpha=%v N=%d: %v", p, m, alpha, N, err)
 	}

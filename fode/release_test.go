@@ -19,7 +19,7 @@ func TestRelease(t *testing.T) {
 		x0[i] = 1
 	}
 	opt := fode.Options{Method: fode.PECE, Alpha: 0.6, T: 1, Steps: 20, Correctors: 1}
-	sol, err := fode.Solve(lin, []float64{1}, x0, opt)
+	sol, err := fode.Solve(lin, x0, []float64{1}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestRelease(t *testing.T) {
 	if sol.Final()[0] != want || sol.State(3) != nil {
 		t.Errorf("after Release: Final %v (want %v), State %v", sol.Final()[0], want, sol.State(3))
 	}
-	if _, err := fode.Grad(lin, sol, make([]float64, d), fode.GradOptions{}); err == nil {
+	if _, err := fode.Grad(sol, make([]float64, d), fode.GradOptions{}); err == nil {
 		t.Error("Grad of a released solution: no error")
 	}
 	if raceEnabled {
@@ -38,7 +38,7 @@ func TestRelease(t *testing.T) {
 	var ms [2]float64
 	for i, release := range []bool{false, true} {
 		bytes := allocBytes(func() {
-			s, err := fode.Solve(lin, []float64{1}, x0, opt)
+			s, err := fode.Solve(lin, x0, []float64{1}, opt)
 			if err != nil {
 				t.Fatal(err)
 			}

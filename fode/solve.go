@@ -105,13 +105,15 @@ func (s *Solution) StepSize() float64 { return s.h }
 //
 // equivalently x(t) = x0 + 1/Γ(α) ∫_0^t (t-s)^(α-1) f(s, x(s)) ds, on [0, T]
 // with the scheme opt.Method, for every row of x0 (a batch of rows ×
-// f.Dim() states). At α = 1 it is the ordinary differential equation
-// x' = f. The inputs are not modified; the Solution keeps copies.
+// f.Dim() states) and the parameters θ = theta (f.NumParams() values). At
+// α = 1 it is the ordinary differential equation x' = f. The state comes
+// first, as in every ODE library. The inputs are not modified; the
+// Solution keeps copies, and the field, for Grad.
 //
 // Errors report invalid options, shapes that do not match the field,
 // non-finite inputs, and the step at which a state or field value became
 // NaN or Inf (wrapping ErrNotFinite) or an implicit step did not converge.
-func Solve(f Field, theta, x0 []float64, opt Options) (*Solution, error) {
+func Solve(f Field, x0, theta []float64, opt Options) (*Solution, error) {
 	steps, h, err := opt.validate(f, x0, theta)
 	if err != nil {
 		return nil, err

@@ -104,7 +104,7 @@ func TestNonlinearDFF(t *testing.T) {
 		{fode.FLMM, 1.5e-5},    // 4.0e-6
 	} {
 		p, _ := problems.NewDFF(0.5, 1)
-		sol, err := fode.Solve(p, nil, []float64{0}, fode.Options{Method: c.m, Alpha: 0.5, T: 1, Steps: 400})
+		sol, err := fode.Solve(p, []float64{0}, nil, fode.Options{Method: c.m, Alpha: 0.5, T: 1, Steps: 400})
 		if err != nil {
 			t.Fatalf("%v: %v", c.m, err)
 		}
@@ -121,7 +121,7 @@ func TestNonlinearDFF(t *testing.T) {
 func TestTrajectory(t *testing.T) {
 	sm, _ := problems.NewSmooth(0.7, 2)
 	times := []float64{0.1, 0.25, 0.333, 0.8, 1}
-	sol, err := fode.Solve(sm, nil, []float64{0, 0, 0, 0}, fode.Options{Method: fode.PECE, Alpha: 0.7, T: 1, Steps: 400, Times: times})
+	sol, err := fode.Solve(sm, []float64{0, 0, 0, 0}, nil, fode.Options{Method: fode.PECE, Alpha: 0.7, T: 1, Steps: 400, Times: times})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestDopri5(t *testing.T) {
 	x0 := []float64{1, 2, 3}
 	times := []float64{0.3, 1.7, 2.5, 4}
 	for _, tol := range []float64{1e-4, 1e-7, 1e-10} {
-		sol, err := fode.Solve(lin, []float64{1}, x0, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 4, RTol: tol, ATol: tol, Times: times})
+		sol, err := fode.Solve(lin, x0, []float64{1}, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 4, RTol: tol, ATol: tol, Times: times})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +243,7 @@ func TestSolveErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sol, err := fode.Solve(c.f, c.theta, c.x0, c.opt)
+			sol, err := fode.Solve(c.f, c.x0, c.theta, c.opt)
 			if err == nil {
 				t.Fatalf("no error; solution %v", sol.Final())
 			}
@@ -252,7 +252,7 @@ func TestSolveErrors(t *testing.T) {
 			}
 		})
 	}
-	_, err := fode.Solve(nanField{after: 0.5}, nil, []float64{1}, good)
+	_, err := fode.Solve(nanField{after: 0.5}, []float64{1}, nil, good)
 	if !errors.Is(err, fode.ErrNotFinite) {
 		t.Errorf("NaN during solve: %v does not wrap ErrNotFinite", err)
 	}

@@ -26,7 +26,7 @@ func TestStiffDetected(t *testing.T) {
 		{fode.Rectangle, 0.9, 100, 10}, {fode.PECE, 0.9, 100, 20}, {fode.GL, 0.9, 100, 50},
 		{fode.Euler, 1, 100, 30}, {fode.RK4, 1, 100, 30},
 	} {
-		_, err := fode.Solve(lin, []float64{c.lam}, []float64{1}, fode.Options{Method: c.m, Alpha: c.alpha, T: 1, Steps: c.steps})
+		_, err := fode.Solve(lin, []float64{1}, []float64{c.lam}, fode.Options{Method: c.m, Alpha: c.alpha, T: 1, Steps: c.steps})
 		if !errors.Is(err, fode.ErrUnstable) {
 			t.Errorf("%v, λ = %g, %d steps: err = %v, want ErrUnstable", c.m, c.lam, c.steps, err)
 			continue
@@ -36,12 +36,12 @@ func TestStiffDetected(t *testing.T) {
 		}
 	}
 	// The solve of issue 15's non-finite gradient report was unstable.
-	_, err := fode.Solve(lin, []float64{63}, []float64{-14}, fode.Options{Method: fode.PECE, Alpha: 0.13333333333333333, T: 27, Steps: 17, Correctors: 8})
+	_, err := fode.Solve(lin, []float64{-14}, []float64{63}, fode.Options{Method: fode.PECE, Alpha: 0.13333333333333333, T: 27, Steps: 17, Correctors: 8})
 	if !errors.Is(err, fode.ErrUnstable) {
 		t.Errorf("pece, λ = 63, α = 0.1333: err = %v, want ErrUnstable", err)
 	}
 	// An implicit step that does not converge is reported as unstable too.
-	_, err = fode.Solve(lin, []float64{1e6}, []float64{1}, fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 10, MaxIter: 20})
+	_, err = fode.Solve(lin, []float64{1}, []float64{1e6}, fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 10, MaxIter: 20})
 	if !errors.Is(err, fode.ErrUnstable) || !strings.Contains(err.Error(), "reduce the step size") {
 		t.Errorf("trap, λ = 1e6: err = %v, want ErrUnstable", err)
 	}
@@ -57,7 +57,7 @@ func TestNoFalseUnstable(t *testing.T) {
 				continue
 			}
 			// D^α x = 5x grows to 9e48 (α = 0.4) or 2e4 (α = 1) by T = 2.
-			sol, err := fode.Solve(lin, []float64{-5}, []float64{1}, fode.Options{Method: m, Alpha: alpha, T: 2, Steps: 200})
+			sol, err := fode.Solve(lin, []float64{1}, []float64{-5}, fode.Options{Method: m, Alpha: alpha, T: 2, Steps: 200})
 			if err != nil {
 				t.Errorf("growing, %v, α = %v: %v", m, alpha, err)
 				continue
@@ -80,7 +80,7 @@ func TestNoFalseUnstable(t *testing.T) {
 			if m.Fractional() == (c.alpha == 1) {
 				continue
 			}
-			sol, err := fode.Solve(lin, []float64{c.lam}, []float64{1}, fode.Options{Method: m, Alpha: c.alpha, T: 1, Steps: c.steps})
+			sol, err := fode.Solve(lin, []float64{1}, []float64{c.lam}, fode.Options{Method: m, Alpha: c.alpha, T: 1, Steps: c.steps})
 			if err != nil {
 				t.Errorf("%v, λ = %g, α = %v, %d steps: %v", m, c.lam, c.alpha, c.steps, err)
 				continue
@@ -100,14 +100,14 @@ func TestNoFalseUnstable(t *testing.T) {
 			alpha = 1
 		}
 		p, _ := problems.NewDFF(alpha, 2)
-		if _, err := fode.Solve(p, nil, []float64{0, 0}, fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 100}); err != nil {
+		if _, err := fode.Solve(p, []float64{0, 0}, nil, fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 100}); err != nil {
 			t.Errorf("dff, %v: %v", m, err)
 		}
 	}
 	// A state that starts at zero and is driven by the field.
 	p, _ := problems.NewSmooth(0.5, 1)
 	for _, m := range []fode.Method{fode.Rectangle, fode.PECE, fode.GL} {
-		if _, err := fode.Solve(p, nil, []float64{0}, fode.Options{Method: m, Alpha: 0.5, T: 10, Steps: 50}); err != nil {
+		if _, err := fode.Solve(p, []float64{0}, nil, fode.Options{Method: m, Alpha: 0.5, T: 10, Steps: 50}); err != nil {
 			t.Errorf("smooth, %v: %v", m, err)
 		}
 	}

@@ -481,7 +481,7 @@ func TestBlockMatchesUnrolled(t *testing.T) {
 					g := G.NewGraph()
 					x := G.NewMatrix(g, tensor.Float64, G.WithShape(12, d), G.WithName("x0"),
 						G.WithValue(tensor.New(tensor.WithShape(12, d), tensor.WithBacking(append([]float64(nil), x0...)))))
-					b, err := layers.NewFDEBlock(g, "blk", f, layers.BlockConfig{Mode: mode,
+					b, err := layers.NewFDEBlock(g, "blk", f, layers.BlockConfig{Grad: mode,
 						Solve: fode.Options{Method: method, Alpha: 0.7, T: 3, Steps: 6}})
 					if err != nil {
 						t.Fatal(err)

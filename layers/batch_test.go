@@ -24,7 +24,7 @@ func TestBlockBatchSizes(t *testing.T) {
 }
 
 func testBatchSizes(t *testing.T, mode Mode) {
-	cfg := BlockConfig{Solve: fode.Options{Method: fode.PECE, Alpha: 0.6, T: 1, Steps: 8}, Mode: mode, Seed: 3}
+	cfg := BlockConfig{Solve: fode.Options{Method: fode.PECE, Alpha: 0.6, T: 1, Steps: 8}, Grad: mode, Seed: 3}
 	xv := func(rows int) *tensor.Dense {
 		d := make([]float64, rows*3)
 		for i := range d {

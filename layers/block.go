@@ -81,8 +81,8 @@ type BlockConfig struct {
 	// Solve holds the method, α, T, steps (or step size) and output
 	// times of the solve.
 	Solve fode.Options
-	// Mode is the differentiation mode (default Adjoint).
-	Mode Mode
+	// Grad is how the block is differentiated (default Adjoint).
+	Grad Mode
 	// LearnAlpha makes α a learnable scalar node, initialised to
 	// Solve.Alpha (Adjoint mode with a fractional method only).
 	LearnAlpha bool
@@ -114,13 +114,13 @@ func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig)
 	if cfg.Dtype != tensor.Float64 && cfg.Dtype != tensor.Float32 {
 		return nil, fmt.Errorf("layers: block %s: dtype %v; want float64 or float32", name, cfg.Dtype)
 	}
-	if cfg.Mode < 0 || int(cfg.Mode) >= len(modeNames) {
-		return nil, fmt.Errorf("layers: block %s: unknown mode %v", name, cfg.Mode)
+	if cfg.Grad < 0 || int(cfg.Grad) >= len(modeNames) {
+		return nil, fmt.Errorf("layers: block %s: unknown mode %v", name, cfg.Grad)
 	}
 	if err := fode.CheckOptions(cfg.Solve); err != nil {
 		return nil, fmt.Errorf("layers: block %s: %w", name, err)
 	}
-	if cfg.Mode == Unrolled {
+	if cfg.Grad == Unrolled {
 		if _, ok := field.(GraphField); !ok {
 			return nil, fmt.Errorf("layers: block %s: the unrolled mode needs a field with a Gorgonia graph; %T has none", name, field)
 		}
@@ -185,11 +185,11 @@ func (b *FDEBlock) Fwd(x *G.Node) (*G.Node, error) {
 	if x == nil {
 		return nil, errors.New("layers: FDEBlock.Fwd: nil input")
 	}
-	if b.cfg.Mode == Unrolled {
+	if b.cfg.Grad == Unrolled {
 		return b.unrolled(x)
 	}
 	grad := fode.Adjoint
-	if b.cfg.Mode == Continuous {
+	if b.cfg.Grad == Continuous {
 		grad = fode.Continuous
 	}
 	out, err := ops.FDE(x, b.params, b.alpha, ops.Config{Field: b.field, Solve: b.cfg.Solve, Grad: grad})

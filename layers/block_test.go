@@ -41,7 +41,7 @@ func denseModel(t *testing.T, mode Mode, method fode.Method, alpha float64) *mod
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: method, Alpha: alpha, T: 1, Steps: 8}, Mode: mode, Seed: 2})
+	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: method, Alpha: alpha, T: 1, Steps: 8}, Grad: mode, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func convModel(t *testing.T, mode Mode, method fode.Method, alpha float64) *mode
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: method, Alpha: alpha, T: 1, Steps: 6}, Mode: mode, Seed: 2})
+	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: method, Alpha: alpha, T: 1, Steps: 6}, Grad: mode, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestBlockFloat32(t *testing.T) {
 			t.Fatal(err)
 		}
 		field.SetFloat32(fieldF32)
-		block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}, Mode: mode, Dtype: dt, Seed: 5})
+		block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}, Grad: mode, Dtype: dt, Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,10 +314,10 @@ func TestBlockErrors(t *testing.T) {
 		want  string
 	}{
 		{"bad alpha", mlp, BlockConfig{Solve: fode.Options{Method: fode.Rectangle, Alpha: 2, T: 1, Steps: 5}}, "alpha"},
-		{"unrolled implicit", mlp, BlockConfig{Solve: fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 5}, Mode: Unrolled}, "supports rect"},
-		{"unrolled learn alpha", mlp, BlockConfig{Solve: good.Solve, Mode: Unrolled, LearnAlpha: true}, "adjoint mode"},
+		{"unrolled implicit", mlp, BlockConfig{Solve: fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 5}, Grad: Unrolled}, "supports rect"},
+		{"unrolled learn alpha", mlp, BlockConfig{Solve: good.Solve, Grad: Unrolled, LearnAlpha: true}, "adjoint mode"},
 		{"dtype", mlp, BlockConfig{Solve: good.Solve, Dtype: tensor.Int}, "dtype"},
-		{"mode", mlp, BlockConfig{Solve: good.Solve, Mode: Mode(9)}, "mode"},
+		{"mode", mlp, BlockConfig{Solve: good.Solve, Grad: Mode(9)}, "mode"},
 	} {
 		if _, err := NewFDEBlock(g, c.name, c.field, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want mention of %q", c.name, err, c.want)
@@ -331,7 +331,7 @@ func TestBlockErrors(t *testing.T) {
 	if _, err := b.Fwd(x5); err == nil || !strings.Contains(err.Error(), "does not fit") {
 		t.Errorf("shape mismatch: %v", err)
 	}
-	bg, err := NewFDEBlock(g, "gn", gn, BlockConfig{Solve: good.Solve, Mode: Unrolled})
+	bg, err := NewFDEBlock(g, "gn", gn, BlockConfig{Solve: good.Solve, Grad: Unrolled})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func solveModel(t *testing.T, mode Mode, o fode.Options) *model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: o, Mode: mode, Seed: 2})
+	block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: o, Grad: mode, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

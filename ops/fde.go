@@ -249,7 +249,7 @@ func (op *fdeOp) solve(vals []G.Value) (*fode.Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	sol, err := fode.Solve(op.cfg.Field, theta, x0, opt)
+	sol, err := fode.Solve(op.cfg.Field, x0, theta, opt)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE: %w", err)
 	}
@@ -308,7 +308,7 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 	}
 	// The solution's storage goes back to fode for the next solve.
 	defer sol.Release()
-	g, err := fode.Grad(op.cfg.Field, sol, gy, fode.GradOptions{Mode: op.cfg.Grad, Alpha: op.learnAlpha})
+	g, err := fode.Grad(sol, gy, fode.GradOptions{Mode: op.cfg.Grad, GradAlpha: op.learnAlpha})
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}

@@ -72,7 +72,7 @@ func values(t *testing.T, v G.Value) []float64 {
 func reference(t *testing.T, cfg Config) []float64 {
 	lin := cfg.Field
 	x0 := []float64{1, -0.5, 2, 0.3, 0.7, -1.2}
-	sol, err := fode.Solve(lin, []float64{1.3}, x0, cfg.Solve)
+	sol, err := fode.Solve(lin, x0, []float64{1.3}, cfg.Solve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func reference(t *testing.T, cfg Config) []float64 {
 			ybar[i*n+j] = 2 * v
 		}
 	}
-	g, err := fode.Grad(lin, sol, ybar, fode.GradOptions{Mode: cfg.Grad, Alpha: cfg.Solve.Method.Fractional() && cfg.Grad == fode.Adjoint})
+	g, err := fode.Grad(sol, ybar, fode.GradOptions{Mode: cfg.Grad, GradAlpha: cfg.Solve.Method.Fractional() && cfg.Grad == fode.Adjoint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,14 +166,14 @@ func TestFDEOpReuse(t *testing.T) {
 	op := l.out.Op().(*fdeOp)
 	x0 := []float64{1, -0.5, 2, 0.3, 0.7, -1.2}
 	want := func(lam float64) (float64, float64) {
-		sol, _ := fode.Solve(lin, []float64{lam}, x0, cfg.Solve)
+		sol, _ := fode.Solve(lin, x0, []float64{lam}, cfg.Solve)
 		ybar := make([]float64, 6)
 		cost := 0.0
 		for j, v := range sol.Final() {
 			ybar[j] = 2 * v
 			cost += v * v
 		}
-		g, _ := fode.Grad(lin, sol, ybar, fode.GradOptions{})
+		g, _ := fode.Grad(sol, ybar, fode.GradOptions{})
 		return cost, g.Theta[0]
 	}
 	setLambda := func(lam float64) {

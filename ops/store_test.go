@@ -49,12 +49,12 @@ func TestFDEOpStore(t *testing.T) {
 	field := countingField{lin, evals}
 	cfg := Config{Field: field, Solve: fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 10}}
 	// The evaluations of one solve and of one gradient, by fode directly.
-	sol, err := fode.Solve(field, []float64{1.3}, []float64{1, -0.5, 2, 0.3, 0.7, -1.2}, cfg.Solve)
+	sol, err := fode.Solve(field, []float64{1, -0.5, 2, 0.3, 0.7, -1.2}, []float64{1.3}, cfg.Solve)
 	if err != nil {
 		t.Fatal(err)
 	}
 	solveEvals := evals.Swap(0)
-	if _, err := fode.Grad(field, sol, make([]float64, 6), fode.GradOptions{}); err != nil {
+	if _, err := fode.Grad(sol, make([]float64, 6), fode.GradOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	gradEvals := evals.Swap(0)

@@ -232,7 +232,7 @@ func measure(c config) (*result, error) {
 	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"), G.WithValue(x0t))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
 		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps, History: engines[c.history]},
-		Mode:  mode, Seed: 1, Dtype: dt,
+		Grad:  mode, Seed: 1, Dtype: dt,
 	})
 	if err != nil {
 		return nil, err

@@ -40,7 +40,7 @@ func gradient(c config, res *result, sol *fode.Solution) error {
 			return fmt.Errorf("-grad forward solves a tangent system of dim·(dim+2) components: use -dim <= %d", maxForwardDim)
 		}
 		withAlpha := mode == fode.Adjoint && sol.Method.Fractional()
-		gr, err := fode.Grad(p.f, sol, ones, fode.GradOptions{Mode: mode, Alpha: withAlpha})
+		gr, err := fode.Grad(sol, ones, fode.GradOptions{Mode: mode, GradAlpha: withAlpha})
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func gradient(c config, res *result, sol *fode.Solution) error {
 // each component of x0, in λ and (for fractional methods) in α.
 func finiteDifferences(p problemInput, g *gradJSON, fractional bool) error {
 	L := func(theta, x0 []float64, opt fode.Options) (float64, error) {
-		sol, err := fode.Solve(p.f, theta, x0, opt)
+		sol, err := fode.Solve(p.f, x0, theta, opt)
 		if err != nil {
 			return 0, err
 		}

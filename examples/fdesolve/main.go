@@ -228,7 +228,7 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 		x0[i] = x0v
 	}
 	start := time.Now()
-	sol, err := fode.Solve(f, theta, x0, opt)
+	sol, err := fode.Solve(f, x0, theta, opt)
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		return nil, nil, nil, err

@@ -78,7 +78,7 @@ func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, see
 	}
 	n.block, err = layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
 		Solve: fode.Options{Method: method, Alpha: cfg.Alpha, T: cfg.T, Steps: cfg.Steps},
-		Mode:  mode, Seed: seed + 4, Dtype: dt,
+		Grad:  mode, Seed: seed + 4, Dtype: dt,
 	})
 	if err != nil {
 		return nil, err
