@@ -3,6 +3,7 @@ package fode
 import (
 	"errors"
 	"fmt"
+	"github.com/gofde/gofde/internal/finite"
 	"math"
 	"strings"
 )
@@ -184,8 +185,9 @@ const FLMMMinAlpha = 0.95 / 6
 
 // ErrNotFinite is wrapped by the errors Solve returns when an input, a
 // state or a field value is or becomes NaN or ±Inf, and by the errors Grad
-// returns for a non-finite cotangent or derivative.
-var ErrNotFinite = errors.New("non-finite value")
+// returns for a non-finite cotangent or derivative. It is the same value
+// as optim.ErrNotFinite: one errors.Is check covers a training step.
+var ErrNotFinite = finite.ErrNotFinite
 
 // ErrUnstable is wrapped by the errors Solve returns when a step is
 // recognisably unstable: an explicit scheme whose state blew up, or an
@@ -321,35 +323,8 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	return steps, h, nil
 }
 
-func firstNonFinite(x []float64) int {
-	// v·0 is 0 for finite v and NaN for ±Inf and NaN, so one pass of
-	// multiply-adds (no branch per value) tells whether to look closer.
-	const block = 256
-	for lo := 0; lo < len(x); lo += block {
-		hi := min(lo+block, len(x))
-		b := x[lo:hi]
-		var s0, s1, s2, s3 float64
-		i := 0
-		for ; i+4 <= len(b); i += 4 {
-			s0 += b[i] * 0
-			s1 += b[i+1] * 0
-			s2 += b[i+2] * 0
-			s3 += b[i+3] * 0
-		}
-		for ; i < len(b); i++ {
-			s0 += b[i] * 0
-		}
-		if s0+s1+s2+s3 == 0 {
-			continue
-		}
-		for i, v := range x[lo:hi] {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return lo + i
-			}
-		}
-	}
-	return -1
-}
+// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+func firstNonFinite(x []float64) int { return finite.First(x) }
 
 // maxAbsFinite returns the index of the first NaN or ±Inf in x, or -1 when
 // there is none, and, when there is none, the largest magnitude |x|∞. It

@@ -3,6 +3,7 @@ package optim
 import (
 	"errors"
 	"fmt"
+	"github.com/gofde/gofde/internal/finite"
 	"math"
 
 	"gonum.org/v1/gonum/floats"
@@ -19,8 +20,9 @@ import (
 type Func func(params, grad []float64) (loss float64, err error)
 
 // ErrNotFinite is wrapped by the errors of a step whose parameters, stage
-// gradients or update contain NaN or ±Inf.
-var ErrNotFinite = errors.New("non-finite value")
+// gradients or update contain NaN or ±Inf. It is the same value as
+// fode.ErrNotFinite.
+var ErrNotFinite = finite.ErrNotFinite
 
 // StageError is the error of a step that failed in one of its stages: the
 // gradient Func failed or returned a non-finite gradient (Err wraps
@@ -218,14 +220,7 @@ func (o *Optimizer) alloc(n int) {
 }
 
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
-func firstNonFinite(x []float64) int {
-	for i, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return i
-		}
-	}
-	return -1
-}
+func firstNonFinite(x []float64) int { return finite.First(x) }
 
 // norm2 returns ‖x‖₂ and whether every component of x is finite: a plain
 // sum of squares, and gonum's scaled norm when that over- or underflows.

@@ -3,6 +3,7 @@ package optim_test
 import (
 	"errors"
 	"fmt"
+	"github.com/gofde/gofde/fode"
 	"math"
 	"strings"
 	"testing"
@@ -739,5 +740,13 @@ func TestSteadyStateAllocations(t *testing.T) {
 	o.Step(theta, g)
 	if n := testing.AllocsPerRun(100, func() { o.Step(theta, g) }); n != 0 {
 		t.Errorf("%v allocations per step", n)
+	}
+}
+
+// TestOneErrNotFinite checks that the solver and the optimizers share one
+// sentinel, so that one errors.Is check covers a whole training step.
+func TestOneErrNotFinite(t *testing.T) {
+	if optim.ErrNotFinite != fode.ErrNotFinite {
+		t.Error("optim.ErrNotFinite and fode.ErrNotFinite differ")
 	}
 }
