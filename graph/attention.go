@@ -64,20 +64,36 @@ func ParseAttentionNorm(s string) (AttentionNorm, error) {
 // K = X0 W_K and Q = X0 W_Q. Every row of A(w) sums to one. The gradient
 // with respect to K and Q is computed by the node's backward ops:
 // ∂s = w ⊙ (ḡ - Σ_row w ḡ), dK_i = Σ_k ∂s_k Q_j/√d_k, dQ_j = Σ_k ∂s_k K_i/√d_k.
-// It is EdgeAttentionNorm with RowSoftmax.
+// It is EdgeAttentionWith and the zero AttentionOptions.
 func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
-	return EdgeAttentionNorm(pattern, k, q, RowSoftmax)
+	return EdgeAttentionWith(pattern, k, q, AttentionOptions{})
 }
 
-// EdgeAttentionNorm is EdgeAttention with the normalisation norm of the
-// scores s_k = ⟨K_i, Q_j⟩ / √d_k. With SymSoftmax, w_k = √(p_k p_k'),
-// where p is the row softmax of s and k' = (j, i) is k's mirror entry;
+// AttentionOptions configures EdgeAttentionWith; the zero value is
+// EdgeAttention's row softmax without a mask.
+type AttentionOptions struct {
+	// Norm turns the scores into weights (RowSoftmax or SymSoftmax).
+	Norm AttentionNorm
+	// Mask, when not nil, is a vector node of one non-negative multiplier
+	// m_k per entry of the pattern, in its storage order, of the keys'
+	// dtype: the row softmax becomes p_k = m_k exp(s_k) / Σ_row m exp(s),
+	// so m_k = 0 removes entry k and the rest of its row is renormalised
+	// (dropout on the attention that keeps every row stochastic). Every
+	// row needs a positive multiplier when the node runs. No gradient
+	// flows into the mask.
+	Mask *G.Node
+}
+
+// EdgeAttentionWith is EdgeAttention with the normalisation and mask of
+// opt. With SymSoftmax, w_k = √(p_k p_k'), where p is the row softmax of
+// the scores s_k = ⟨K_i, Q_j⟩ / √d_k and k' = (j, i) is k's mirror entry;
 // the backward pass uses p_k ∂L/∂p_k = ½ (ḡ_k + ḡ_k') w_k, so no weight is
 // divided by.
-func EdgeAttentionNorm(pattern *CSR, k, q *G.Node, norm AttentionNorm) (*G.Node, error) {
+func EdgeAttentionWith(pattern *CSR, k, q *G.Node, opt AttentionOptions) (*G.Node, error) {
 	if pattern == nil || k == nil || q == nil {
 		return nil, errors.New("graph: EdgeAttention with a nil pattern or node")
 	}
+	norm := opt.Norm
 	if norm != RowSoftmax && norm != SymSoftmax {
 		return nil, fmt.Errorf("graph: EdgeAttention: unknown normalisation %v", norm)
 	}
@@ -99,11 +115,14 @@ func EdgeAttentionNorm(pattern *CSR, k, q *G.Node, norm AttentionNorm) (*G.Node,
 	if (dt != tensor.Float64 && dt != tensor.Float32) || q.Dtype() != dt {
 		return nil, fmt.Errorf("graph: EdgeAttention: keys of dtype %v, queries of %v; want float64 or float32 for both", dt, q.Dtype())
 	}
+	if m := opt.Mask; m != nil && (m.Dims() != 1 || m.Shape().TotalSize() != pattern.NNZ() || m.Dtype() != dt) {
+		return nil, fmt.Errorf("graph: EdgeAttention: mask of shape %v and dtype %v, want (%d) of %v", m.Shape(), m.Dtype(), pattern.NNZ(), dt)
+	}
 	sp, err := newSparse(pattern, true)
 	if err != nil {
 		return nil, err
 	}
-	op := &attnOp{sp: sp, dk: k.Shape()[1], dtype: dt, norm: norm}
+	op := &attnOp{sp: sp, dk: k.Shape()[1], dtype: dt, norm: norm, masked: opt.Mask != nil}
 	if norm == SymSoftmax {
 		// The pattern is symmetric exactly when its transpose has the same
 		// (sorted) pattern; then perm maps each entry to its mirror.
@@ -112,57 +131,95 @@ func EdgeAttentionNorm(pattern *CSR, k, q *G.Node, norm AttentionNorm) (*G.Node,
 		}
 		op.mirror = sp.perm
 	}
+	if opt.Mask != nil {
+		return apply(op, k, q, opt.Mask)
+	}
 	return apply(op, k, q)
 }
 
-// attnOp computes the edge weights from (K, Q).
+// attnOp computes the edge weights from (K, Q) or (K, Q, mask).
 type attnOp struct {
 	sp     *sparse
 	dk     int
 	dtype  tensor.Dtype
 	norm   AttentionNorm
+	masked bool
 	mirror []int // SymSoftmax: the index of entry (j, i) for entry (i, j)
 }
 
-func (op *attnOp) Arity() int { return 2 }
+func (op *attnOp) Arity() int {
+	if op.masked {
+		return 3
+	}
+	return 2
+}
 
 func (op *attnOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	m := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(m, m, G.TensorType{Dims: 1, Of: a})
+	v := G.TensorType{Dims: 1, Of: a}
+	if op.masked {
+		return hm.NewFnType(m, m, v, v)
+	}
+	return hm.NewFnType(m, m, v)
 }
 
 func (op *attnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.sp.a.NNZ()}, nil
 }
 
-// weights returns the attention weights w from K and Q, and the row
-// softmax p (the same slice as w for RowSoftmax).
-func (op *attnOp) weights(kv, qv G.Value) (k, q, p, w []float64, err error) {
-	if k, err = ops.Float64s(kv); err != nil {
+// weights returns the attention weights w from the inputs (K, Q[, mask]),
+// and the row softmax p (the same slice as w for RowSoftmax).
+func (op *attnOp) weights(in []G.Value) (k, q, p, w []float64, err error) {
+	if len(in) != op.Arity() {
+		return nil, nil, nil, nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
+	}
+	if k, err = ops.Float64s(in[0]); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("graph: %v: keys: %w", op, err)
 	}
-	if q, err = ops.Float64s(qv); err != nil {
+	if q, err = ops.Float64s(in[1]); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("graph: %v: queries: %w", op, err)
 	}
 	a, d := op.sp.a, op.dk
 	if len(k) != a.Rows*d || len(q) != a.Rows*d {
 		return nil, nil, nil, nil, fmt.Errorf("graph: %v: keys of %d and queries of %d values, want %d", op, len(k), len(q), a.Rows*d)
 	}
+	var mask []float64
+	if op.masked {
+		if mask, err = ops.Float64s(in[2]); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask: %w", op, err)
+		}
+		if len(mask) != a.NNZ() {
+			return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask of %d values, want %d", op, len(mask), a.NNZ())
+		}
+	}
 	p = make([]float64, a.NNZ())
 	edgeDots(p, a.Ptr, a.Col, k, q, d)
 	scale := 1 / math.Sqrt(float64(d))
 	for i := 0; i < a.Rows; i++ {
-		row := p[a.Ptr[i]:a.Ptr[i+1]]
+		lo, hi := a.Ptr[i], a.Ptr[i+1]
+		row := p[lo:hi]
 		m := math.Inf(-1)
 		for j := range row {
 			row[j] *= scale
-			m = max(m, row[j])
+			if mask == nil || mask[lo+j] > 0 {
+				m = max(m, row[j])
+			}
 		}
 		s := 0.0
 		for j, v := range row {
-			row[j] = math.Exp(v - m)
-			s += row[j]
+			e := math.Exp(v - m)
+			if mask != nil {
+				if !(mask[lo+j] >= 0) || math.IsInf(mask[lo+j], 0) { // also NaN
+					return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask value %v at entry %d; want a finite, non-negative multiplier", op, mask[lo+j], lo+j)
+				}
+				e *= mask[lo+j]
+			}
+			row[j] = e
+			s += e
+		}
+		if !(s > 0) || math.IsInf(s, 0) {
+			return nil, nil, nil, nil, fmt.Errorf("graph: %v: the weights of row %d sum to %v (a mask that removes the whole row, or non-finite scores)", op, i, s)
 		}
 		for j := range row {
 			row[j] /= s
@@ -179,21 +236,18 @@ func (op *attnOp) weights(kv, qv G.Value) (k, q, p, w []float64, err error) {
 }
 
 func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want 2", op, len(in))
-	}
-	_, _, _, w, err := op.weights(in[0], in[1])
+	_, _, _, w, err := op.weights(in)
 	if err != nil {
 		return nil, err
 	}
 	return ops.NewTensor(op.dtype, tensor.Shape{len(w)}, w)
 }
 
-// grads returns dK and dQ from (K, Q, dL/dw). With u_k = p_k ∂L/∂p_k
+// grads returns dK and dQ from the inputs (K, Q[, mask]) and dL/dw. With u_k = p_k ∂L/∂p_k
 // (ḡ_k w_k for RowSoftmax, ½ (ḡ_k + ḡ_k') w_k for SymSoftmax), the
 // softmax's backward pass is ∂L/∂s_k = u_k - p_k Σ_row u.
-func (op *attnOp) grads(kv, qv, gv G.Value) (dk, dq []float64, err error) {
-	k, q, p, w, err := op.weights(kv, qv)
+func (op *attnOp) grads(in []G.Value, gv G.Value) (dk, dq []float64, err error) {
+	k, q, p, w, err := op.weights(in)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -239,7 +293,7 @@ func (op *attnOp) CallsExtern() bool    { return false }
 func (op *attnOp) OverwritesInput() int { return -1 }
 
 func (op *attnOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "attn#%d(dk=%d, norm=%v)", op.sp.id, op.dk, op.norm)
+	fmt.Fprintf(h, "attn#%d(dk=%d, norm=%v, masked=%v)", op.sp.id, op.dk, op.norm, op.masked)
 }
 
 func (op *attnOp) Hashcode() uint32 {
@@ -249,38 +303,57 @@ func (op *attnOp) Hashcode() uint32 {
 }
 
 func (op *attnOp) String() string {
-	return fmt.Sprintf("EdgeAttention{nnz=%d, dk=%d, norm=%v}", op.sp.a.NNZ(), op.dk, op.norm)
+	m := ""
+	if op.masked {
+		m = ", masked"
+	}
+	return fmt.Sprintf("EdgeAttention{nnz=%d, dk=%d, norm=%v%s}", op.sp.a.NNZ(), op.dk, op.norm, m)
 }
 
-// DiffWRT: differentiable with respect to K and Q.
-func (op *attnOp) DiffWRT(inputs int) []bool { return []bool{true, true}[:min(inputs, 2)] }
+// DiffWRT: differentiable with respect to K and Q, not the mask.
+func (op *attnOp) DiffWRT(inputs int) []bool {
+	d := make([]bool, inputs)
+	for i := range min(inputs, 2) {
+		d[i] = true
+	}
+	return d
+}
 
-// SymDiff emits two backward nodes, dK and dQ, from (K, Q, dL/dw).
+// SymDiff emits two backward nodes, dK and dQ, from (K, Q[, mask], dL/dw);
+// the mask gets no gradient.
 func (op *attnOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	if len(inputs) != 2 {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want 2", op, len(inputs))
+	if len(inputs) != op.Arity() {
+		return nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(inputs), op.Arity())
 	}
-	dk, err := apply(&attnGradOp{fwd: op, which: 0}, inputs[0], inputs[1], grad)
+	args := append(append(G.Nodes{}, inputs...), grad)
+	dk, err := apply(&attnGradOp{fwd: op, which: 0}, args...)
 	if err != nil {
 		return nil, err
 	}
-	dq, err := apply(&attnGradOp{fwd: op, which: 1}, inputs[0], inputs[1], grad)
+	dq, err := apply(&attnGradOp{fwd: op, which: 1}, args...)
 	if err != nil {
 		return nil, err
+	}
+	if op.masked {
+		return G.Nodes{dk, dq, nil}, nil
 	}
 	return G.Nodes{dk, dq}, nil
 }
 
 // DoDiff adds dK and dQ into the inputs' gradients (LispMachine).
 func (op *attnOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
-	if len(inputs) != 2 {
-		return fmt.Errorf("graph: %v: %d inputs, want 2", op, len(inputs))
+	if len(inputs) != op.Arity() {
+		return fmt.Errorf("graph: %v: %d inputs, want %d", op, len(inputs), op.Arity())
 	}
 	g, err := output.Grad()
 	if err != nil {
 		return fmt.Errorf("graph: %v: output gradient: %w", op, err)
 	}
-	dk, dq, err := op.grads(inputs[0].Value(), inputs[1].Value(), g)
+	vals := make([]G.Value, len(inputs))
+	for i, n := range inputs {
+		vals[i] = n.Value()
+	}
+	dk, dq, err := op.grads(vals, g)
 	if err != nil {
 		return err
 	}
@@ -293,18 +366,23 @@ func (op *attnOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 	return nil
 }
 
-// attnGradOp returns dK (which = 0) or dQ (which = 1) of an attnOp.
+// attnGradOp returns dK (which = 0) or dQ (which = 1) of an attnOp from
+// (K, Q[, mask], dL/dw).
 type attnGradOp struct {
 	fwd   *attnOp
 	which int
 }
 
-func (op *attnGradOp) Arity() int { return 3 }
+func (op *attnGradOp) Arity() int { return op.fwd.Arity() + 1 }
 
 func (op *attnGradOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	m := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(m, m, G.TensorType{Dims: 1, Of: a}, m)
+	v := G.TensorType{Dims: 1, Of: a}
+	if op.fwd.masked {
+		return hm.NewFnType(m, m, v, v, m)
+	}
+	return hm.NewFnType(m, m, v, m)
 }
 
 func (op *attnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -312,10 +390,10 @@ func (op *attnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want 3", op, len(in))
+	if len(in) != op.Arity() {
+		return nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
 	}
-	dk, dq, err := op.fwd.grads(in[0], in[1], in[2])
+	dk, dq, err := op.fwd.grads(in[:len(in)-1], in[len(in)-1])
 	if err != nil {
 		return nil, err
 	}

@@ -280,12 +280,79 @@ func TestSpMMGradient(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) {
-				return EdgeAttentionNorm(sq, in[0], in[1], SymSoftmax)
+				return EdgeAttentionWith(sq, in[0], in[1], AttentionOptions{Norm: SymSoftmax})
 			}, [][]float64{randVec(rng, 6*3), randVec(rng, 6*3)}, []tensor.Shape{{6, 3}, {6, 3}}, 1e-7)
+		}},
+		{"attention masked", func(t *testing.T) {
+			sym, err := Symmetrize(randomCSR(t, rng, 6, 6, 0.5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sq, err := NormalizeSym(sym)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := make([]float64, sq.NNZ())
+			for e := range m {
+				m[e] = []float64{0, 1, 0.5, 2}[e%4]
+			}
+			for i := 0; i < sq.Rows; i++ { // keep every row alive
+				m[sq.Ptr[i]] = 1
+			}
+			for _, norm := range []AttentionNorm{RowSoftmax, SymSoftmax} {
+				checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) {
+					mask := G.NewVector(g, tensor.Float64, G.WithShape(len(m)), G.WithName("mask"),
+						G.WithValue(tensor.New(tensor.WithShape(len(m)), tensor.WithBacking(append([]float64(nil), m...)))))
+					return EdgeAttentionWith(sq, in[0], in[1], AttentionOptions{Norm: norm, Mask: mask})
+				}, [][]float64{randVec(rng, 6*3), randVec(rng, 6*3)}, []tensor.Shape{{6, 3}, {6, 3}}, 1e-7)
+			}
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.run)
+	}
+}
+
+// TestAttentionMask: a masked entry gets weight 0 and the rest of its row
+// is renormalised; a mask that removes a whole row, a negative or NaN
+// multiplier and a mask of the wrong size are errors.
+func TestAttentionMask(t *testing.T) {
+	// Pattern of A + I for the path 0 - 1 - 2.
+	pat, err := NewCSR(3, 3, []int{0, 2, 5, 7}, []int{0, 1, 0, 1, 2, 1, 2}, []float64{1, 1, 1, 1, 1, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(mask []float64, n int) ([]float64, error) {
+		g := G.NewGraph()
+		k := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(3, 2), tensor.WithBacking([]float64{1, 0, 0.5, 1, -1, 2}))))
+		mk := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("m"), G.WithValue(tensor.New(tensor.WithShape(n), tensor.WithBacking(mask))))
+		w, err := EdgeAttentionWith(pat, k, k, AttentionOptions{Mask: mk})
+		if err != nil {
+			return nil, err
+		}
+		m := G.NewTapeMachine(g)
+		defer m.Close()
+		if err := m.RunAll(); err != nil {
+			return nil, err
+		}
+		return w.Value().Data().([]float64), nil
+	}
+	w, err := run([]float64{1, 1, 0, 1, 1, 1, 1}, 7) // drop entry (1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w[2] != 0 || math.Abs(w[3]+w[4]-1) > 1e-15 || math.Abs(w[0]+w[1]-1) > 1e-15 {
+		t.Errorf("weights %v: want w[2] = 0 and rows summing to one", w)
+	}
+	for name, mask := range map[string][]float64{
+		"whole row": {1, 1, 0, 0, 0, 1, 1}, "negative": {1, 1, -1, 1, 1, 1, 1}, "NaN": {1, 1, math.NaN(), 1, 1, 1, 1},
+	} {
+		if _, err := run(mask, 7); err == nil {
+			t.Errorf("%s: mask %v accepted", name, mask)
+		}
+	}
+	if _, err := run(make([]float64, 5), 5); err == nil || !strings.Contains(err.Error(), "mask") {
+		t.Errorf("mask of the wrong size: error %v", err)
 	}
 }
 
@@ -312,7 +379,7 @@ func TestAttentionNorm(t *testing.T) {
 		g := G.NewGraph()
 		k := G.NewMatrix(g, tensor.Float64, G.WithShape(7, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(7, 2), tensor.WithBacking(kv))))
 		q := G.NewMatrix(g, tensor.Float64, G.WithShape(7, 2), G.WithName("q"), G.WithValue(tensor.New(tensor.WithShape(7, 2), tensor.WithBacking(qv))))
-		w, err := EdgeAttentionNorm(ahat, k, q, norm)
+		w, err := EdgeAttentionWith(ahat, k, q, AttentionOptions{Norm: norm})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,13 +415,13 @@ func TestAttentionNorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := EdgeAttentionNorm(asym, k, k, SymSoftmax); err == nil || !strings.Contains(err.Error(), "symmetric") {
+	if _, err := EdgeAttentionWith(asym, k, k, AttentionOptions{Norm: SymSoftmax}); err == nil || !strings.Contains(err.Error(), "symmetric") {
 		t.Errorf("asymmetric pattern: error %v", err)
 	}
-	if _, err := EdgeAttentionNorm(asym, k, k, RowSoftmax); err != nil {
+	if _, err := EdgeAttentionWith(asym, k, k, AttentionOptions{Norm: RowSoftmax}); err != nil {
 		t.Errorf("asymmetric pattern with the row softmax: %v", err)
 	}
-	if _, err := EdgeAttentionNorm(asym, k, k, AttentionNorm(9)); err == nil {
+	if _, err := EdgeAttentionWith(asym, k, k, AttentionOptions{Norm: AttentionNorm(9)}); err == nil {
 		t.Error("unknown normalisation accepted")
 	}
 	for _, s := range []string{"row", "sym"} {

@@ -46,6 +46,7 @@ type config struct {
 	alpha, T, lr, wd, inDrop, drop, attnDrop  float64
 	seed                                      uint64
 	lcc, json, quiet, rowNorm, learnAlpha     bool
+	attnClean                                 bool
 	every                                     int
 }
 
@@ -106,6 +107,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.wd, "wd", 5e-4, "weight decay (L2, added to the gradient)")
 	fs.Float64Var(&c.inDrop, "input-dropout", 0.6, "dropout on the input features")
 	fs.Float64Var(&c.drop, "dropout", 0.2, "dropout before the decoder")
+	fs.BoolVar(&c.attnClean, "attn-clean", false, "compute the attention from the encoding without input dropout")
 	fs.Float64Var(&c.attnDrop, "attn-dropout", 0, "dropout on the attention weights (attention field)")
 	fs.IntVar(&c.epochs, "epochs", 150, "maximum epochs per run")
 	fs.IntVar(&c.patience, "patience", 40, "stop after this many epochs without a better validation accuracy (0: never)")

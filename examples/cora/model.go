@@ -23,6 +23,7 @@ type prepared struct {
 	ds       *graph.Dataset
 	adj      *graph.CSR // Â for the linear field
 	pattern  *graph.CSR // A + I for the attention field
+	self     []bool     // the pattern's diagonal entries
 	features *graph.CSR
 }
 
@@ -41,6 +42,12 @@ func prepare(c config, ds *graph.Dataset) (*prepared, error) {
 		return nil, err
 	}
 	p.pattern = p.adj // same pattern (A + I); EdgeAttention ignores the values
+	p.self = make([]bool, p.pattern.NNZ())
+	for i := 0; i < p.pattern.Rows; i++ {
+		for k := p.pattern.Ptr[i]; k < p.pattern.Ptr[i+1]; k++ {
+			p.self[k] = p.pattern.Col[k] == i
+		}
+	}
 	f := ds.Features
 	vals := append([]float64(nil), f.Val...)
 	if c.rowNorm {
@@ -66,8 +73,9 @@ func prepare(c config, ds *graph.Dataset) (*prepared, error) {
 type net struct {
 	g              *G.ExprGraph
 	inMask, mask   *G.Node // dropout masks (nil without dropout)
-	attnMask       *G.Node // dropout mask of the attention weights
+	attnMask       *G.Node // attention dropout: 1 keeps an entry, 0 drops it
 	attnKeep       float64
+	self           []bool  // the pattern's entries on the diagonal (kept)
 	alpha          *G.Node // the learned order α (nil when α is fixed)
 	attn           *G.Node // the attention weights (attention field only)
 	target         *G.Node // one-hot labels of the training nodes / |train|
@@ -134,23 +142,38 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 			return nil, err
 		}
 		n.learn = append(n.learn, wk.W, wq.W)
-		k := G.Must(G.Mul(h0, wk.W))
-		q := G.Must(G.Mul(h0, wq.W))
+		src := h0
+		if train && n.inMask != nil && c.attnClean {
+			// The attention sees the encoding without input dropout, as
+			// the evaluation does.
+			clean, err := graph.SparseMatMul(p.features, enc.W, nil)
+			if err != nil {
+				return nil, err
+			}
+			src = G.Must(G.BroadcastAdd(clean, brow, nil, []byte{0}))
+		}
+		k := G.Must(G.Mul(src, wk.W))
+		q := G.Must(G.Mul(src, wq.W))
 		norm, err := graph.ParseAttentionNorm(c.attnNorm)
 		if err != nil {
 			return nil, err
 		}
-		w, err := graph.EdgeAttentionNorm(p.pattern, k, q, norm)
+		aopt := graph.AttentionOptions{Norm: norm}
+		if train && c.attnDrop > 0 {
+			// Attention dropout: each neighbour entry (not the self-loop)
+			// leaves the softmax with probability -attn-dropout and the
+			// rest of its row is renormalised.
+			n.attnKeep = 1 - c.attnDrop
+			n.attnMask = G.NewVector(g, dt, G.WithShape(p.pattern.NNZ()), G.WithName("attnmask"),
+				G.WithValue(tensor.New(tensor.WithShape(p.pattern.NNZ()), tensor.Of(dt))))
+			aopt.Mask = n.attnMask
+			n.self = p.self
+		}
+		w, err := graph.EdgeAttentionWith(p.pattern, k, q, aopt)
 		if err != nil {
 			return nil, err
 		}
 		n.attn = w
-		if train && c.attnDrop > 0 {
-			n.attnKeep = 1 - c.attnDrop
-			n.attnMask = G.NewVector(g, dt, G.WithShape(p.pattern.NNZ()), G.WithName("attnmask"),
-				G.WithValue(tensor.New(tensor.WithShape(p.pattern.NNZ()), tensor.Of(dt))))
-			w = G.Must(G.HadamardProd(w, n.attnMask))
-		}
 		field, err := graph.NewEdgeDiffusion(p.pattern, c.hidden)
 		if err != nil {
 			return nil, err
@@ -213,8 +236,16 @@ func (n *net) resample(rng *rand.Rand) error {
 	if err := fill(n.inMask, n.inKeep); err != nil {
 		return err
 	}
-	if err := fill(n.attnMask, n.attnKeep); err != nil {
-		return err
+	if n.attnMask != nil {
+		m := make([]float64, len(n.self))
+		for k, self := range n.self {
+			if self || rng.Float64() < n.attnKeep {
+				m[k] = 1
+			}
+		}
+		if err := ops.SetFloat64s(n.attnMask.Value(), m); err != nil {
+			return fmt.Errorf("attention mask: %w", err)
+		}
 	}
 	return fill(n.mask, n.keep)
 }
