@@ -2,10 +2,6 @@
 
 package gemm
 
-import (
-	"gonum.org/v1/gonum/blas"
-)
-
 // nativeShifted reports that Shifted runs on this package's kernels in
 // this build (OpenBLAS builds use one OpenBLAS product per term).
 const nativeShifted = true
@@ -39,10 +35,3 @@ func F64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, 
 // CPU: "gofde-avx512", "gofde-avx2" or "gofde-go" (the portable kernel).
 // F64 uses the same kernel family where available (see F64).
 func Name() string { return best32.name }
-
-func tr(t bool) blas.Transpose {
-	if t {
-		return blas.Trans
-	}
-	return blas.NoTrans
-}
