@@ -1,20 +1,37 @@
-// Command cora trains a graph neural FDE node classifier (FROND's
-// F-GRAND-l style) on a data set in the gnn-benchmark .npz layout:
+// Command cora trains a graph neural FDE node classifier on a data set in
+// the gnn-benchmark .npz layout. By default (-diffuse logits) the FDE
+// diffuses the class scores of a two-layer encoder:
 //
-//	input dropout → dense encoder (sparse features × W) → graph FDE block
-//	D^α X = (Â - I) X (linear) or (A(w) - I) X with attention weights w
-//	computed once from the encoded features (attention) → ReLU → dropout
-//	→ dense decoder → softmax cross-entropy on the training nodes,
+//	input dropout → dense encoder (sparse features × W) → ReLU → dropout
+//	→ dense decoder → graph FDE block D^α Y = (Â - I) Y on the class
+//	scores → softmax cross-entropy,
 //
-// trained full-batch with Adam and L2 weight decay, with early stopping on
-// the validation accuracy (the test accuracy is taken at the epoch of the
-// best validation accuracy). Each run draws a random split with seed
-// -seed+run: 20 labelled nodes per class for training, 500 for validation
-// and 1000 for testing, from the largest connected component (-lcc, the
-// default, GRAND's protocol) or the whole graph (-lcc=false); -split FILE
-// uses a fixed split (an .npz with train_idx, val_idx, test_idx) instead.
+// and with -diffuse hidden it diffuses the encoding, as GRAND and FROND's
+// F-GRAND-l do (encoder → FDE → ReLU → dropout → decoder). With -field
+// attention the field is (A(w) - I) X with attention weights w computed
+// once from the encoding. The loss is the cross-entropy on the training
+// nodes plus -consistency times the cross-entropy of every other node's
+// prediction against the sharpened prediction (softmax(logits/-temp)) of
+// the network without dropout after the previous epoch; no label outside
+// the training set is used.
 //
-//	go run ./examples/cora -data ../shared/data/npz/cora.npz -runs 10 -alpha 0.85
+// Training is full-batch with Adam and L2 weight decay, with early
+// stopping on the validation accuracy (the test accuracy is taken at the
+// epoch of the best validation accuracy). Each run draws a random split
+// with seed -seed+run: 20 labelled nodes per class for training, 500 for
+// validation and 1000 for testing, from the largest connected component
+// (-lcc, the default, GRAND's protocol) or the whole graph (-lcc=false);
+// -split FILE uses a fixed split (an .npz with train_idx, val_idx,
+// test_idx) instead.
+//
+//	go run ./examples/cora -data ../shared/data/npz/cora.npz -runs 10
+//
+// The defaults (α 0.8, T 5, 10 rectangle steps, hidden 64, raw features,
+// Adam lr 0.02, weight decay 5e-3, consistency 0.5 at temperature 0.5)
+// were chosen on validation accuracies of Cora's random splits (seeds
+// 101-110 and 201-220, not the default seeds 1-10); -learn-alpha learns
+// α, -field attention uses the attention field (symmetric normalisation,
+// key dimension 4).
 //
 // Per-epoch progress goes to stderr; with -json the last stdout line is
 // {"dataset", "runs", "test_accuracy_mean", "test_accuracy_std",
@@ -39,11 +56,12 @@ import (
 
 type config struct {
 	data, split, method, field, norm, history string
-	attnNorm                                  string
+	attnNorm, diffuse                         string
 	dtype, cpuProfile, memProfile             string
 	runs, steps, hidden, epochs, patience     int
 	attnDim, perClass, nVal, nTest            int
 	alpha, T, lr, wd, inDrop, drop, attnDrop  float64
+	consistency, temp                         float64
 	seed                                      uint64
 	lcc, json, quiet, rowNorm, learnAlpha     bool
 	attnClean                                 bool
@@ -61,17 +79,24 @@ type result struct {
 	Dtype            string    `json:"dtype"`
 	TestAccuracies   []float64 `json:"test_accuracies"`
 	ValAccuracies    []float64 `json:"val_accuracies"`
-	BestEpochs       []int     `json:"best_epochs"`
-	EpochsTrained    []int     `json:"epochs_trained"`
-	Field            string    `json:"field"`
-	Alpha            float64   `json:"alpha"`
-	T                float64   `json:"T"`
-	Steps            int       `json:"steps"`
-	Method           string    `json:"method"`
-	Hidden           int       `json:"hidden"`
-	Nodes            int       `json:"nodes"`
-	Split            string    `json:"split"`
-	LearnAlpha       bool      `json:"learn_alpha"`
+	// ValHeldout holds, per run, the accuracy on each half of the
+	// validation nodes at the epoch of the best accuracy on the other
+	// half, averaged over the two halves: unlike the validation accuracy
+	// at its own best epoch, it is not inflated by the choice of the
+	// epoch, so it ranks settings whose validation curves are noisy
+	// fairly.
+	ValHeldout    []float64 `json:"val_heldout_accuracies"`
+	BestEpochs    []int     `json:"best_epochs"`
+	EpochsTrained []int     `json:"epochs_trained"`
+	Field         string    `json:"field"`
+	Alpha         float64   `json:"alpha"`
+	T             float64   `json:"T"`
+	Steps         int       `json:"steps"`
+	Method        string    `json:"method"`
+	Hidden        int       `json:"hidden"`
+	Nodes         int       `json:"nodes"`
+	Split         string    `json:"split"`
+	LearnAlpha    bool      `json:"learn_alpha"`
 	// LearnedAlphas holds each run's learned α at the epoch of its best
 	// validation accuracy (with -learn-alpha).
 	LearnedAlphas []float64 `json:"learned_alphas,omitempty"`
@@ -91,29 +116,32 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.data, "data", "../shared/data/npz/cora.npz", "graph data set in the gnn-benchmark .npz layout")
 	fs.StringVar(&c.split, "split", "", "fixed split: .npz with train_idx, val_idx, test_idx (node indices of the data file); default random splits")
 	fs.IntVar(&c.runs, "runs", 10, "number of runs (random splits / initialisations)")
-	fs.Float64Var(&c.alpha, "alpha", 0.85, "order α of the FDE, in (0, 1]")
-	fs.Float64Var(&c.T, "T", 10, "final time")
+	fs.Float64Var(&c.alpha, "alpha", 0.8, "order α of the FDE, in (0, 1]")
+	fs.Float64Var(&c.T, "T", 5, "final time")
 	fs.IntVar(&c.steps, "steps", 10, "solver steps")
 	fs.BoolVar(&c.learnAlpha, "learn-alpha", false, "learn the order α (starting from -alpha; kept in [0.05, 1], no weight decay)")
 	fs.StringVar(&c.method, "method", "rect", "solver method (rect, pece, ...; euler/rk4 with alpha 1)")
 	fs.StringVar(&c.history, "history", "auto", "history engine: direct, fft or auto")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
 	fs.StringVar(&c.field, "field", "linear", "vector field: linear or attention")
+	fs.StringVar(&c.diffuse, "diffuse", "logits", "what the FDE diffuses: hidden (the encoding, before the decoder) or logits (the decoder's class scores)")
 	fs.StringVar(&c.norm, "norm", "sym", "adjacency normalisation of the linear field: sym or rw")
 	fs.IntVar(&c.hidden, "hidden", 64, "hidden features per node")
-	fs.IntVar(&c.attnDim, "attn-dim", 16, "key/query dimension of the attention field")
-	fs.StringVar(&c.attnNorm, "attn-norm", "row", "normalisation of the attention weights: row (softmax over each node's neighbours) or sym (geometric mean of both directions' softmaxes)")
-	fs.Float64Var(&c.lr, "lr", 0.01, "Adam learning rate")
-	fs.Float64Var(&c.wd, "wd", 5e-4, "weight decay (L2, added to the gradient)")
+	fs.IntVar(&c.attnDim, "attn-dim", 4, "key/query dimension of the attention field")
+	fs.StringVar(&c.attnNorm, "attn-norm", "sym", "normalisation of the attention weights: row (softmax over each node's neighbours) or sym (geometric mean of both directions' softmaxes)")
+	fs.Float64Var(&c.lr, "lr", 0.02, "Adam learning rate")
+	fs.Float64Var(&c.wd, "wd", 5e-3, "weight decay (L2, added to the gradient)")
 	fs.Float64Var(&c.inDrop, "input-dropout", 0.6, "dropout on the input features")
 	fs.Float64Var(&c.drop, "dropout", 0.2, "dropout before the decoder")
 	fs.BoolVar(&c.attnClean, "attn-clean", false, "compute the attention from the encoding without input dropout")
 	fs.Float64Var(&c.attnDrop, "attn-dropout", 0, "dropout on the attention weights (attention field)")
+	fs.Float64Var(&c.consistency, "consistency", 0.5, "weight of the consistency loss on the unlabelled nodes (cross-entropy against the sharpened predictions of the last epoch); 0: none")
+	fs.Float64Var(&c.temp, "temp", 0.5, "temperature that sharpens the consistency targets (softmax(logits/temp))")
 	fs.IntVar(&c.epochs, "epochs", 150, "maximum epochs per run")
 	fs.IntVar(&c.patience, "patience", 40, "stop after this many epochs without a better validation accuracy (0: never)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the splits and the initialisation (run r uses seed+r)")
 	fs.BoolVar(&c.lcc, "lcc", true, "use the largest connected component (GRAND's protocol)")
-	fs.BoolVar(&c.rowNorm, "row-norm", true, "normalise feature rows to sum one")
+	fs.BoolVar(&c.rowNorm, "row-norm", false, "normalise feature rows to sum one")
 	fs.IntVar(&c.perClass, "per-class", 20, "training nodes per class (random splits)")
 	fs.IntVar(&c.nVal, "val", 500, "validation nodes (random splits)")
 	fs.IntVar(&c.nTest, "test", 1000, "test nodes (random splits)")
@@ -141,10 +169,14 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-lr must be positive and -wd not negative")
 	case !(c.inDrop >= 0 && c.inDrop < 1 && c.drop >= 0 && c.drop < 1 && c.attnDrop >= 0 && c.attnDrop < 1): // also NaN
 		return c, errors.New("dropout rates must lie in [0, 1)")
+	case !(c.consistency >= 0) || math.IsInf(c.consistency, 0) || !(c.temp > 0) || math.IsInf(c.temp, 0):
+		return c, errors.New("-consistency must be finite and not negative, -temp finite and positive")
 	case c.dtype != "float32" && c.dtype != "float64":
 		return c, fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
 	case c.field != "linear" && c.field != "attention":
 		return c, fmt.Errorf("-field %q: want linear or attention", c.field)
+	case c.diffuse != "hidden" && c.diffuse != "logits":
+		return c, fmt.Errorf("-diffuse %q: want hidden or logits", c.diffuse)
 	case c.norm != "sym" && c.norm != "rw":
 		return c, fmt.Errorf("-norm %q: want sym or rw", c.norm)
 	}
@@ -262,6 +294,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		epochs += rr.epochs
 		res.TestAccuracies = append(res.TestAccuracies, rr.test)
 		res.ValAccuracies = append(res.ValAccuracies, rr.val)
+		res.ValHeldout = append(res.ValHeldout, rr.heldout)
 		res.BestEpochs = append(res.BestEpochs, rr.epoch)
 		res.EpochsTrained = append(res.EpochsTrained, rr.epochs)
 		learned := ""

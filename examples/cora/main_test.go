@@ -32,12 +32,13 @@ func coraFixture(t *testing.T) string {
 // line; it is a smoke test, not an accuracy check.
 func TestRunSmoke(t *testing.T) {
 	data := coraFixture(t)
-	for _, tc := range []struct{ field, dtype string }{{"linear", "float32"}, {"attention", "float32"}, {"linear", "float64"}} {
+	for _, tc := range []struct{ field, dtype, diffuse string }{{"linear", "float32", "hidden"}, {"attention", "float32", "hidden"},
+		{"linear", "float64", "hidden"}, {"linear", "float32", "logits"}, {"attention", "float64", "logits"}} {
 		field := tc.field
-		t.Run(field+"/"+tc.dtype, func(t *testing.T) {
+		t.Run(field+"/"+tc.dtype+"/"+tc.diffuse, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			args := []string{"-data", data, "-runs", "1", "-epochs", "3", "-patience", "0", "-T", "2", "-steps", "2", "-hidden", "8",
-				"-field", field, "-dtype", tc.dtype, "-json", "-quiet"}
+				"-field", field, "-dtype", tc.dtype, "-diffuse", tc.diffuse, "-consistency", "0.5", "-json", "-quiet"}
 			if err := run(args, &out, &errb); err != nil {
 				t.Fatalf("%v\n%s", err, errb.String())
 			}
@@ -125,15 +126,50 @@ func TestClampAlpha(t *testing.T) {
 	}
 }
 
-// TestCoraFull runs the full 10-split experiment; it takes minutes, so it
-// runs only with GOFDE_CORA_FULL=1.
+// TestTeacherTargets: the rows of the unlabelled nodes hold weight/|U|
+// times softmax(logits/temp); the training rows are left alone; NaN
+// logits are an error.
+func TestTeacherTargets(t *testing.T) {
+	logits := []float64{1, 2, 0, 0, 3, -1, 2, 2}
+	isTrain := []bool{false, true, false, false}
+	tgt := make([]float64, 8)
+	tgt[2], tgt[3] = 7, 7 // a training row
+	if err := teacherTargets(tgt, logits, 2, isTrain, 0.6, 0.5, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := func(a, b float64) (float64, float64) {
+		ea, eb := math.Exp(a/0.5), math.Exp(b/0.5)
+		return 0.2 * ea / (ea + eb), 0.2 * eb / (ea + eb)
+	}
+	for i, row := range [][2]float64{{1, 2}, {}, {3, -1}, {2, 2}} {
+		if i == 1 {
+			if tgt[2] != 7 || tgt[3] != 7 {
+				t.Errorf("training row changed: %v", tgt[2:4])
+			}
+			continue
+		}
+		a, b := want(row[0], row[1])
+		if math.Abs(tgt[2*i]-a) > 1e-15 || math.Abs(tgt[2*i+1]-b) > 1e-15 {
+			t.Errorf("row %d: %v, want [%v %v]", i, tgt[2*i:2*i+2], a, b)
+		}
+	}
+	logits[0] = math.NaN()
+	if err := teacherTargets(tgt, logits, 2, isTrain, 0.6, 0.5, 1); err == nil {
+		t.Error("NaN logits accepted")
+	}
+	if err := teacherTargets(tgt[:6], logits, 2, isTrain, 0.6, 0.5, 1); err == nil {
+		t.Error("short target accepted")
+	}
+}
+
+// TestCoraFull runs the full 10-split experiment with the defaults; it
+// takes minutes, so it runs only with GOFDE_CORA_FULL=1.
 func TestCoraFull(t *testing.T) {
 	if os.Getenv("GOFDE_CORA_FULL") == "" || testing.Short() {
 		t.Skip("set GOFDE_CORA_FULL=1 to run the 10-split Cora experiment")
 	}
 	var out, errb bytes.Buffer
-	args := []string{"-data", coraFixture(t), "-runs", "10", "-T", "10", "-steps", "10", "-alpha", "0.85",
-		"-wd", "5e-4", "-epochs", "150", "-patience", "40", "-json", "-quiet"}
+	args := []string{"-data", coraFixture(t), "-runs", "10", "-json", "-quiet"}
 	if err := run(args, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +192,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-wd", "NaN"}, "-wd"},
 		{[]string{"-dtype", "float16"}, "-dtype"},
 		{[]string{"-attn-norm", "softmax"}, "-attn-norm"},
+		{[]string{"-diffuse", "both"}, "-diffuse"},
+		{[]string{"-consistency", "-1"}, "-consistency"},
+		{[]string{"-temp", "0"}, "-temp"},
 		{[]string{"-attn-dropout", "-0.1"}, "dropout"},
 		{[]string{"-learn-alpha", "-method", "euler", "-alpha", "1"}, "-learn-alpha needs a fractional method"},
 	}

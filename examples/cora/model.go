@@ -86,6 +86,53 @@ type net struct {
 	classes, featD int
 }
 
+// attention returns the attention weights computed once from the
+// encoding h0 with learnable key and query projections.
+func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, h0 *G.Node, enc *layers.Dense, brow *G.Node, seed uint64, train bool) (*G.Node, error) {
+	wk, err := layers.NewDense(g, dt, "key", c.hidden, c.attnDim, seed+3)
+	if err != nil {
+		return nil, err
+	}
+	wq, err := layers.NewDense(g, dt, "query", c.hidden, c.attnDim, seed+4)
+	if err != nil {
+		return nil, err
+	}
+	n.learn = append(n.learn, wk.W, wq.W)
+	src := h0
+	if train && n.inMask != nil && c.attnClean {
+		// The attention sees the encoding without input dropout, as the
+		// evaluation does.
+		clean, err := graph.SparseMatMul(p.features, enc.W, nil)
+		if err != nil {
+			return nil, err
+		}
+		src = G.Must(G.BroadcastAdd(clean, brow, nil, []byte{0}))
+	}
+	k := G.Must(G.Mul(src, wk.W))
+	q := G.Must(G.Mul(src, wq.W))
+	norm, err := graph.ParseAttentionNorm(c.attnNorm)
+	if err != nil {
+		return nil, err
+	}
+	aopt := graph.AttentionOptions{Norm: norm}
+	if train && c.attnDrop > 0 {
+		// Attention dropout: each neighbour entry (not the self-loop)
+		// leaves the softmax with probability -attn-dropout and the rest
+		// of its row is renormalised.
+		n.attnKeep = 1 - c.attnDrop
+		n.attnMask = G.NewVector(g, dt, G.WithShape(p.pattern.NNZ()), G.WithName("attnmask"),
+			G.WithValue(tensor.New(tensor.WithShape(p.pattern.NNZ()), tensor.Of(dt))))
+		aopt.Mask = n.attnMask
+		n.self = p.self
+	}
+	w, err := graph.EdgeAttentionWith(p.pattern, k, q, aopt)
+	if err != nil {
+		return nil, err
+	}
+	n.attn = w
+	return w, nil
+}
+
 func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error) {
 	ds := p.ds
 	g := G.NewGraph()
@@ -116,76 +163,47 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	method, _ := fode.ParseMethod(c.method)
 	hist, _ := parseHistory(c.history)
 	opt := fode.Options{Method: method, Alpha: c.alpha, T: c.T, Steps: c.steps, History: hist}
-	var z *G.Node
-	switch c.field {
-	case "linear":
-		field, err := graph.NewLinearDiffusion(p.adj, c.hidden)
-		if err != nil {
-			return nil, err
-		}
-		field.SetFloat32(dt == tensor.Float32)
-		block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha})
-		if err != nil {
-			return nil, err
-		}
-		if z, err = block.Fwd(h0); err != nil {
-			return nil, err
-		}
-		n.alpha = block.Alpha()
-	case "attention":
-		wk, err := layers.NewDense(g, dt, "key", c.hidden, c.attnDim, seed+3)
-		if err != nil {
-			return nil, err
-		}
-		wq, err := layers.NewDense(g, dt, "query", c.hidden, c.attnDim, seed+4)
-		if err != nil {
-			return nil, err
-		}
-		n.learn = append(n.learn, wk.W, wq.W)
-		src := h0
-		if train && n.inMask != nil && c.attnClean {
-			// The attention sees the encoding without input dropout, as
-			// the evaluation does.
-			clean, err := graph.SparseMatMul(p.features, enc.W, nil)
+	// diffuse solves the graph FDE from x (nodes × d); the attention
+	// weights come from the encoding h0 in either placement.
+	diffuse := func(x *G.Node, d int) (*G.Node, error) {
+		switch c.field {
+		case "linear":
+			field, err := graph.NewLinearDiffusion(p.adj, d)
 			if err != nil {
 				return nil, err
 			}
-			src = G.Must(G.BroadcastAdd(clean, brow, nil, []byte{0}))
-		}
-		k := G.Must(G.Mul(src, wk.W))
-		q := G.Must(G.Mul(src, wq.W))
-		norm, err := graph.ParseAttentionNorm(c.attnNorm)
-		if err != nil {
-			return nil, err
-		}
-		aopt := graph.AttentionOptions{Norm: norm}
-		if train && c.attnDrop > 0 {
-			// Attention dropout: each neighbour entry (not the self-loop)
-			// leaves the softmax with probability -attn-dropout and the
-			// rest of its row is renormalised.
-			n.attnKeep = 1 - c.attnDrop
-			n.attnMask = G.NewVector(g, dt, G.WithShape(p.pattern.NNZ()), G.WithName("attnmask"),
-				G.WithValue(tensor.New(tensor.WithShape(p.pattern.NNZ()), tensor.Of(dt))))
-			aopt.Mask = n.attnMask
-			n.self = p.self
-		}
-		w, err := graph.EdgeAttentionWith(p.pattern, k, q, aopt)
-		if err != nil {
-			return nil, err
-		}
-		n.attn = w
-		field, err := graph.NewEdgeDiffusion(p.pattern, c.hidden)
-		if err != nil {
-			return nil, err
-		}
-		if c.learnAlpha {
-			var v any = c.alpha
-			if dt == tensor.Float32 {
-				v = float32(c.alpha)
+			field.SetFloat32(dt == tensor.Float32)
+			block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha})
+			if err != nil {
+				return nil, err
 			}
-			n.alpha = G.NewScalar(g, dt, G.WithName("fde_alpha"), G.WithValue(v))
+			n.alpha = block.Alpha()
+			return block.Fwd(x)
+		case "attention":
+			w, err := n.attention(c, p, g, dt, h0, enc, brow, seed, train)
+			if err != nil {
+				return nil, err
+			}
+			field, err := graph.NewEdgeDiffusion(p.pattern, d)
+			if err != nil {
+				return nil, err
+			}
+			if c.learnAlpha {
+				var v any = c.alpha
+				if dt == tensor.Float32 {
+					v = float32(c.alpha)
+				}
+				n.alpha = G.NewScalar(g, dt, G.WithName("fde_alpha"), G.WithValue(v))
+			}
+			return ops.FDE(x, []*G.Node{w}, n.alpha, ops.Config{Field: field, Solve: opt, Grad: fode.Adjoint})
 		}
-		if z, err = ops.FDE(h0, []*G.Node{w}, n.alpha, ops.Config{Field: field, Solve: opt, Grad: fode.Adjoint}); err != nil {
+		return nil, fmt.Errorf("-field %q: want linear or attention", c.field)
+	}
+	// hidden: encoder → FDE → ReLU → dropout → decoder (GRAND, FROND);
+	// logits: encoder → ReLU → dropout → decoder → FDE on the class scores.
+	z := h0
+	if c.diffuse == "hidden" {
+		if z, err = diffuse(h0, c.hidden); err != nil {
 			return nil, err
 		}
 	}
@@ -201,11 +219,16 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		return nil, err
 	}
 	n.learn = append(n.learn, dec.Learnables()...)
-	if n.alpha != nil {
-		n.learn = append(n.learn, n.alpha) // last: trainRun steps it apart
-	}
 	if n.logits, err = dec.Fwd(z); err != nil {
 		return nil, err
+	}
+	if c.diffuse == "logits" {
+		if n.logits, err = diffuse(n.logits, ds.Classes); err != nil {
+			return nil, err
+		}
+	}
+	if n.alpha != nil {
+		n.learn = append(n.learn, n.alpha) // last: trainRun steps it apart
 	}
 	if train {
 		n.target = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), ds.Classes), G.WithName("target"),
@@ -280,6 +303,7 @@ type runResult struct {
 	epoch        int
 	epochs       int     // epochs trained
 	trainSeconds float64 // forward + backward + optimizer step, no evaluation
+	heldout      float64 // validation accuracy with the epoch chosen on the other half
 	alpha        float64 // the learned α after the last epoch (0 when fixed)
 	bestAlpha    float64 // the learned α at the epoch of the best validation accuracy
 }
@@ -342,8 +366,10 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		return res, err
 	}
 	tgt := make([]float64, tr.target.Shape().TotalSize())
+	isTrain := make([]bool, p.ds.Nodes())
 	for _, i := range split.Train {
 		tgt[i*tr.classes+p.ds.Labels[i]] = 1 / float64(len(split.Train))
+		isTrain[i] = true
 	}
 	if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
 		return res, err
@@ -364,6 +390,14 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	rng := rand.New(rand.NewPCG(seed, 0x636f7261))
 	res.val = -1
 	since := 0
+	// The held-out validation estimate: the epoch is chosen on one half of
+	// the validation nodes and scored on the other, both ways round.
+	var halves [2][]int
+	for i, v := range split.Val {
+		halves[i%2] = append(halves[i%2], v)
+	}
+	bestHalf, otherHalf := [2]float64{-1, -1}, [2]float64{}
+	defer func() { res.heldout = (otherHalf[0] + otherHalf[1]) / 2 }()
 	for epoch := 1; epoch <= c.epochs; epoch++ {
 		start := time.Now()
 		if err := tr.resample(rng); err != nil {
@@ -404,8 +438,22 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		if err != nil {
 			return res, err
 		}
+		if c.consistency > 0 {
+			if err := teacherTargets(tgt, logits, ev.classes, isTrain, c.consistency, c.temp, len(split.Train)); err != nil {
+				return res, err
+			}
+			if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
+				return res, err
+			}
+		}
 		val := accuracy(logits, ev.classes, p.ds.Labels, split.Val)
 		test := accuracy(logits, ev.classes, p.ds.Labels, split.Test)
+		for h := range halves {
+			acc := accuracy(logits, ev.classes, p.ds.Labels, halves[h])
+			if acc > bestHalf[h] {
+				bestHalf[h], otherHalf[h] = acc, accuracy(logits, ev.classes, p.ds.Labels, halves[1-h])
+			}
+		}
 		evm.Reset()
 		if val > res.val {
 			res.val, res.test, res.epoch, res.bestAlpha = val, test, epoch, res.alpha
@@ -457,4 +505,39 @@ func attentionStats(pattern *graph.CSR, w *G.Node) (self, peak float64, err erro
 		peak += m
 	}
 	return self / float64(pattern.Rows), peak / float64(pattern.Rows), nil
+}
+
+// teacherTargets writes the consistency targets of the nodes outside the
+// training set into tgt (nodes × classes, the weights of -log p in the
+// loss): weight/(nodes - train) times the sharpened prediction
+// softmax(logits/temp) of the evaluation network (no dropout) after the
+// last epoch. The training nodes' rows (their labels) are left alone.
+func teacherTargets(tgt, logits []float64, classes int, isTrain []bool, weight, temp float64, train int) error {
+	n := len(isTrain)
+	if len(tgt) != n*classes || len(logits) != n*classes || n <= train {
+		return fmt.Errorf("consistency targets: %d targets and %d logits for %d nodes × %d classes (%d training nodes)", len(tgt), len(logits), n, classes, train)
+	}
+	scale := weight / float64(n-train)
+	for i := range n {
+		if isTrain[i] {
+			continue
+		}
+		row, out := logits[i*classes:(i+1)*classes], tgt[i*classes:(i+1)*classes]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = max(m, v)
+		}
+		sum := 0.0
+		for k, v := range row {
+			out[k] = math.Exp((v - m) / temp)
+			sum += out[k]
+		}
+		if !(sum > 0) || math.IsInf(sum, 0) { // NaN logits
+			return fmt.Errorf("consistency targets: node %d has logits %v", i, row)
+		}
+		for k := range out {
+			out[k] *= scale / sum
+		}
+	}
+	return nil
 }
