@@ -2,6 +2,7 @@ package fode
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/gonum/floats"
 )
@@ -16,7 +17,7 @@ type adj struct {
 	outs     map[int][]float64 // the output cotangents, by grid index
 	thetabar []float64
 	x0bar    []float64
-	dalpha   float64
+	dparams  []float64   // dL/dp by the scheme's parameters (see scheme)
 	xb       []float64   // scratch for one VJP result
 	v        []float64   // scratch for one VJP argument
 	fp       *fixedPoint // for the implicit adjoint solves
@@ -56,7 +57,13 @@ func (a *adj) finish() *Gradient {
 	putFloats(a.xb)
 	putFloats(a.v)
 	a.xb, a.v = nil, nil
-	return &Gradient{X0: a.x0bar, Theta: a.thetabar, Alpha: a.dalpha}
+	g := &Gradient{X0: a.x0bar, Theta: a.thetabar, Alpha: math.NaN()}
+	if K := len(a.sol.Orders); K > 0 && len(a.dparams) == 2*K {
+		g.Orders, g.Coeffs = a.dparams[:K], a.dparams[K:]
+	} else if len(a.dparams) == 1 {
+		g.Alpha = a.dparams[0]
+	}
+	return g
 }
 
 func (a *adj) row(buf []float64, j int) []float64 { return buf[j*a.n : (j+1)*a.n] }
@@ -143,7 +150,7 @@ func discreteAdjoint(sol *Solution, ybar []float64, withAlpha bool) (*Gradient, 
 	default:
 		sc := sol.scheme
 		if withAlpha {
-			sc, err = newScheme(sol.Method, sol.Alpha, sol.h, a.N, sol.opt.Correctors, true)
+			sc, err = newScheme(&sol.opt, sol.h, a.N, true)
 		}
 		if err == nil {
 			err = a.fractional(sc, withAlpha)
@@ -164,26 +171,33 @@ func discreteAdjoint(sol *Solution, ybar []float64, withAlpha bool) (*Gradient, 
 // the state y_m and to the field value f_m; the transpose of step m turns
 // them into its λ_m. With withAlpha, sc carries the α-derivatives of the
 // weights, and each combination contributes λ_m times itself formed with
-// them to dL/dα.
+// them to dL/dα (with its derivatives by every parameter of the scheme,
+// one dL/dp each).
 func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	N, n, s := a.N, a.n, a.sol
+	P := 0
+	if withAlpha {
+		P = sc.params
+		a.dparams = make([]float64, P)
+	}
 	first := sc.firstStep()
 	rev := make([][]float64, len(sc.forms))
 	for l := range rev {
 		rev[l] = getZeroed(N * n)
 		defer putFloats(rev[l])
 	}
-	// Targets: r (int(stateStream)), F (int(fieldStream)) and, for dL/dα,
-	// one per term with its kernel's derivative (2+i for term i).
-	targets := 2
-	if withAlpha {
-		targets += len(sc.terms)
-	}
+	// Targets: r (int(stateStream)), F (int(fieldStream)) and, for the
+	// parameter derivatives, one per term and parameter with the kernel's
+	// derivative (2+i*P+p for term i and parameter p; zero kernels are
+	// skipped and their targets stay zero).
+	targets := 2 + len(sc.terms)*P
 	sums := &termSums{out: make([][]float64, targets)}
 	for i, t := range sc.terms {
 		sums.add(t.form, t.w, int(t.stream))
-		if withAlpha {
-			sums.add(t.form, t.dw, 2+i)
+		for p := range P {
+			if d := at(t.dw, p); d != nil {
+				sums.add(t.form, d, 2+i*P+p)
+			}
 		}
 	}
 	sums.start(s.opt.History, n, func(l int) []float64 { return rev[l] })
@@ -218,12 +232,19 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 					floats.AddScaled(F, f.lag1, a.row(rev[l], N-m-1))
 				}
 			}
-			for i, t := range sc.terms[:targets-2] {
+			for i, t := range sc.terms {
+				if P == 0 {
+					break
+				}
 				v := s.State(m)
 				if t.stream == fieldStream {
 					v = a.row(s.fv, m)
 				}
-				a.dalpha += floats.Dot(sums.out[2+i], v)
+				for p := range P {
+					if at(t.dw, p) != nil {
+						a.dparams[p] += floats.Dot(sums.out[2+i*P+p], v)
+					}
+				}
 			}
 		}
 		if m < first {
@@ -253,12 +274,12 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			if err := a.implicitAdjoint(lam, r, Fm, sc.kappa, t, y, m); err != nil {
 				return err
 			}
-			if withAlpha {
+			if P > 0 {
 				f, err := field(m)
 				if err != nil {
 					return err
 				}
-				a.dalpha += sc.dkappa * floats.Dot(lam, f)
+				a.addParams(sc.dkappa, floats.Dot(lam, f))
 			}
 		case correctorStep:
 			if err := a.corrector(sc, m, r, F, lam, a.row(rev[1], N-m), fy, withAlpha); err != nil {
@@ -268,18 +289,21 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		for l, f := range sc.forms {
 			lam := a.row(rev[l], N-m)
 			a.passToY0(sc, l, m, lam, withAlpha)
-			if withAlpha && f.dlag1 != 0 {
+			if P > 0 && f.dlag1 != nil {
 				fp, err := field(m - 1)
 				if err != nil {
 					return err
 				}
-				a.dalpha += f.dlag1 * floats.Dot(lam, fp)
+				a.addParams(f.dlag1, floats.Dot(lam, fp))
 			}
 		}
 		for j := 0; j < sc.start; j++ {
 			floats.AddScaled(a.row(wacc, j), sc.W[m*sc.start+j], lam)
-			if withAlpha {
-				a.dalpha += sc.dW[m*sc.start+j] * floats.Dot(lam, a.row(s.fv, j))
+			if P > 0 && sc.dW != nil {
+				d := floats.Dot(lam, a.row(s.fv, j))
+				for p, dW := range sc.dW {
+					a.dparams[p] += dW[m*sc.start+j] * d
+				}
 			}
 		}
 	}
@@ -300,15 +324,26 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 }
 
 // passToY0 passes the cotangent lam of combination l of step m on to y_0
-// and adds its α-term a'_m λ·y_0 to dL/dα.
+// and adds its parameter terms ∂a_m/∂p λ·y_0 to dL/dp.
 func (a *adj) passToY0(sc *scheme, l, m int, lam []float64, withAlpha bool) {
-	if c := sc.y0Coef(l, m, false); c == 1 {
+	if c := sc.y0Coef(l, m, -1); c == 1 {
 		floats.Add(a.x0bar, lam)
 	} else {
 		floats.AddScaled(a.x0bar, c, lam)
 	}
-	if d := sc.y0Coef(l, m, true); withAlpha && d != 0 {
-		a.dalpha += d * floats.Dot(lam, a.sol.State(0))
+	if !withAlpha || sc.forms[l].dy0 == nil {
+		return
+	}
+	d := floats.Dot(lam, a.sol.State(0))
+	for p := range a.dparams {
+		a.dparams[p] += sc.y0Coef(l, m, p) * d
+	}
+}
+
+// addParams adds d[p]·x to dL/dp for every parameter (d nil: none).
+func (a *adj) addParams(d []float64, x float64) {
+	for p, v := range d {
+		a.dparams[p] += v * x
 	}
 }
 
@@ -334,7 +369,7 @@ func (a *adj) corrector(sc *scheme, m int, r, F, lamC, lamP, fq []float64, withA
 			if err := a.eval(fq, t, q, m); err != nil {
 				return err
 			}
-			a.dalpha += sc.dkappa * floats.Dot(qbar, fq)
+			a.addParams(sc.dkappa, floats.Dot(qbar, fq))
 		}
 		floats.ScaleTo(a.v, sc.kappa, qbar)
 		if err := a.vjp(a.xb, true, t, q, a.v, m); err != nil {
@@ -358,7 +393,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 		copy(phi, fext)
 		for j := 0; j < first; j++ {
 			for m := 1; m < first; m++ {
-				floats.AddScaled(a.row(phi, j), sc.blockWeight(m, j, false), lam[(m-1)*n:m*n])
+				floats.AddScaled(a.row(phi, j), sc.blockWeight(m, j, -1), lam[(m-1)*n:m*n])
 			}
 		}
 	}
@@ -388,7 +423,10 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 		a.passToY0(sc, 0, m, lm, withAlpha)
 		if withAlpha {
 			for j := 0; j < first; j++ {
-				a.dalpha += sc.blockWeight(m, j, true) * floats.Dot(lm, a.row(s.fv, j))
+				d := floats.Dot(lm, a.row(s.fv, j))
+				for p := range a.dparams {
+					a.dparams[p] += sc.blockWeight(m, j, p) * d
+				}
 			}
 		}
 	}

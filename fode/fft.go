@@ -21,7 +21,8 @@ import (
 var FFT HistoryEngine = fftEngine{block: 32}
 
 // Auto is the HistoryEngine that uses FFT for long solves and Direct for
-// short ones, where the direct sums are cheaper.
+// short ones, where the direct sums are cheaper; a short memory counts as
+// a short solve of its length.
 var Auto HistoryEngine = autoEngine{}
 
 // autoCrossover returns the step count from which Auto picks FFT for
@@ -46,7 +47,9 @@ type autoEngine struct{}
 func (autoEngine) String() string { return "auto" }
 
 func (autoEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
-	if len(kernels) > 0 && len(kernels[0])-1 >= autoCrossover(width) {
+	// A short memory (kernels that vanish beyond a lag) makes the direct
+	// sums as cheap as that lag.
+	if len(kernels) > 0 && kernelReach(kernels) >= autoCrossover(width) {
 		return FFT.NewHistory(kernels, values, width)
 	}
 	return Direct.NewHistory(kernels, values, width)

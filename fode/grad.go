@@ -56,8 +56,9 @@ func (m GradMode) String() string {
 type GradOptions struct {
 	// Mode is the differentiation method (default Adjoint).
 	Mode GradMode
-	// GradAlpha also computes dL/dα (fractional methods, Adjoint mode).
-	// The field is taken not to depend on α.
+	// GradAlpha also computes dL/dα (fractional methods, Adjoint mode),
+	// or, for a multi-term equation, dL/dα_i and dL/dc_i (Gradient.Orders
+	// and Gradient.Coeffs). The field is taken not to depend on them.
 	GradAlpha bool
 }
 
@@ -68,8 +69,12 @@ type Gradient struct {
 	X0 []float64
 	// Theta is dL/dθ.
 	Theta []float64
-	// Alpha is dL/dα when GradOptions.GradAlpha was set, NaN otherwise.
+	// Alpha is dL/dα when GradOptions.GradAlpha was set for a
+	// single-term equation, NaN otherwise.
 	Alpha float64
+	// Orders and Coeffs are dL/dα_i and dL/dc_i when GradOptions.GradAlpha
+	// was set for a multi-term equation (Options.Orders), nil otherwise.
+	Orders, Coeffs []float64
 }
 
 // JVPField is a Field that also computes Jacobian-vector products, needed
@@ -131,8 +136,14 @@ func checkGradient(g *Gradient, sol *Solution, opt GradOptions) error {
 	if i := firstNonFinite(g.Theta); i >= 0 {
 		return fmt.Errorf("%s: dL/dtheta component %d = %v: %w", what, i, g.Theta[i], ErrNotFinite)
 	}
-	if opt.GradAlpha && (math.IsNaN(g.Alpha) || math.IsInf(g.Alpha, 0)) {
+	if opt.GradAlpha && len(sol.Orders) == 0 && (math.IsNaN(g.Alpha) || math.IsInf(g.Alpha, 0)) {
 		return fmt.Errorf("%s: dL/dalpha = %v: %w", what, g.Alpha, ErrNotFinite)
+	}
+	if i := firstNonFinite(g.Orders); i >= 0 {
+		return fmt.Errorf("%s: dL/dalpha_%d = %v: %w", what, i, g.Orders[i], ErrNotFinite)
+	}
+	if i := firstNonFinite(g.Coeffs); i >= 0 {
+		return fmt.Errorf("%s: dL/dc_%d = %v: %w", what, i, g.Coeffs[i], ErrNotFinite)
 	}
 	return nil
 }
@@ -159,6 +170,9 @@ func checkGradInput(sol *Solution, ybar []float64, opt GradOptions) error {
 	}
 	switch opt.Mode {
 	case Continuous:
+		if len(sol.Orders) > 0 || (sol.ShortMemory > 0 && sol.ShortMemory < sol.Steps) {
+			return errors.New("fode: the continuous adjoint solves the single-term equation with full memory; use the adjoint mode for multi-term and short-memory solves")
+		}
 		if !sol.Method.Fractional() && sol.Method != Euler && sol.Method != RK4 {
 			return fmt.Errorf("fode: the continuous adjoint needs a fixed-step method, got %v", sol.Method)
 		}

@@ -41,13 +41,30 @@ type directEngine struct{}
 func (directEngine) String() string { return "direct" }
 
 func (directEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
-	return &directHistory{kernels: kernels, values: values, width: width}
+	return &directHistory{kernels: kernels, values: values, width: width, reach: kernelReach(kernels)}
 }
 
 type directHistory struct {
 	kernels [][]float64
 	values  []float64
 	width   int
+	reach   int // the largest lag with a nonzero weight
+}
+
+// kernelReach returns the largest lag at which any kernel has a nonzero
+// weight: the memory of a short-memory scheme, whose sums then cost
+// O(reach) per step instead of O(m).
+func kernelReach(kernels [][]float64) int {
+	r := 0
+	for _, w := range kernels {
+		for L := len(w) - 1; L > r; L-- {
+			if w[L] != 0 {
+				r = L
+				break
+			}
+		}
+	}
+	return r
 }
 
 func (h *directHistory) Sum(dst [][]float64, m int) {
@@ -58,7 +75,7 @@ func (h *directHistory) Sum(dst [][]float64, m int) {
 	}
 	// One pass over the stream serves every kernel, so each row is read
 	// from memory once per call.
-	for j := 0; j < m; j++ {
+	for j := max(0, m-h.reach); j < m; j++ {
 		row := h.values[j*h.width : (j+1)*h.width]
 		for k, d := range dst {
 			if d == nil {

@@ -114,8 +114,28 @@ func (m Method) Implicit() bool {
 type Options struct {
 	// Method is the time-stepping scheme (default Rectangle).
 	Method Method
-	// Alpha is the order α of the Caputo derivative, 0 < α ≤ 1.
+	// Alpha is the order α of the Caputo derivative, 0 < α ≤ 1. It must
+	// be zero when Orders is set.
 	Alpha float64
+	// Orders and Coeffs make the equation multi-term,
+	//
+	//	Σ_i c_i D^{α_i} x = f(t, x; θ),  0 < α_i ≤ 1,  c_i > 0,
+	//
+	// with α_i = Orders[i] and c_i = Coeffs[i] (nil Coeffs means every
+	// c_i = 1). A distributed-order equation ∫_0^1 w(a) D^a x da = f
+	// becomes one through a quadrature (see Quadrature). GL, GLImplicit
+	// and L1 solve them; each term's weights are discretised as in the
+	// single-term scheme, and the terms share one history sum and one
+	// field evaluation per step. At most MaxTerms terms.
+	Orders, Coeffs []float64
+	// ShortMemory, when M > 0, keeps only the last M steps of the history
+	// (the short-memory principle): every weight of a fractional scheme
+	// that reaches back more than M steps is dropped, so a step costs
+	// O(M) instead of O(m). Zero keeps the full memory; values of at least
+	// Steps change nothing. The truncation changes the model, and its
+	// error does not decay as t grows; Grad differentiates the truncated
+	// scheme exactly. The classical methods have no history and ignore it.
+	ShortMemory int
 	// T is the final time; the solution starts at t = 0.
 	T float64
 	// Steps is the number N of uniform steps, h = T/N. For Dopri5 it sets
@@ -170,6 +190,10 @@ const DefaultMaxMemory int64 = 16 << 30
 // MaxCorrectors bounds Options.Correctors: PECE stores every corrected
 // iterate, and more than a few correctors do not improve its order.
 const MaxCorrectors = 100
+
+// MaxTerms bounds the number of terms of a multi-term equation
+// (len(Options.Orders)).
+const MaxTerms = 64
 
 // FLMMMinAlpha is the smallest order α that the FLMM method accepts,
 // 0.95/6 ≈ 0.1583 (K = 6 starting exponents kα < 0.95). The starting
@@ -265,10 +289,15 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	if o.Method < 0 || int(o.Method) >= len(methodNames) {
 		return 0, 0, fmt.Errorf("fode: unknown method %v", o.Method)
 	}
-	if !(o.Alpha > 0 && o.Alpha <= 1) {
-		return 0, 0, fmt.Errorf("fode: order alpha = %v outside (0, 1]", o.Alpha)
+	if err := o.checkOrders(); err != nil {
+		return 0, 0, err
 	}
-	if o.Method == FLMM && o.Alpha < FLMMMinAlpha {
+	if o.ShortMemory < 0 {
+		return 0, 0, fmt.Errorf("fode: short memory = %d steps must not be negative (0 keeps the full memory)", o.ShortMemory)
+	}
+	if len(o.Orders) > 0 {
+		// The single-term checks below do not apply.
+	} else if o.Method == FLMM && o.Alpha < FLMMMinAlpha {
 		return 0, 0, fmt.Errorf("fode: method flmm needs alpha >= %.4g (FLMMMinAlpha; its starting weights are ill-conditioned below), got %v: use pece, l1 or trap", FLMMMinAlpha, o.Alpha)
 	}
 	if !o.Method.Fractional() && o.Alpha != 1 {
@@ -321,6 +350,50 @@ func (o *Options) grid() (steps int, h float64, err error) {
 		prev = t
 	}
 	return steps, h, nil
+}
+
+// checkOrders checks the order α, or the orders and coefficients of a
+// multi-term equation.
+func (o *Options) checkOrders() error {
+	if len(o.Orders) == 0 {
+		if o.Coeffs != nil {
+			return fmt.Errorf("fode: %d coefficients given without orders", len(o.Coeffs))
+		}
+		if !(o.Alpha > 0 && o.Alpha <= 1) {
+			return fmt.Errorf("fode: order alpha = %v outside (0, 1]", o.Alpha)
+		}
+		return nil
+	}
+	K := len(o.Orders)
+	switch {
+	case o.Alpha != 0:
+		return fmt.Errorf("fode: alpha = %v and %d orders given: set alpha = 0, the orders replace it", o.Alpha, K)
+	case K > MaxTerms:
+		return fmt.Errorf("fode: %d orders, at most %d (MaxTerms)", K, MaxTerms)
+	case o.Coeffs != nil && len(o.Coeffs) != K:
+		return fmt.Errorf("fode: %d orders but %d coefficients", K, len(o.Coeffs))
+	case o.Method != GL && o.Method != GLImplicit && o.Method != L1:
+		return fmt.Errorf("fode: method %v does not solve multi-term equations: use gl, gl-implicit or l1", o.Method)
+	}
+	for i, a := range o.Orders {
+		if !(a > 0 && a <= 1) {
+			return fmt.Errorf("fode: order %d = %v outside (0, 1]", i, a)
+		}
+	}
+	for i, c := range o.Coeffs {
+		if !(c > 0) || math.IsInf(c, 0) {
+			return fmt.Errorf("fode: coefficient %d = %v must be positive and finite", i, c)
+		}
+	}
+	return nil
+}
+
+// coeff returns c_i of a multi-term equation.
+func (o *Options) coeff(i int) float64 {
+	if o.Coeffs == nil {
+		return 1
+	}
+	return o.Coeffs[i]
 }
 
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
@@ -431,7 +504,9 @@ func (o *Options) memoryWords(steps, n int) satInt {
 		kernels, fields = 2, int64(2+o.Correctors) // f_j and 1+Correctors iterates
 	case GL, GLImplicit, L1:
 		kernels = 1
-		extra = N1.mul(2) // the weights and their partial sums
+		// Per term the weights and their partial sums, then the
+		// combined kernel and weights of y_0.
+		extra = N1.mul(2 * int64(max(len(o.Orders), 1))).add(N1.mul(2))
 	case Trapezoid:
 		kernels, fields = 1, 1
 	case FLMM:

@@ -25,28 +25,36 @@ import (
 // when s > 1 (FLMM); those steps are solved together, the starting block.
 // solver.fractional runs every scheme and adj.fractional is its transpose,
 // so a scheme is one constructor. A multi-term equation
-// Σ_i c_i D^{α_i} y = f fits as one form with a term per order, each its
-// own history sum, and κ the combined leading coefficient.
+// Σ_i c_i D^{α_i} y = f is one form whose kernel and coefficient a_m are
+// the terms' own, weighted (see multiTermScheme), and κ the combined
+// leading coefficient; short memory is the weights cut to lags ≤ M.
 //
-// Every weight comes with its α-derivative (the d-prefixed fields, set
-// only when dL/dα is wanted): dL/dα is the sum over the steps of each
+// Every weight comes with its derivatives by the scheme's parameters (the
+// d-prefixed fields, index p, set only when they are wanted): α alone for
+// the single-term equation, the orders α_1..α_K and then the coefficients
+// c_1..c_K for a multi-term one. dL/dp is the sum over the steps of each
 // combination's cotangent times the combination formed with the
-// derivatives.
+// derivatives by p.
 type scheme struct {
 	forms []form
 	terms []term
 	// start is s, the number of field values f_0..f_{s-1} that the
 	// starting weights W[m*s+j] of form 0 multiply.
 	start int
-	W, dW []float64
+	W     []float64
+	dW    [][]float64
 	kind  stepKind
 	// kappa is κ, the weight of the new field value of an implicit or
 	// corrector step; correctors is μ.
-	kappa, dkappa float64
-	correctors    int
+	kappa      float64
+	dkappa     []float64
+	correctors int
 	// extrapolate starts an implicit step from the linear extrapolation of
 	// the last two states instead of the last state.
 	extrapolate bool
+	// params is the number of parameters the derivatives are taken by
+	// (0 when there are none).
+	params int
 }
 
 // A form is one combination B_m: its coefficient a_m of y_0 (nil means 1)
@@ -54,15 +62,18 @@ type scheme struct {
 // only: an implicit step does not keep f_{m-1} beyond its stored field
 // values).
 type form struct {
-	y0, dy0     []float64
-	lag1, dlag1 float64
+	y0    []float64
+	dy0   [][]float64
+	lag1  float64
+	dlag1 []float64
 }
 
 // A term is one history sum Σ_{j<m} w_{m-j} v_j of a form over a stream.
 type term struct {
 	form   int
 	stream stream
-	w, dw  []float64
+	w      []float64
+	dw     [][]float64
 }
 
 type stream int
@@ -111,13 +122,22 @@ func (sc *scheme) usesFields() bool {
 	return false
 }
 
-// y0Coef returns a_m of form l, or its α-derivative.
-func (sc *scheme) y0Coef(l, m int, deriv bool) float64 {
+// at returns d[p], or nil when d has no derivative by p.
+func at[T any](d []T, p int) (v T) {
+	if p < len(d) {
+		v = d[p]
+	}
+	return v
+}
+
+// y0Coef returns a_m of form l (p < 0), or its derivative by parameter p.
+func (sc *scheme) y0Coef(l, m, p int) float64 {
 	f := &sc.forms[l]
 	switch {
-	case deriv && f.dy0 != nil:
-		return f.dy0[m]
-	case deriv:
+	case p >= 0:
+		if d := at(f.dy0, p); d != nil {
+			return d[m]
+		}
 		return 0
 	case f.y0 != nil:
 		return f.y0[m]
@@ -127,19 +147,22 @@ func (sc *scheme) y0Coef(l, m int, deriv bool) float64 {
 
 // blockWeight returns the weight of f_j in step m of the starting block,
 // y_m = a_m y_0 + Σ_{j<s} c_{m,j} f_j (the block sums field values only),
-// or its α-derivative.
-func (sc *scheme) blockWeight(m, j int, deriv bool) float64 {
+// (p < 0), or its derivative by parameter p.
+func (sc *scheme) blockWeight(m, j, p int) float64 {
 	W, kappa, lag1 := sc.W, sc.kappa, sc.forms[0].lag1
-	if deriv {
-		W, kappa, lag1 = sc.dW, sc.dkappa, sc.forms[0].dlag1
+	if p >= 0 {
+		W, kappa, lag1 = at(sc.dW, p), at(sc.dkappa, p), at(sc.forms[0].dlag1, p)
 	}
-	c := W[m*sc.start+j]
+	var c float64
+	if W != nil {
+		c = W[m*sc.start+j]
+	}
 	for _, t := range sc.terms {
 		w := t.w
-		if deriv {
-			w = t.dw
+		if p >= 0 {
+			w = at(t.dw, p)
 		}
-		if t.form == 0 && j < m {
+		if t.form == 0 && j < m && w != nil {
 			c += w[m-j]
 		}
 	}
@@ -152,30 +175,87 @@ func (sc *scheme) blockWeight(m, j int, deriv bool) float64 {
 	return c
 }
 
-// newScheme returns the weights of a fractional method for N steps of
-// size h, with their α-derivatives when deriv is set.
-func newScheme(m Method, alpha, h float64, N, correctors int, deriv bool) (*scheme, error) {
-	switch m {
+// one wraps the derivative by α of a single-term scheme's weight as the
+// list by parameter (nil stays nil).
+func one(d []float64) [][]float64 {
+	if d == nil {
+		return nil
+	}
+	return [][]float64{d}
+}
+
+// newScheme returns the weights of the fractional method o.Method for the
+// equation of o (single-term of order o.Alpha, or multi-term by o.Orders
+// and o.Coeffs) over N steps of size h, cut to o.ShortMemory lags, with
+// their derivatives when deriv is set.
+func newScheme(o *Options, h float64, N int, deriv bool) (*scheme, error) {
+	var (
+		sc  *scheme
+		err error
+	)
+	alpha := o.Alpha
+	switch o.Method {
 	case Rectangle:
 		w, dw := rectKernel(alpha, h, N, deriv)
-		return &scheme{forms: []form{{}}, terms: []term{{stream: fieldStream, w: w, dw: dw}}, kind: explicitStep}, nil
+		sc = &scheme{forms: []form{{}}, terms: []term{{stream: fieldStream, w: w, dw: one(dw)}}, kind: explicitStep}
 	case PECE:
-		sc := trapezoidScheme(alpha, h, N, deriv)
+		sc = trapezoidScheme(alpha, h, N, deriv)
 		w, dw := rectKernel(alpha, h, N, deriv)
 		sc.forms = append(sc.forms, form{}) // the predictor
-		sc.terms = append(sc.terms, term{form: 1, stream: fieldStream, w: w, dw: dw})
-		sc.kind, sc.correctors = correctorStep, 1+correctors
-		return sc, nil
+		sc.terms = append(sc.terms, term{form: 1, stream: fieldStream, w: w, dw: one(dw)})
+		sc.kind, sc.correctors = correctorStep, 1+o.Correctors
 	case Trapezoid:
-		return trapezoidScheme(alpha, h, N, deriv), nil
-	case GL, GLImplicit:
-		return grunwaldScheme(alpha, h, N, m == GLImplicit, deriv), nil
-	case L1:
-		return l1Scheme(alpha, h, N, deriv), nil
+		sc = trapezoidScheme(alpha, h, N, deriv)
+	case GL, GLImplicit, L1:
+		sc = multiTermScheme(o, h, N, deriv)
 	case FLMM:
-		return flmmScheme(alpha, h, N, deriv)
+		sc, err = flmmScheme(alpha, h, N, deriv)
+	default:
+		return nil, fmt.Errorf("fode: method %v is not a fractional scheme", o.Method)
 	}
-	return nil, fmt.Errorf("fode: method %v is not a fractional scheme", m)
+	if err != nil {
+		return nil, err
+	}
+	if deriv && sc.params == 0 {
+		sc.params = 1
+	}
+	if M := o.ShortMemory; M > 0 && M < N {
+		sc.truncate(M)
+	}
+	return sc, nil
+}
+
+// truncate cuts the scheme to the short memory of M steps: every weight
+// that reaches back more than M steps, history kernel or starting weight,
+// and its derivatives, becomes zero. (GL and L1 build their cut kernels
+// themselves, where the cut also changes the weight of y_0 and, for L1,
+// the last lag.)
+func (sc *scheme) truncate(M int) {
+	cut := func(w []float64) {
+		if len(w) > M+1 {
+			clear(w[M+1:])
+		}
+	}
+	for _, t := range sc.terms {
+		cut(t.w)
+		for _, d := range t.dw {
+			cut(d)
+		}
+	}
+	cutW := func(W []float64) {
+		if W == nil {
+			return
+		}
+		for m := M + 1; m*sc.start < len(W); m++ {
+			for j := 0; j < sc.start && j < m-M; j++ {
+				W[m*sc.start+j] = 0
+			}
+		}
+	}
+	cutW(sc.W)
+	for _, d := range sc.dW {
+		cutW(d)
+	}
 }
 
 // trapezoidScheme is the product trapezoid rule
@@ -186,7 +266,7 @@ func trapezoidScheme(alpha, h float64, N int, deriv bool) *scheme {
 	b, db := trapKernel(alpha, h, N, deriv)
 	s := trapScale(alpha, h)
 	sc := &scheme{
-		forms: []form{{}}, terms: []term{{stream: fieldStream, w: b, dw: db}},
+		forms: []form{{}}, terms: []term{{stream: fieldStream, w: b, dw: one(db)}},
 		start: 1, W: make([]float64, N+1),
 		kind: implicitStep, kappa: s, extrapolate: true,
 	}
@@ -194,61 +274,194 @@ func trapezoidScheme(alpha, h float64, N int, deriv bool) *scheme {
 		sc.W[m] = trapFirst(alpha, s, m) - b[m]
 	}
 	if deriv {
-		sc.dkappa = trapScaleDeriv(alpha, h)
-		sc.dW = make([]float64, N+1)
+		sc.dkappa = []float64{trapScaleDeriv(alpha, h)}
+		dW := make([]float64, N+1)
 		for m := 1; m <= N; m++ {
-			sc.dW[m] = trapFirstDeriv(alpha, h, m) - db[m]
+			dW[m] = trapFirstDeriv(alpha, h, m) - db[m]
 		}
+		sc.dW = [][]float64{dW}
 	}
 	return sc
 }
 
-// grunwaldScheme is the Grünwald-Letnikov scheme over the state stream,
-// y_m = (1+G_m) y_0 - Σ_{j<m} g_{m-j} y_j + h^α f, with f = f_{m-1}
-// (explicit) or f(t_m, y_m) (implicit).
-func grunwaldScheme(alpha, h float64, N int, implicit, deriv bool) *scheme {
+// A derivativeTerm is one term c D^α of a left-hand side discretised on
+// its own over the state stream (Grünwald-Letnikov or L1):
+//
+//	c D^α y(t_m) ≈ μ (y_m - a_m y_0 - Σ_{j<m} k_{m-j} y_j),
+//
+// with its α-derivatives dk, da and dμ/dα.
+type derivativeTerm struct {
+	mu, dmu float64
+	k, a    []float64
+	dk, da  []float64
+	coeff   float64
+}
+
+// glTerm is the Grünwald-Letnikov discretisation of c D^α in Caputo form,
+// c h^-α Σ_{0≤k≤m} g_k (y_{m-k} - y_0) cut to k ≤ M: μ = c h^-α,
+// k_L = -g_L (L ≤ M), a_m = 1 + G_min(m,M).
+func glTerm(alpha, c, h float64, N, M int, deriv bool) derivativeTerm {
 	g, G, dg, dG := glKernel(alpha, N, deriv)
-	ha := math.Pow(h, alpha)
-	floats.Scale(-1, g)
-	floats.AddConst(1, G)
-	sc := &scheme{forms: []form{{y0: G}}, terms: []term{{stream: stateStream, w: g}}}
-	if implicit {
-		sc.kind, sc.kappa = implicitStep, ha
-	} else {
-		sc.forms[0].lag1 = ha
-	}
+	t := derivativeTerm{mu: c * math.Pow(h, -alpha), k: g, a: make([]float64, N+1), dk: dg, coeff: c}
+	t.dmu = -math.Log(h) * t.mu
 	if deriv {
-		floats.Scale(-1, dg)
-		sc.terms[0].dw, sc.forms[0].dy0 = dg, dG
-		if implicit {
-			sc.dkappa = ha * math.Log(h)
-		} else {
-			sc.forms[0].dlag1 = ha * math.Log(h)
+		t.da = make([]float64, N+1)
+	}
+	for L := 0; L <= N; L++ {
+		t.a[L] = 1 + G[min(L, M)]
+		t.k[L] = -g[L]
+		if L > M {
+			t.k[L] = 0
+		}
+		if deriv {
+			t.da[L] = dG[min(L, M)]
+			t.dk[L] = -dg[L]
+			if L > M {
+				t.dk[L] = 0
+			}
 		}
 	}
-	return sc
+	return t
 }
 
-// l1Scheme is the implicit L1 scheme over the state stream,
-// y_m = y_{m-1} + b_m y_0 - Σ_{j<m} e_{m-j} y_j + h^α Γ(2-α) f(t_m, y_m),
-// with y_{m-1} folded into the kernel's first lag.
-func l1Scheme(alpha, h float64, N int, deriv bool) *scheme {
+// l1Term is the L1 discretisation of c D^α,
+// c h^-α/Γ(2-α) Σ_{k<min(m,M)} b_k (y_{m-k} - y_{m-k-1}):
+// μ = c h^-α/Γ(2-α), k = δ_1 - e with e_L = b_L - b_{L-1} below the cut,
+// e_M = -b_{M-1} at it (M ≥ 2; nothing for M = 1), and a_m = b_m below
+// the cut, 0 from it on.
+func l1Term(alpha, c, h float64, N, M int, deriv bool) derivativeTerm {
 	b, e, db, de := l1Kernel(alpha, N, deriv)
-	floats.Scale(-1, e)
+	t := derivativeTerm{mu: c * math.Pow(h, -alpha) / math.Gamma(2-alpha), k: e, a: b, dk: de, da: db, coeff: c}
+	t.dmu = t.mu * (digamma(2-alpha) - math.Log(h))
+	if M < N {
+		if M >= 2 {
+			e[M] = -b[M-1]
+			if deriv {
+				de[M] = -db[M-1]
+			}
+		} else {
+			e[1] = 0
+			if deriv {
+				de[1] = 0
+			}
+		}
+		for L := M + 1; L <= N; L++ {
+			e[L] = 0
+			if deriv {
+				de[L] = 0
+			}
+		}
+		for m := M; m <= N; m++ {
+			b[m] = 0
+			if deriv {
+				db[m] = 0
+			}
+		}
+	}
+	for L := range e {
+		e[L] = -e[L]
+		if deriv {
+			de[L] = -de[L]
+		}
+	}
 	if N >= 1 {
 		e[1]++
 	}
-	kappa := math.Pow(h, alpha) * math.Gamma(2-alpha)
-	sc := &scheme{
-		forms: []form{{y0: b}}, terms: []term{{stream: stateStream, w: e}},
-		kind: implicitStep, kappa: kappa,
+	return t
+}
+
+// multiTermScheme is GL (explicit or implicit) or L1 for
+// Σ_i c_i D^{α_i} y = f, each term discretised by derivativeTerm:
+// Σ_i μ_i (y_m - a^i_m y_0 - Σ_j k^i_{m-j} y_j) = f gives, with
+// M = Σ_i μ_i and ρ_i = μ_i/M (Σ ρ_i = 1),
+//
+//	y_m = Σ_i ρ_i a^i_m y_0 + Σ_{j<m} (Σ_i ρ_i k^i_{m-j}) y_j + f/M,
+//
+// one kernel over the states whatever the number of terms, and κ = 1/M
+// the combined leading coefficient (f = f_{m-1} for explicit GL,
+// f(t_m, y_m) otherwise). The single-term equation is K = 1, c = 1.
+// The derivative by a parameter p of term q, with s = (∂μ_q/∂p)/M:
+// ∂ρ_i = s (δ_iq - ρ_i), so ∂w = s (k^q - w) + [p = α_q] ρ_q ∂k^q,
+// likewise for a_m, and ∂κ = -s κ.
+func multiTermScheme(o *Options, h float64, N int, deriv bool) *scheme {
+	orders, coeffs := o.Orders, o.Coeffs
+	multi := len(orders) > 0
+	if !multi {
+		orders, coeffs = []float64{o.Alpha}, []float64{1}
+	} else if coeffs == nil {
+		coeffs = ones(len(orders))
 	}
-	if deriv {
-		floats.Scale(-1, de)
-		sc.terms[0].dw, sc.forms[0].dy0 = de, db
-		sc.dkappa = kappa * (math.Log(h) - digamma(2-alpha))
+	M := N
+	if o.ShortMemory > 0 && o.ShortMemory < N {
+		M = o.ShortMemory
+	}
+	K := len(orders)
+	ts := make([]derivativeTerm, K)
+	var sum float64
+	for i, a := range orders {
+		if o.Method == L1 {
+			ts[i] = l1Term(a, coeffs[i], h, N, M, deriv)
+		} else {
+			ts[i] = glTerm(a, coeffs[i], h, N, M, deriv)
+		}
+		sum += ts[i].mu
+	}
+	w, a := make([]float64, N+1), make([]float64, N+1)
+	rho := make([]float64, K)
+	for i := range ts {
+		rho[i] = ts[i].mu / sum
+		floats.AddScaled(w, rho[i], ts[i].k)
+		floats.AddScaled(a, rho[i], ts[i].a)
+	}
+	w[0] = 0
+	kappa := 1 / sum
+	sc := &scheme{forms: []form{{y0: a}}, terms: []term{{stream: stateStream, w: w}}}
+	if o.Method == GL {
+		sc.forms[0].lag1 = kappa
+	} else {
+		sc.kind, sc.kappa = implicitStep, kappa
+	}
+	if !deriv {
+		return sc
+	}
+	P := 1
+	if multi {
+		P = 2 * K
+	}
+	sc.params = P
+	dw, da, dk := make([][]float64, P), make([][]float64, P), make([]float64, P)
+	for p := range P {
+		q, dmu := p%K, ts[p%K].dmu
+		if p >= K {
+			dmu = ts[q].mu / ts[q].coeff // ∂μ/∂c = μ/c
+		}
+		s := dmu / sum
+		dw[p], da[p] = make([]float64, N+1), make([]float64, N+1)
+		floats.AddScaledTo(dw[p], floats.ScaleTo(dw[p], -s, w), s, ts[q].k)
+		floats.AddScaledTo(da[p], floats.ScaleTo(da[p], -s, a), s, ts[q].a)
+		if p < K {
+			floats.AddScaled(dw[p], rho[q], ts[q].dk)
+			floats.AddScaled(da[p], rho[q], ts[q].da)
+		}
+		dw[p][0] = 0
+		dk[p] = -s * kappa
+	}
+	sc.terms[0].dw, sc.forms[0].dy0 = dw, da
+	if o.Method == GL {
+		sc.forms[0].dlag1 = dk
+	} else {
+		sc.dkappa = dk
 	}
 	return sc
+}
+
+// ones returns n ones.
+func ones(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
 }
 
 // flmmScheme is Lubich's trapezoid FLMM,
@@ -269,14 +482,15 @@ func flmmScheme(alpha, h float64, N int, deriv bool) (*scheme, error) {
 	}
 	if deriv {
 		// (h^α v)' = h^α (ln h v + v').
-		sc.terms[0].dw = make([]float64, N+1)
+		dw := make([]float64, N+1)
 		for L := 1; L <= N; L++ {
-			sc.terms[0].dw[L] = ha * (lh*omega[L] + domega[L])
+			dw[L] = ha * (lh*omega[L] + domega[L])
 		}
 		for i := range dW {
 			dW[i] = ha * (lh*W[i] + dW[i])
 		}
-		sc.dW, sc.dkappa = dW, ha*(lh*omega[0]+domega[0])
+		sc.terms[0].dw = one(dw)
+		sc.dW, sc.dkappa = one(dW), []float64{ha * (lh*omega[0] + domega[0])}
 	}
 	for i := range W {
 		W[i] *= ha

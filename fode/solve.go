@@ -12,10 +12,14 @@ import (
 // and everything the gradient needs (grid states, field-value history,
 // predictor states), but no internal activations of the field.
 type Solution struct {
-	// Method, Alpha and T repeat the options the solution was computed with.
-	Method Method
-	Alpha  float64
-	T      float64
+	// Method, Alpha and T repeat the options the solution was computed
+	// with; Orders and Coeffs too, for a multi-term equation (Alpha is then
+	// zero), and ShortMemory.
+	Method         Method
+	Alpha          float64
+	T              float64
+	Orders, Coeffs []float64
+	ShortMemory    int
 	// Times are the output times; At(i) is the state at Times[i].
 	Times []float64
 	// Steps is the number of steps taken (accepted steps for Dopri5) and
@@ -121,6 +125,14 @@ func Solve(f Field, x0, theta []float64, opt Options) (*Solution, error) {
 	if opt.History == nil {
 		opt.History = Auto
 	}
+	if len(opt.Orders) > 0 {
+		// The solution keeps its own copies, so the caller may reuse them.
+		opt.Orders = append([]float64(nil), opt.Orders...)
+		if opt.Coeffs == nil {
+			opt.Coeffs = ones(len(opt.Orders))
+		}
+		opt.Coeffs = append([]float64(nil), opt.Coeffs...)
+	}
 	if opt.Tol == 0 {
 		opt.Tol = 1e-12
 	}
@@ -144,6 +156,7 @@ func Solve(f Field, x0, theta []float64, opt Options) (*Solution, error) {
 	}
 	s.sol = &Solution{
 		Method: opt.Method, Alpha: opt.Alpha, T: opt.T,
+		Orders: opt.Orders, Coeffs: opt.Coeffs, ShortMemory: opt.ShortMemory,
 		Times: append([]float64(nil), times...),
 		Steps: steps, Rows: len(x0) / d, Dim: d,
 		field: f, theta: s.theta, opt: opt, h: h,
@@ -200,7 +213,15 @@ type growth struct {
 func (s *solver) initGrowth(f0 []float64) {
 	_, m0 := maxAbsFinite(s.y0)
 	_, f := maxAbsFinite(f0)
-	k := math.Pow(s.opt.T, s.alpha) / math.Gamma(s.alpha+1)
+	var k float64
+	if len(s.opt.Orders) == 0 {
+		k = math.Pow(s.opt.T, s.alpha) / math.Gamma(s.alpha+1)
+	}
+	for i, a := range s.opt.Orders {
+		// Each term alone bounds the growth by T^α_i/(c_i Γ(α_i+1)) |f|;
+		// take the most generous.
+		k = max(k, math.Pow(s.opt.T, a)/(s.opt.coeff(i)*math.Gamma(a+1)))
+	}
 	s.grow = growth{floor: 1 + m0 + k*f, prev: m0, base: m0}
 }
 
@@ -273,7 +294,7 @@ func (s *solver) run() error {
 	case RK4:
 		return s.rk(rk4Method)
 	}
-	sc, err := newScheme(s.opt.Method, s.alpha, s.h, s.steps, s.opt.Correctors, false)
+	sc, err := newScheme(&s.opt, s.h, s.steps, false)
 	if err != nil {
 		return err
 	}
@@ -391,7 +412,7 @@ func (s *solver) fractional(sc *scheme) error {
 // combine completes combination l of step m from its history sums:
 // B += a_m y_0 + Σ_{j<s} W_{m,j} f_j + e f_{m-1}.
 func (s *solver) combine(sc *scheme, B []float64, l, m int, fprev []float64) {
-	if a := sc.y0Coef(l, m, false); a == 1 {
+	if a := sc.y0Coef(l, m, -1); a == 1 {
 		floats.Add(B, s.y0)
 	} else {
 		floats.AddScaled(B, a, s.y0)
@@ -447,9 +468,9 @@ func (s *solver) startBlock(sc *scheme) error {
 		}
 		for m := 1; m < first; m++ {
 			next := gx[(m-1)*n : m*n]
-			floats.ScaleTo(next, sc.y0Coef(0, m, false), s.y0)
+			floats.ScaleTo(next, sc.y0Coef(0, m, -1), s.y0)
 			for j := 0; j < first; j++ {
-				floats.AddScaled(next, sc.blockWeight(m, j, false), s.row(s.sol.fv, j))
+				floats.AddScaled(next, sc.blockWeight(m, j, -1), s.row(s.sol.fv, j))
 			}
 		}
 		return nil
