@@ -16,6 +16,7 @@ const (
 	maxBatch    = 1 << 14 // -batch
 	maxChannels = 1 << 10 // -channels
 	maxSteps    = 1 << 16 // -steps
+	maxReplicas = 64      // -replicas
 )
 
 // maxMemory is the largest memoryEstimate a run may have: 16 GiB.

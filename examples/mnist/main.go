@@ -78,6 +78,7 @@ type config struct {
 	json, download, quiet      bool
 	augment                    bool
 	logLosses, gradEvals       int
+	replicas                   int
 }
 
 // result is the JSON summary; its keys are a contract with outside checks.
@@ -101,6 +102,7 @@ type result struct {
 	Channels        int       `json:"channels"`
 	Augment         bool      `json:"augment"`
 	GradEvals       int       `json:"grad_evals"`
+	Replicas        int       `json:"replicas"`
 	TrainSeconds    float64   `json:"train_seconds"`
 	Losses          []float64 `json:"losses"`
 	EpochAccuracy   []float64 `json:"epoch_accuracy"`
@@ -149,6 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 	fs.IntVar(&c.logLosses, "log-losses", 10, "number of first minibatch losses to report")
+	fs.IntVar(&c.replicas, "replicas", 0, fmt.Sprintf("data-parallel replicas of the training graph, each on its own core with a slice of the minibatch (0: one per core, at most one per %d images of the batch; at most %d)", minReplicaBatch, maxReplicas))
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -181,6 +184,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-lr-decay %q: want cosine or none", c.lrDecay)
 	case c.gradEvals < 0:
 		return c, errors.New("-grad-evals must not be negative")
+	case c.replicas < 0 || c.replicas > maxReplicas || c.replicas > c.batch:
+		return c, fmt.Errorf("-replicas %d: want 0 (automatic) to %d, and at most -batch %d", c.replicas, maxReplicas, c.batch)
+	}
+	if c.replicas == 0 {
+		c.replicas = autoReplicas(c.batch)
 	}
 	if _, err := layers.ParseMode(c.grad); err != nil {
 		return c, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,6 +17,7 @@ import (
 	"github.com/gofde/gofde/internal/gemm"
 	"github.com/gofde/gofde/layers"
 	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/replica"
 )
 
 // train builds the training and evaluation graphs, trains for c.epochs
@@ -37,20 +39,32 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	if c.dtype == "float64" {
 		dt = tensor.Float64
 	}
-	tr, err := buildNet(cfg, dt, mode, c.batch, c.seed, true)
-	if err != nil {
-		return nil, err
+	// Every replica is built from the same seed; the Set copies the first
+	// one's parameters into the others before each run anyway.
+	var models []replica.Model
+	var nets []*net
+	for i, b := range replicaBatches(c.batch, c.replicas) {
+		n, err := buildNet(cfg, dt, mode, b, c.seed, true)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 && c.load != "" {
+			if err := load(c.load, cfg, n); err != nil {
+				return nil, err
+			}
+		}
+		nets = append(nets, n)
+		models = append(models, replica.Model{Graph: n.g, Learn: n.learn, Loss: n.loss, Batch: b})
 	}
+	tr := nets[0]
 	ev, err := buildNet(cfg, dt, layers.Adjoint, c.batch, c.seed, false)
 	if err != nil {
 		return nil, err
 	}
-	if c.load != "" {
-		if err := load(c.load, cfg, tr); err != nil {
-			return nil, err
-		}
+	vm, err := replica.New(models)
+	if err != nil {
+		return nil, err
 	}
-	vm := G.NewTapeMachine(tr.g, G.BindDualValues(tr.learn...))
 	defer vm.Close()
 	evm := G.NewTapeMachine(ev.g)
 	defer evm.Close()
@@ -61,7 +75,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	res = &result{
 		Dataset: ds.Name, Source: ds.Source, TrainSize: trainSet.Len(), TestSize: testSet.Len(),
 		Epochs: c.epochs, Grad: c.grad, Dtype: c.dtype, BLAS: gemm.Name(), Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
-		LRDecay: c.lrDecay, Channels: c.channels, Augment: c.augment,
+		LRDecay: c.lrDecay, Channels: c.channels, Augment: c.augment, Replicas: vm.Len(),
 	}
 	rng := rand.New(rand.NewPCG(c.seed, 0x6d6e697374))
 	var aug *augmenter
@@ -95,15 +109,18 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 					return nil, err
 				}
 			}
-			fill(tr, trainSet, perm[b*c.batch:(b+1)*c.batch], aug)
+			idx := perm[b*c.batch : (b+1)*c.batch]
+			for _, n := range nets {
+				fill(n, trainSet, idx[:n.batch], aug)
+				idx = idx[n.batch:]
+			}
 			if err := vm.RunAll(); err != nil {
 				return nil, trainingError(epoch, b, ops.Cause(err))
 			}
-			lv, err := ops.Float64s(tr.loss.Value())
+			loss, err := vm.Loss()
 			if err != nil {
 				return nil, err
 			}
-			loss := lv[0]
 			if !(loss <= maxLoss) { // also NaN
 				return nil, fmt.Errorf("epoch %d, batch %d: training diverged: the loss is %v (it starts near ln 10 = 2.3); lower -lr", epoch, b, loss)
 			}
@@ -111,7 +128,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 			if len(res.Losses) < c.logLosses {
 				res.Losses = append(res.Losses, loss)
 			}
-			if err := solver.Step(G.NodesToValueGrads(tr.learn)); err != nil {
+			if err := solver.Step(G.NodesToValueGrads(vm.Learnables())); err != nil {
 				// Runge-Kutta optimizers run the graph again in their stages.
 				return nil, trainingError(epoch, b, ops.Cause(err))
 			}
@@ -275,4 +292,28 @@ func predict(vm G.VM, n *net, s *data.Split) ([]int, error) {
 		vm.Reset()
 	}
 	return preds, nil
+}
+
+// minReplicaBatch is the fewest images of a minibatch worth a replica of
+// its own: below it the convolutions' products get too small to run at
+// full speed.
+const minReplicaBatch = 16
+
+// autoReplicas is the -replicas 0 choice: one replica per core, at most
+// one per minReplicaBatch images.
+func autoReplicas(batch int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), batch/minReplicaBatch, maxReplicas))
+}
+
+// replicaBatches splits a minibatch of n images into k slices whose sizes
+// differ by at most one.
+func replicaBatches(n, k int) []int {
+	sizes := make([]int, k)
+	for i := range sizes {
+		sizes[i] = n / k
+		if i < n%k {
+			sizes[i]++
+		}
+	}
+	return sizes
 }
