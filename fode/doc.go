@@ -61,6 +61,36 @@
 // Dopri5, the adaptive Dormand-Prince 5(4) pair with error control by
 // Options.RTol and Options.ATol.
 //
+// # Multi-term and distributed-order equations
+//
+// Options.Orders and Options.Coeffs turn the left-hand side into
+// Σ_i c_i D^{α_i} x with 0 < α_i ≤ 1 and c_i > 0. GL, GLImplicit and L1
+// discretise each term as they discretise D^α alone,
+// c_i D^{α_i} x(t_m) ≈ μ_i (x_m - a^i_m x_0 - Σ_{j<m} k^i_{m-j} x_j), and
+// the step solves Σ_i μ_i (…) = f: with M = Σ_i μ_i and ρ_i = μ_i/M,
+//
+//	x_m = Σ_i ρ_i a^i_m x_0 + Σ_{j<m} (Σ_i ρ_i k^i_{m-j}) x_j + f/M,
+//
+// one history sum over the states with the combined kernel and one field
+// evaluation per step whatever the number of terms, and 1/M the combined
+// leading coefficient (f = f_{m-1} for GL, f(t_m, x_m) for the implicit
+// two). One term with c = 1 is the single-term scheme; equal orders are
+// the single-term equation with coefficient Σ c_i; at α_i = 1 the schemes
+// are Euler (GL) and backward Euler for (Σ c_i) x' = f. A distributed-order
+// equation ∫_0^1 w(a) D^a x da = f is a multi-term one through Quadrature
+// (Gauss-Legendre nodes); Softmax maps free logits to coefficients.
+//
+// # Short memory
+//
+// Options.ShortMemory = M keeps only the last M steps of the history:
+// every scheme's weights that reach back more than M steps are dropped
+// (for GL the sum Σ_{k≤M} g_k (x_{m-k} - x_0), for L1 the last M
+// differences), so the direct history sums cost O(M) per step instead of
+// O(m), and Auto picks them. It changes the model: on D^½ x = -x over
+// T = 10 the truncated solutions decay much faster than the
+// Mittag-Leffler function, whose slow tail is the memory. Grad
+// differentiates the truncated scheme exactly.
+//
 // # Gradients
 //
 // Grad returns dL/dx0, dL/dθ and, on request (GradOptions.Alpha), dL/dα
@@ -84,7 +114,9 @@
 //
 // dL/dα (fractional methods, Adjoint mode, a field that does not depend on
 // α) comes from the same reverse sweep and the closed-form α-derivatives
-// of the scheme's weights.
+// of the scheme's weights; for a multi-term equation the same sweep gives
+// dL/dα_i and dL/dc_i (Gradient.Orders and Gradient.Coeffs) from the
+// derivatives of the combined weights by every order and coefficient.
 //
 // # History sums
 //
