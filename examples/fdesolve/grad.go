@@ -40,6 +40,7 @@ func gradient(c config, res *result, sol *fode.Solution) error {
 			return fmt.Errorf("-grad forward solves a tangent system of dim·(dim+2) components: use -dim <= %d", maxForwardDim)
 		}
 		withAlpha := mode == fode.Adjoint && sol.Method.Fractional()
+		multi := len(sol.Orders) > 0
 		gr, err := fode.Grad(sol, ones, fode.GradOptions{Mode: mode, GradAlpha: withAlpha})
 		if err != nil {
 			return err
@@ -48,7 +49,10 @@ func gradient(c config, res *result, sol *fode.Solution) error {
 		if len(gr.Theta) > 0 {
 			g.Lambda = &gr.Theta[0]
 		}
-		if withAlpha {
+		switch {
+		case withAlpha && multi:
+			g.Orders, g.Coeffs = gr.Orders, gr.Coeffs
+		case withAlpha:
 			g.Alpha = &gr.Alpha
 		}
 	case "fd":
@@ -105,7 +109,37 @@ func finiteDifferences(p problemInput, g *gradJSON, fractional bool) error {
 		}
 		g.Lambda = &d
 	}
-	if fractional {
+	if len(p.opt.Orders) > 0 {
+		// Each order (one-sided at 1) and coefficient in turn.
+		for _, which := range []*[]float64{&g.Orders, &g.Coeffs} {
+			src := p.opt.Orders
+			if which == &g.Coeffs {
+				src = p.opt.Coeffs
+			}
+			*which = make([]float64, len(src))
+			for i, v := range src {
+				const eps = 1e-6
+				hi, lo := p.opt, p.opt
+				hv, lv := append([]float64(nil), src...), append([]float64(nil), src...)
+				hv[i], lv[i] = v+eps, v-eps
+				if which == &g.Orders {
+					hv[i] = math.Min(1, hv[i])
+					hi.Orders, lo.Orders = hv, lv
+				} else {
+					hi.Coeffs, lo.Coeffs = hv, lv
+				}
+				lp, err := L(p.theta, p.x0, hi)
+				if err != nil {
+					return err
+				}
+				lm, err := L(p.theta, p.x0, lo)
+				if err != nil {
+					return err
+				}
+				(*which)[i] = (lp - lm) / (hv[i] - lv[i])
+			}
+		}
+	} else if fractional {
 		const eps = 1e-6
 		hi, lo := p.opt, p.opt
 		hi.Alpha, lo.Alpha = math.Min(1, p.opt.Alpha+eps), p.opt.Alpha-eps

@@ -18,9 +18,27 @@
 // time of the solve). With -plot FILE.png it draws the trajectory of the
 // first components against the exact solution.
 //
+// Multi-term and distributed-order equations (linear problem, methods gl,
+// gl-implicit and l1): -orders a1,a2,... and -coeffs c1,c2,... solve
+// Σ_i c_i D^{a_i} x = -λ x (coefficients default to 1; -alpha is then not
+// used). -memory M keeps only the last M steps of the history (short
+// memory, every fractional method; 0 keeps all); on the linear problem
+// max_abs_err then measures what the truncation costs against the
+// Mittag-Leffler solution of the full equation:
+//
+//	go run ./examples/fdesolve -method gl-implicit -orders 1,0.5 -coeffs 1,0.5 -grad adjoint -json
+//	go run ./examples/fdesolve -method l1 -T 10 -steps 10000 -memory 100 -json
+//
+// The JSON object also holds "orders" and "coeffs" (lists; [alpha] and [1]
+// for the single-term equation, whose "alpha" is 0 with -orders) and
+// "memory". The exact solution of a multi-term equation is not known here:
+// exact and max_abs_err are then null.
+//
 // -grad adjoint|continuous|forward|fd also differentiates the loss
 // L = Σ_i x_i(T) with respect to x0, λ (linear problem) and α, and the
-// JSON object gains "grad": {"x0", "lambda", "alpha"} and "grad_seconds":
+// JSON object gains "grad": {"x0", "lambda", "alpha"} and "grad_seconds";
+// for a multi-term equation "alpha" is null and "orders" and "coeffs"
+// hold dL/da_i and dL/dc_i (adjoint and fd):
 //
 //	adjoint     the exact discrete adjoint of the scheme (with dL/dα for
 //	            the fractional methods; ACA for dopri5)
@@ -38,6 +56,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofde/gofde/fode"
@@ -47,6 +67,8 @@ import (
 type config struct {
 	problem, method, plot string
 	grad, history         string
+	orders, coeffs        string
+	memory                int
 	alpha, T, lambda, x0  float64
 	rtol, atol            float64
 	steps, dim, corr      int
@@ -60,6 +82,9 @@ type result struct {
 	Method    string    `json:"method"`
 	Alpha     float64   `json:"alpha"`
 	T         float64   `json:"T"`
+	Orders    []float64 `json:"orders"`
+	Coeffs    []float64 `json:"coeffs"`
+	Memory    int       `json:"memory"`
 	Steps     int       `json:"steps"`
 	Evals     int       `json:"evals"`
 	XT        []float64 `json:"xT"`
@@ -76,6 +101,8 @@ type gradJSON struct {
 	X0     []float64 `json:"x0"`
 	Lambda *float64  `json:"lambda"`
 	Alpha  *float64  `json:"alpha"`
+	Orders []float64 `json:"orders,omitempty"`
+	Coeffs []float64 `json:"coeffs,omitempty"`
 }
 
 func main() {
@@ -105,6 +132,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.json, "json", false, "print one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a PNG plot of the trajectory to this file")
 	fs.StringVar(&c.history, "history", "auto", "history-sum engine: direct, fft or auto")
+	fs.StringVar(&c.orders, "orders", "", "comma-separated orders a1,a2,... of a multi-term equation (gl, gl-implicit, l1; linear problem)")
+	fs.StringVar(&c.coeffs, "coeffs", "", "comma-separated coefficients c1,c2,... of the terms (default all 1)")
+	fs.IntVar(&c.memory, "memory", 0, "short memory: keep the last M steps of the history (0: all)")
 	fs.StringVar(&c.grad, "grad", "none", "gradient of L = sum of x(T): none, adjoint, continuous, forward or fd")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,7 +142,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	fs.Visit(func(f *flag.Flag) { c.x0Set = c.x0Set || f.Name == "x0" })
+	alphaSet := false
+	fs.Visit(func(f *flag.Flag) {
+		c.x0Set = c.x0Set || f.Name == "x0"
+		alphaSet = alphaSet || f.Name == "alpha"
+	})
+	if alphaSet && c.orders != "" {
+		return errors.New("-alpha and -orders exclude each other: the orders replace alpha")
+	}
 	res, sol, ex, err := solve(c)
 	if err != nil {
 		return err
@@ -130,6 +167,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s, method %s, alpha %g, T %g: %d steps, %d field evaluations, %.3g s\n",
 		res.Problem, res.Method, res.Alpha, res.T, res.Steps, res.Evals, res.Seconds)
+	if res.Alpha == 0 {
+		fmt.Fprintf(stdout, "  multi-term: orders %v, coefficients %v\n", res.Orders, res.Coeffs)
+	}
+	if res.Memory > 0 {
+		fmt.Fprintf(stdout, "  short memory: the last %d steps\n", res.Memory)
+	}
 	show := min(len(res.XT), 8)
 	for i := range show {
 		fmt.Fprintf(stdout, "  x_%d(T) = %.15g", i, res.XT[i])
@@ -151,6 +194,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		if g.Alpha != nil {
 			fmt.Fprintf(stdout, ", dL/dalpha = %.15g", *g.Alpha)
+		}
+		if g.Orders != nil {
+			fmt.Fprintf(stdout, ", dL/dorders = %v, dL/dcoeffs = %v", g.Orders, g.Coeffs)
 		}
 		fmt.Fprintln(stdout)
 	}
@@ -174,7 +220,29 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
 	}
-	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr, History: eng}
+	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr, History: eng, ShortMemory: c.memory}
+	if opt.Orders, err = parseList("-orders", c.orders); err != nil {
+		return nil, nil, nil, err
+	}
+	if opt.Coeffs, err = parseList("-coeffs", c.coeffs); err != nil {
+		return nil, nil, nil, err
+	}
+	if opt.Coeffs != nil && opt.Orders == nil {
+		return nil, nil, nil, errors.New("-coeffs needs -orders")
+	}
+	multi := opt.Orders != nil
+	if multi {
+		opt.Alpha = 0
+		if opt.Coeffs == nil {
+			opt.Coeffs = make([]float64, len(opt.Orders))
+			for i := range opt.Coeffs {
+				opt.Coeffs[i] = 1
+			}
+		}
+		if c.problem != "linear" {
+			return nil, nil, nil, fmt.Errorf("-orders needs -problem linear (the %s problem is built for one order)", c.problem)
+		}
+	}
 	if m == fode.Dopri5 {
 		opt.RTol, opt.ATol = c.rtol, c.atol
 	}
@@ -199,8 +267,10 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 			return nil, nil, nil, err
 		}
 		f, theta = lin, []float64{c.lambda}
-		ex = func(i int, t float64) float64 {
-			return x0v * fode.MittagLeffler(c.alpha, 1, -c.lambda*lin.Rate(i)*math.Pow(t, c.alpha))
+		if !multi {
+			ex = func(i int, t float64) float64 {
+				return x0v * fode.MittagLeffler(c.alpha, 1, -c.lambda*lin.Rate(i)*math.Pow(t, c.alpha))
+			}
 		}
 	case "smooth", "dff":
 		var exact func(float64) float64
@@ -235,8 +305,12 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 	}
 	res := &result{
 		problem: problemInput{f: f, theta: theta, x0: x0, opt: opt},
-		Problem: c.problem, Method: m.String(), Alpha: c.alpha, T: c.T,
+		Problem: c.problem, Method: m.String(), Alpha: opt.Alpha, T: c.T,
+		Orders: sol.Orders, Coeffs: sol.Coeffs, Memory: c.memory,
 		Steps: sol.Steps, Evals: sol.Evals, XT: sol.Final(), Seconds: secs,
+	}
+	if !multi {
+		res.Orders, res.Coeffs = []float64{opt.Alpha}, []float64{1}
 	}
 	if ex != nil {
 		res.Exact = make([]float64, c.dim)
@@ -248,4 +322,25 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 		res.MaxAbsErr = &worst
 	}
 	return res, sol, ex, nil
+}
+
+// parseList parses a comma-separated list of at most fode.MaxTerms numbers
+// ("" is nil); the count is checked before the list is split.
+func parseList(name, s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if n := strings.Count(s, ",") + 1; n > fode.MaxTerms {
+		return nil, fmt.Errorf("%s: %d values, at most %d", name, n, fode.MaxTerms)
+	}
+	parts := strings.Split(s, ",")
+	v := make([]float64, len(parts))
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: value %d %q is not a number", name, i+1, p)
+		}
+		v[i] = x
+	}
+	return v, nil
 }

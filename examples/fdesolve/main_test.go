@@ -150,3 +150,88 @@ func TestGradModes(t *testing.T) {
 		t.Error("unknown -grad accepted")
 	}
 }
+
+// TestMultiTermFlags: -orders, -coeffs and -memory reach the solver and
+// the JSON, and the adjoint's dL/dorders and dL/dcoeffs agree with the
+// finite differences of the same solve.
+func TestMultiTermFlags(t *testing.T) {
+	base := []string{"-method", "gl-implicit", "-orders", "1, 0.5", "-coeffs", "1,0.5", "-steps", "200"}
+	adj := runJSON(t, append(base, "-grad", "adjoint")...)
+	fd := runJSON(t, append(base, "-grad", "fd")...)
+	for _, k := range []string{"orders", "coeffs", "memory"} {
+		if _, ok := adj[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if o := adj["orders"].([]any); len(o) != 2 || o[1].(float64) != 0.5 {
+		t.Errorf("orders %v", o)
+	}
+	if adj["exact"] != nil || adj["alpha"].(float64) != 0 {
+		t.Errorf("exact %v, alpha %v: want null and 0 for a multi-term equation", adj["exact"], adj["alpha"])
+	}
+	ga, gf := adj["grad"].(map[string]any), fd["grad"].(map[string]any)
+	if ga["alpha"] != nil {
+		t.Errorf("grad.alpha %v, want null", ga["alpha"])
+	}
+	for _, k := range []string{"orders", "coeffs"} {
+		a, f := ga[k].([]any), gf[k].([]any)
+		if len(a) != 2 || len(f) != 2 {
+			t.Fatalf("grad.%s: adjoint %v, fd %v", k, a, f)
+		}
+		for i := range a {
+			x, y := a[i].(float64), f[i].(float64)
+			if math.Abs(x-y) > 1e-6*math.Max(1, math.Abs(y)) {
+				t.Errorf("grad.%s[%d]: adjoint %v, fd %v", k, i, x, y)
+			}
+		}
+	}
+	// Without -coeffs every coefficient is 1.
+	m := runJSON(t, "-method", "l1", "-orders", "0.3,0.9", "-steps", "50")
+	if c := m["coeffs"].([]any); len(c) != 2 || c[0].(float64) != 1 || c[1].(float64) != 1 {
+		t.Errorf("default coeffs %v", c)
+	}
+	// A single-term solve reports itself as one term of coefficient 1.
+	m = runJSON(t, "-alpha", "0.7", "-method", "gl", "-steps", "50")
+	if o, c := m["orders"].([]any), m["coeffs"].([]any); len(o) != 1 || o[0].(float64) != 0.7 || c[0].(float64) != 1 {
+		t.Errorf("single-term orders %v coeffs %v", o, c)
+	}
+	// Short memory: the error against the Mittag-Leffler solution grows
+	// as the memory shrinks; -memory of at least -steps changes nothing.
+	full := runJSON(t, "-method", "l1", "-T", "10", "-steps", "400")
+	short := runJSON(t, "-method", "l1", "-T", "10", "-steps", "400", "-memory", "40")
+	long := runJSON(t, "-method", "l1", "-T", "10", "-steps", "400", "-memory", "400")
+	ef, es := full["max_abs_err"].(float64), short["max_abs_err"].(float64)
+	if !(es > 10*ef) || long["max_abs_err"].(float64) != ef || short["memory"].(float64) != 40 {
+		t.Errorf("max_abs_err %g full, %g with memory 40, %v with memory 400", ef, es, long["max_abs_err"])
+	}
+}
+
+func TestMultiTermBadFlags(t *testing.T) {
+	many := strings.Repeat("0.5,", 100) + "0.5"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-method", "gl", "-orders", "0.5,0.7", "-coeffs", "1"}, "2 orders but 1 coefficients"},
+		{[]string{"-method", "gl", "-orders", "0.5,x"}, "value 2 \"x\" is not a number"},
+		{[]string{"-method", "gl", "-orders", "0.5,1.5"}, "outside (0, 1]"},
+		{[]string{"-method", "gl", "-orders", "0.5", "-coeffs", "-1"}, "must be positive"},
+		{[]string{"-method", "gl", "-orders", "0.5", "-coeffs", "NaN"}, "positive and finite"},
+		{[]string{"-method", "gl", "-orders", many}, "101 values, at most"},
+		{[]string{"-method", "gl", "-orders", "0.5", "-alpha", "0.5"}, "exclude each other"},
+		{[]string{"-method", "gl", "-coeffs", "1"}, "-coeffs needs -orders"},
+		{[]string{"-method", "pece", "-orders", "0.5,0.7"}, "does not solve multi-term"},
+		{[]string{"-method", "gl", "-orders", "0.5", "-problem", "dff"}, "needs -problem linear"},
+		{[]string{"-method", "l1", "-memory", "-3"}, "short memory = -3"},
+		{[]string{"-method", "l1", "-memory", "10", "-grad", "continuous"}, "continuous adjoint"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(append(c.args, "-json"), &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want one that mentions %q", c.args, err, c.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: printed %q despite the error", c.args, out.String())
+		}
+	}
+}
