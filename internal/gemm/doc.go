@@ -22,13 +22,14 @@
 // slow). F64 uses the same driver with 6×8 AVX2 / 8×16 AVX-512 float64
 // kernels on amd64, and the portable kernel elsewhere. Shifted, the sum of
 // products over shifted views that convolutions need, runs on the same
-// kernels (one OpenBLAS product per term in the openblas build).
+// kernels in every build.
 //
 // With the build tag "openblas" (which needs cgo and libopenblas), F32 and
 // F64 call OpenBLAS through gonum.org/v1/netlib/blas/netlib, and the
 // package's init function installs OpenBLAS as the process-wide gonum
 // blas32 and blas64 implementation, so every gonum BLAS user goes through
-// OpenBLAS too. Name reports which implementation is in use.
+// OpenBLAS too. Shifted keeps the native kernels: one OpenBLAS product
+// per term was slower on the convolutions' shapes (small k, many terms). Name reports which implementation is in use.
 //
 // F32 and F64 are safe for concurrent use by multiple goroutines (on
 // disjoint C). They never start goroutines themselves (callers parallelise

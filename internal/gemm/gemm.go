@@ -2,10 +2,6 @@
 
 package gemm
 
-// nativeShifted reports that Shifted runs on this package's kernels in
-// this build (OpenBLAS builds use one OpenBLAS product per term).
-const nativeShifted = true
-
 // F32 computes C = alpha·op(A)·op(B) + beta·C on row-major float32
 // matrices, where op(X) is X or Xᵀ as selected by transA/transB, op(A) is
 // m×k, op(B) is k×n and C is m×n; lda, ldb and ldc are the row strides of

@@ -2,33 +2,13 @@
 
 package gemm
 
-/*
-#cgo LDFLAGS: -lopenblas
-void openblas_set_num_threads(int);
-*/
-import "C"
-
 import (
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/netlib/blas/netlib"
+
+	// Installs OpenBLAS as gonum's BLAS, one thread per call.
+	_ "github.com/gofde/gofde/internal/openblas"
 )
-
-// nativeShifted is false: in this build Shifted makes one OpenBLAS
-// product per term.
-const nativeShifted = false
-
-// init makes OpenBLAS the process-wide gonum BLAS implementation, so every
-// blas32/blas64 user (not only this package) goes through it, and keeps
-// OpenBLAS to one thread per call: the library's callers split batches
-// across goroutines themselves, and OpenBLAS threads on top of them
-// oversubscribe the cores (measured: 2.8x slower on the image example).
-func init() {
-	C.openblas_set_num_threads(1)
-	blas64.Use(netlib.Implementation{})
-	blas32.Use(netlib.Implementation{})
-}
 
 // F32 computes C = alpha·op(A)·op(B) + beta·C on row-major float32
 // matrices, where op(X) is X or Xᵀ as selected by transA/transB, op(A) is

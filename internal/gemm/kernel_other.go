@@ -1,11 +1,11 @@
-//go:build !amd64 || purego || openblas
+//go:build !amd64 || purego
 
 package gemm
 
 // best32 and best64 are the portable Go implementations: the same
 // blocking as the assembly kernels, so that F32, F64 and Shifted stay
 // serial and allocation-free on every platform. (The openblas build sends
-// F32 and F64 to OpenBLAS and does not use them.)
+// F32 and F64 to OpenBLAS and uses them for Shifted only.)
 var (
 	best32 = genericImpl
 	best64 = genericImpl64

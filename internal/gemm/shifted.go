@@ -10,7 +10,9 @@ package gemm
 // planes is such a sum: every kernel tap multiplies the same planes read
 // at its own shift. Computed tile by tile with the sum over t inside each
 // micro-tile, C is written once instead of once per term, and B is read
-// in place (no packing but for the ragged last columns).
+// in place (no packing but for the ragged last columns). Shifted runs on
+// this package's kernels in every build, the openblas one too: one
+// OpenBLAS product per term was slower on the convolutions' shapes.
 //
 // When beta == 0, C's old contents are ignored. As with F32, the caller
 // guarantees valid dimensions and slice lengths; they are checked once per
@@ -29,27 +31,11 @@ func Shifted[T float32 | float64](transA bool, m, n, k int, a []T, lda, aoff int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	var native bool
 	switch c := any(c).(type) {
 	case []float32:
-		if native = nativeShifted; native {
-			best32.shifted(transA, m, n, k, any(a).([]float32), lda, aoff, any(b).([]float32), ldb, shifts, float32(beta), c, ldc)
-		}
+		best32.shifted(transA, m, n, k, any(a).([]float32), lda, aoff, any(b).([]float32), ldb, shifts, float32(beta), c, ldc)
 	case []float64:
-		if native = nativeShifted; native {
-			best64.shifted(transA, m, n, k, any(a).([]float64), lda, aoff, any(b).([]float64), ldb, shifts, float64(beta), c, ldc)
-		}
-	}
-	if native {
-		return
-	}
-	// One GEMM per term, through whichever library serves Mul.
-	for t, sh := range shifts {
-		bt := T(1)
-		if t == 0 {
-			bt = beta
-		}
-		Mul(transA, false, m, n, k, a[t*aoff:], lda, b[sh:], ldb, bt, c, ldc)
+		best64.shifted(transA, m, n, k, any(a).([]float64), lda, aoff, any(b).([]float64), ldb, shifts, float64(beta), c, ldc)
 	}
 }
 

@@ -5,7 +5,7 @@ s=open('kernel_amd64.s').read()
 tr=s[s.index('// func transpose8AVX'):]
 out=[]
 w=out.append
-w("//go:build amd64 && !purego && !openblas\n\n")
+w("//go:build amd64 && !purego\n\n")
 w('#include "textflag.h"\n\n')
 w("// Micro-kernels: see the kernel type in sgemm.go. Each k step loads one\n// packed B row (2 vectors), broadcasts mr values of A and issues 2·mr FMAs\n// into 2·mr accumulators. Only the first rows rows of the tile are stored.\n\n")
 def gen(name, mr, reg, vbytes, esize, suf, bcast, accbase, bregs, bcregs, xor, label):
