@@ -51,7 +51,11 @@ type fdeOp struct {
 	xShape      tensor.Shape
 	paramShapes []tensor.Shape
 	learnAlpha  bool
-	dtype       tensor.Dtype
+	// terms is K, the length of the learnable orders and coefficients
+	// vectors (0 when neither is a node).
+	terms                     int
+	learnOrders, learnCoeffs bool
+	dtype                     tensor.Dtype
 	store       *solutionStore
 	out         *outBuf
 	// keep is set once a backward pass may read the forward solution:
@@ -76,13 +80,41 @@ type fdeOp struct {
 // DoDiff solves again). A forward-only graph keeps nothing. Errors report shape, size and dtype
 // mismatches at graph-construction time.
 func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, error) {
-	op, err := newFDEOp(x0, params, alpha, cfg)
+	return FDETerms(x0, params, Learn{Alpha: alpha}, cfg)
+}
+
+// Learn names the nodes that hold learnable parts of the equation's
+// left-hand side; nil ones are taken from Config.Solve.
+type Learn struct {
+	// Alpha is the order α of a single-term equation, a scalar.
+	Alpha *G.Node
+	// Orders and Coeffs are the orders α_i and coefficients c_i of a
+	// multi-term equation Σ_i c_i D^{α_i} x = f, vectors of one length K
+	// (fode.Options.Orders and Coeffs). A node replaces the
+	// corresponding option; with only Coeffs a node, Config.Solve.Orders
+	// must hold K fixed orders. Their values must stay valid orders
+	// (0 < α_i ≤ 1) and coefficients (c_i > 0): an optimiser step that
+	// leaves them makes the next run fail with fode's error, so keep them
+	// in range (clip, or parametrise, e.g. coefficients by fode.Softmax).
+	Orders, Coeffs *G.Node
+}
+
+// FDETerms is FDE with the learnable parts of the left-hand side in
+// learn: the order of a single-term equation, or the orders and the
+// coefficients of a multi-term one (methods gl, gl-implicit and l1). The
+// node's value is x(T) (or the states at cfg.Solve.Times) as for FDE, and
+// its gradient is still one backward node: the exact adjoint gives dL/dα,
+// dL/dα_i and dL/dc_i with dL/dx0 and dL/dθ in one reverse sweep.
+func FDETerms(x0 *G.Node, params []*G.Node, learn Learn, cfg Config) (*G.Node, error) {
+	op, err := newFDEOp(x0, params, learn, cfg)
 	if err != nil {
 		return nil, err
 	}
 	children := append([]*G.Node{x0}, params...)
-	if alpha != nil {
-		children = append(children, alpha)
+	for _, n := range []*G.Node{learn.Alpha, learn.Orders, learn.Coeffs} {
+		if n != nil {
+			children = append(children, n)
+		}
 	}
 	n, err := G.ApplyOp(op, children...)
 	if err != nil {
@@ -91,7 +123,8 @@ func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, erro
 	return n, nil
 }
 
-func newFDEOp(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*fdeOp, error) {
+func newFDEOp(x0 *G.Node, params []*G.Node, learn Learn, cfg Config) (*fdeOp, error) {
+	alpha := learn.Alpha
 	if x0 == nil {
 		return nil, errors.New("ops: FDE: nil initial state")
 	}
@@ -133,6 +166,9 @@ func newFDEOp(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*fdeOp, 
 		}
 		op.learnAlpha = true
 	}
+	if err := op.checkTerms(learn, dt); err != nil {
+		return nil, err
+	}
 	if cfg.Grad != fode.Adjoint && cfg.Grad != fode.Continuous {
 		return nil, fmt.Errorf("ops: FDE: gradient mode %v is not available in a graph (want adjoint or continuous)", cfg.Grad)
 	}
@@ -145,16 +181,84 @@ func newFDEOp(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*fdeOp, 
 			probe.Alpha = 0.5
 		}
 	}
+	if op.learnOrders {
+		probe.Alpha, probe.Orders = 0, make([]float64, op.terms)
+		for i := range probe.Orders {
+			probe.Orders[i] = 0.5
+		}
+	}
+	if op.learnCoeffs {
+		probe.Coeffs = make([]float64, op.terms)
+		for i := range probe.Coeffs {
+			probe.Coeffs[i] = 1
+		}
+	}
 	if err := fode.CheckOptions(probe); err != nil {
 		return nil, fmt.Errorf("ops: FDE: %w", err)
 	}
 	return op, nil
 }
 
-func (op *fdeOp) Arity() int {
-	n := 1 + len(op.paramShapes)
+// checkTerms checks the orders and coefficients nodes of learn.
+func (op *fdeOp) checkTerms(learn Learn, dt tensor.Dtype) error {
+	for _, c := range []struct {
+		name string
+		n    *G.Node
+		flag *bool
+	}{{"orders", learn.Orders, &op.learnOrders}, {"coeffs", learn.Coeffs, &op.learnCoeffs}} {
+		if c.n == nil {
+			continue
+		}
+		if c.n.Shape().Dims() != 1 {
+			return fmt.Errorf("ops: FDE: %s node must be a vector, has shape %v", c.name, c.n.Shape())
+		}
+		if c.n.Dtype() != dt {
+			return fmt.Errorf("ops: FDE: %s node has dtype %v, the initial state %v", c.name, c.n.Dtype(), dt)
+		}
+		k := c.n.Shape().TotalSize()
+		if op.terms != 0 && k != op.terms {
+			return fmt.Errorf("ops: FDE: %d orders but %d coefficients", op.terms, k)
+		}
+		op.terms, *c.flag = k, true
+	}
+	if op.terms == 0 {
+		return nil
+	}
+	switch {
+	case learn.Alpha != nil:
+		return errors.New("ops: FDE: a learnable alpha and learnable orders or coefficients exclude each other")
+	case op.cfg.Grad != fode.Adjoint:
+		return fmt.Errorf("ops: FDE: learnable orders or coefficients need the adjoint gradient, got %v", op.cfg.Grad)
+	case !op.learnOrders && len(op.cfg.Solve.Orders) != op.terms:
+		return fmt.Errorf("ops: FDE: %d learnable coefficients need %d orders in Config.Solve.Orders, got %d", op.terms, op.terms, len(op.cfg.Solve.Orders))
+	case op.learnOrders && !op.learnCoeffs && op.cfg.Solve.Coeffs != nil && len(op.cfg.Solve.Coeffs) != op.terms:
+		return fmt.Errorf("ops: FDE: %d learnable orders but %d coefficients in Config.Solve.Coeffs", op.terms, len(op.cfg.Solve.Coeffs))
+	}
+	return nil
+}
+
+// learned returns the number of packed cotangent values after x0 and θ:
+// α, or the orders and the coefficients.
+func (op *fdeOp) learned() int {
+	n := 0
 	if op.learnAlpha {
 		n++
+	}
+	if op.learnOrders {
+		n += op.terms
+	}
+	if op.learnCoeffs {
+		n += op.terms
+	}
+	return n
+}
+
+func (op *fdeOp) Arity() int {
+	n := 1 + len(op.paramShapes)
+	for _, b := range []bool{op.learnAlpha, op.learnOrders, op.learnCoeffs} {
+		if b {
+			n++
+		}
 	}
 	return n
 }
@@ -181,6 +285,11 @@ func (op *fdeOp) Type() hm.Type {
 	if op.learnAlpha {
 		ts = append(ts, a)
 	}
+	for _, b := range []bool{op.learnOrders, op.learnCoeffs} {
+		if b {
+			ts = append(ts, G.TensorType{Dims: 1, Of: a})
+		}
+	}
 	return hm.NewFnType(append(ts, G.TensorType{Dims: op.outDims(), Of: a})...)
 }
 
@@ -203,8 +312,9 @@ func (op *fdeOp) CallsExtern() bool    { return false }
 func (op *fdeOp) OverwritesInput() int { return -1 }
 
 func (op *fdeOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "fde#%d(%v, alpha=%v learn=%v, T=%v, N=%d, times=%v, grad=%v)",
-		op.id, op.cfg.Solve.Method, op.cfg.Solve.Alpha, op.learnAlpha, op.cfg.Solve.T, op.cfg.Solve.Steps, op.cfg.Solve.Times, op.cfg.Grad)
+	fmt.Fprintf(h, "fde#%d(%v, alpha=%v learn=%v, orders=%v learn=%v, coeffs=%v learn=%v, memory=%d, T=%v, N=%d, times=%v, grad=%v)",
+		op.id, op.cfg.Solve.Method, op.cfg.Solve.Alpha, op.learnAlpha, op.cfg.Solve.Orders, op.learnOrders,
+		op.cfg.Solve.Coeffs, op.learnCoeffs, op.cfg.Solve.ShortMemory, op.cfg.Solve.T, op.cfg.Solve.Steps, op.cfg.Solve.Times, op.cfg.Grad)
 }
 
 func (op *fdeOp) Hashcode() uint32 {
@@ -234,12 +344,32 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 		theta = append(theta, p...)
 	}
 	opt = op.cfg.Solve
+	next := 1 + len(op.paramShapes)
 	if op.learnAlpha {
-		a, err := Float64s(vals[1+len(op.paramShapes)])
+		a, err := Float64s(vals[next])
 		if err != nil || len(a) != 1 {
 			return nil, nil, opt, fmt.Errorf("ops: FDE: alpha value: %v", err)
 		}
 		opt.Alpha = a[0]
+		next++
+	}
+	for _, c := range []struct {
+		name  string
+		learn bool
+		dst   *[]float64
+	}{{"orders", op.learnOrders, &opt.Orders}, {"coeffs", op.learnCoeffs, &opt.Coeffs}} {
+		if !c.learn {
+			continue
+		}
+		v, err := Float64s(vals[next])
+		if err != nil || len(v) != op.terms {
+			return nil, nil, opt, fmt.Errorf("ops: FDE: %s value of %d values (want %d): %v", c.name, len(v), op.terms, err)
+		}
+		*c.dst = v
+		next++
+	}
+	if op.learnOrders {
+		opt.Alpha = 0
 	}
 	return x0, theta, opt, nil
 }
@@ -308,14 +438,20 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 	}
 	// The solution's storage goes back to fode for the next solve.
 	defer sol.Release()
-	g, err := fode.Grad(sol, gy, fode.GradOptions{Mode: op.cfg.Grad, GradAlpha: op.learnAlpha})
+	g, err := fode.Grad(sol, gy, fode.GradOptions{Mode: op.cfg.Grad, GradAlpha: op.learned() > 0})
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}
-	packed := make([]float64, 0, len(g.X0)+len(g.Theta)+1)
+	packed := make([]float64, 0, len(g.X0)+len(g.Theta)+op.learned())
 	packed = append(append(packed, g.X0...), g.Theta...)
 	if op.learnAlpha {
 		packed = append(packed, g.Alpha)
+	}
+	if op.learnOrders {
+		packed = append(packed, g.Orders...)
+	}
+	if op.learnCoeffs {
+		packed = append(packed, g.Coeffs...)
 	}
 	return packed, nil
 }

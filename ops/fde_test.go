@@ -243,7 +243,7 @@ func TestFDEOpBatchChange(t *testing.T) {
 	g := G.NewGraph()
 	x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"))
 	lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1}))))
-	op, err := newFDEOp(x0, []*G.Node{lam}, nil, Config{Field: lin, Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}})
+	op, err := newFDEOp(x0, []*G.Node{lam}, Learn{}, Config{Field: lin, Solve: fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +293,163 @@ func TestFDEConstructionErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := FDE(c.x, c.params, c.alpha, c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want mention of %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestFDETermsGradients learns the orders and the coefficients of a
+// multi-term equation (and each alone) through both machines: the
+// packed gradient's parts must equal central differences of the loss
+// Σ x(T)² in every order, coefficient, λ and component of x0.
+func TestFDETermsGradients(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	x0v := []float64{1, -0.5, 2, 0.3, 0.7, -1.2}
+	orders, coeffs := []float64{0.4, 0.9}, []float64{0.8, 1.5}
+	lossAt := func(opt fode.Options, x0 []float64, lam float64) float64 {
+		sol, err := fode.Solve(lin, x0, []float64{lam}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c float64
+		for _, v := range sol.Final() {
+			c += v * v
+		}
+		return c
+	}
+	for _, c := range []struct {
+		name           string
+		machine        string
+		method         fode.Method
+		learnO, learnC bool
+		memory         int
+	}{
+		{"tape/gl-implicit/both", "tape", fode.GLImplicit, true, true, 0},
+		{"lisp/l1/both/memory", "lisp", fode.L1, true, true, 6},
+		{"tape/gl/orders", "tape", fode.GL, true, false, 0},
+		{"tape/l1/coeffs", "tape", fode.L1, false, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := fode.Options{Method: c.method, T: 1, Steps: 20, ShortMemory: c.memory, Tol: 1e-14, Orders: orders, Coeffs: coeffs}
+			g := G.NewGraph()
+			x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"), G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(append([]float64(nil), x0v...)))))
+			lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1.3}))))
+			wrt := G.Nodes{x0, lam}
+			var learn Learn
+			cfg := Config{Field: lin, Solve: base}
+			if c.learnO {
+				learn.Orders = G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("orders"), G.WithValue(tensor.New(tensor.WithShape(2), tensor.WithBacking(append([]float64(nil), orders...)))))
+				wrt = append(wrt, learn.Orders)
+				cfg.Solve.Orders = nil
+			}
+			if c.learnC {
+				learn.Coeffs = G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("coeffs"), G.WithValue(tensor.New(tensor.WithShape(2), tensor.WithBacking(append([]float64(nil), coeffs...)))))
+				wrt = append(wrt, learn.Coeffs)
+				cfg.Solve.Coeffs = nil
+			}
+			out, err := FDETerms(x0, []*G.Node{lam}, learn, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cost := G.Must(G.Sum(G.Must(G.Square(out))))
+			var vm G.VM
+			if c.machine == "tape" {
+				if _, err := G.Grad(cost, wrt...); err != nil {
+					t.Fatal(err)
+				}
+				vm = G.NewTapeMachine(g, G.BindDualValues(wrt...))
+			} else {
+				vm = G.NewLispMachine(g)
+			}
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			var got []float64
+			for _, n := range wrt {
+				gv, err := n.Grad()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, values(t, gv)...)
+			}
+			// Central differences of the same loss in every input.
+			var want []float64
+			const d = 1e-6
+			x := append([]float64(nil), x0v...)
+			for i := range x {
+				x[i] += d
+				lp := lossAt(base, x, 1.3)
+				x[i] -= 2 * d
+				lm := lossAt(base, x, 1.3)
+				x[i] += d
+				want = append(want, (lp-lm)/(2*d))
+			}
+			want = append(want, (lossAt(base, x0v, 1.3+d)-lossAt(base, x0v, 1.3-d))/(2*d))
+			for _, which := range []int{0, 1} {
+				if (which == 0 && !c.learnO) || (which == 1 && !c.learnC) {
+					continue
+				}
+				for i := range 2 {
+					hi, lo := base, base
+					v := orders
+					if which == 1 {
+						v = coeffs
+					}
+					vh, vl := append([]float64(nil), v...), append([]float64(nil), v...)
+					vh[i] += d
+					vl[i] -= d
+					if which == 0 {
+						hi.Orders, lo.Orders = vh, vl
+					} else {
+						hi.Coeffs, lo.Coeffs = vh, vl
+					}
+					want = append(want, (lossAt(hi, x0v, 1.3)-lossAt(lo, x0v, 1.3))/(2*d))
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d gradient values, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if e := math.Abs(got[i] - want[i]); e > 1e-7*math.Max(1, math.Abs(want[i])) {
+					t.Errorf("gradient %d: %v, finite differences %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestFDETermsErrors(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	g := G.NewGraph()
+	x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"))
+	lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"))
+	o2 := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("o2"))
+	c3 := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("c3"))
+	c32 := G.NewVector(g, tensor.Float32, G.WithShape(2), G.WithName("c32"))
+	m22 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 2), G.WithName("m22"))
+	a := G.NewScalar(g, tensor.Float64, G.WithName("a"))
+	gl := fode.Options{Method: fode.GL, T: 1, Steps: 10}
+	for _, c := range []struct {
+		name  string
+		learn Learn
+		opt   fode.Options
+		grad  fode.GradMode
+		want  string
+	}{
+		{"lengths", Learn{Orders: o2, Coeffs: c3}, gl, fode.Adjoint, "2 orders but 3 coefficients"},
+		{"dtype", Learn{Orders: o2, Coeffs: c32}, gl, fode.Adjoint, "dtype"},
+		{"not a vector", Learn{Orders: m22}, gl, fode.Adjoint, "must be a vector"},
+		{"with alpha", Learn{Alpha: a, Orders: o2}, gl, fode.Adjoint, "exclude each other"},
+		{"continuous", Learn{Orders: o2}, gl, fode.Continuous, "need the adjoint"},
+		{"coeffs without orders", Learn{Coeffs: c3}, fode.Options{Method: fode.GL, T: 1, Steps: 10}, fode.Adjoint, "need 3 orders"},
+		{"method", Learn{Orders: o2}, fode.Options{Method: fode.PECE, T: 1, Steps: 10}, fode.Adjoint, "does not solve multi-term"},
+		{"memory", Learn{Orders: o2}, fode.Options{Method: fode.GL, T: 1, Steps: 10, ShortMemory: -1}, fode.Adjoint, "short memory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := FDETerms(x0, []*G.Node{lam}, c.learn, Config{Field: lin, Solve: c.opt, Grad: c.grad})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want mention of %q", err, c.want)
 			}

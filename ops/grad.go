@@ -11,7 +11,7 @@ import (
 )
 
 // DiffWRT reports that the node is differentiable with respect to every
-// input: x0, each parameter and α.
+// input: x0, each parameter and α (or the orders and coefficients).
 func (op *fdeOp) DiffWRT(inputs int) []bool {
 	d := make([]bool, inputs)
 	for i := range d {
@@ -110,10 +110,7 @@ func (op *fdeGradOp) Type() hm.Type {
 }
 
 func (op *fdeGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	n := op.fwd.xShape.TotalSize() + op.fwd.cfg.Field.NumParams()
-	if op.fwd.learnAlpha {
-		n++
-	}
+	n := op.fwd.xShape.TotalSize() + op.fwd.cfg.Field.NumParams() + op.fwd.learned()
 	return tensor.Shape{n}, nil
 }
 
