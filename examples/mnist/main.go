@@ -14,7 +14,10 @@
 // unrolled solver (-grad unrolled). The network computes in float32 by
 // default (-dtype float64 for the exact path; the FDE solver's states and
 // history sums are float64 either way); -tags openblas builds it against
-// OpenBLAS. Each optimizer has its own default
+// OpenBLAS. Training runs -replicas copies of the graph at once (default
+// one per core), each on a slice of the minibatch, with their gradients
+// averaged: the same gradient as one copy on the whole minibatch, on all
+// cores. Each optimizer has its own default
 // learning rate, measured on a log grid (see defaultLR and -h); -lr
 // overrides it.
 //
