@@ -86,6 +86,14 @@ type BlockConfig struct {
 	// LearnAlpha makes α a learnable scalar node, initialised to
 	// Solve.Alpha (Adjoint mode with a fractional method only).
 	LearnAlpha bool
+	// LearnOrders and LearnCoeffs make the orders and the coefficients of
+	// a multi-term equation Σ_i c_i D^{α_i} x = f learnable vector nodes,
+	// initialised to Solve.Orders and Solve.Coeffs (all 1 when nil);
+	// Solve.Orders must hold the K initial orders (Adjoint mode, methods
+	// gl, gl-implicit and l1). The block stays one forward and one
+	// backward node. Keep the values valid between optimiser steps
+	// (0 < α_i ≤ 1, c_i > 0): the next solve fails otherwise.
+	LearnOrders, LearnCoeffs bool
 	// Dtype is the dtype of the parameter nodes (default Float64).
 	Dtype tensor.Dtype
 	// Seed seeds the parameter initialisation.
@@ -100,6 +108,8 @@ type FDEBlock struct {
 	cfg    BlockConfig
 	params G.Nodes
 	alpha  *G.Node
+	orders *G.Node
+	coeffs *G.Node
 }
 
 // NewFDEBlock creates the block's parameter nodes in g, named
@@ -129,9 +139,18 @@ func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig)
 		default:
 			return nil, fmt.Errorf("layers: block %s: the unrolled mode supports rect, pece and euler, not %v", name, cfg.Solve.Method)
 		}
-		if cfg.LearnAlpha {
-			return nil, fmt.Errorf("layers: block %s: a learnable alpha needs the adjoint mode", name)
+		if cfg.LearnAlpha || cfg.LearnOrders || cfg.LearnCoeffs {
+			return nil, fmt.Errorf("layers: block %s: a learnable alpha, orders or coefficients need the adjoint mode", name)
 		}
+		if cfg.Solve.ShortMemory > 0 {
+			return nil, fmt.Errorf("layers: block %s: the unrolled mode has no short memory", name)
+		}
+	}
+	if (cfg.LearnOrders || cfg.LearnCoeffs) && len(cfg.Solve.Orders) == 0 {
+		return nil, fmt.Errorf("layers: block %s: learnable orders or coefficients need the initial orders in Solve.Orders", name)
+	}
+	if (cfg.LearnOrders || cfg.LearnCoeffs) && cfg.Grad != Adjoint {
+		return nil, fmt.Errorf("layers: block %s: learnable orders or coefficients need the adjoint mode, got %v", name, cfg.Grad)
 	}
 	theta := make([]float64, field.NumParams())
 	if err := field.Init(theta, rand.New(rand.NewPCG(cfg.Seed, 0x6f6465))); err != nil {
@@ -161,16 +180,46 @@ func NewFDEBlock(g *G.ExprGraph, name string, field ParamField, cfg BlockConfig)
 		}
 		b.alpha = G.NewScalar(g, cfg.Dtype, G.WithName(name+"_alpha"), G.WithValue(v))
 	}
+	var err error
+	if cfg.LearnOrders {
+		if b.orders, err = paramNode(g, cfg.Dtype, name+"_orders", tensor.Shape{len(cfg.Solve.Orders)}, append([]float64(nil), cfg.Solve.Orders...)); err != nil {
+			return nil, fmt.Errorf("layers: block %s: orders: %w", name, err)
+		}
+	}
+	if cfg.LearnCoeffs {
+		c := append([]float64(nil), cfg.Solve.Coeffs...)
+		if c == nil {
+			c = make([]float64, len(cfg.Solve.Orders))
+			for i := range c {
+				c[i] = 1
+			}
+		}
+		if b.coeffs, err = paramNode(g, cfg.Dtype, name+"_coeffs", tensor.Shape{len(c)}, c); err != nil {
+			return nil, fmt.Errorf("layers: block %s: coefficients: %w", name, err)
+		}
+	}
 	return b, nil
 }
 
-// Learnables returns the parameter nodes (and α when it is learned).
+// Learnables returns the parameter nodes (and α, the orders and the
+// coefficients when they are learned, in that order).
 func (b *FDEBlock) Learnables() G.Nodes {
-	if b.alpha != nil {
-		return append(append(G.Nodes{}, b.params...), b.alpha)
+	out := append(G.Nodes{}, b.params...)
+	for _, n := range []*G.Node{b.alpha, b.orders, b.coeffs} {
+		if n != nil {
+			out = append(out, n)
+		}
 	}
-	return append(G.Nodes{}, b.params...)
+	return out
 }
+
+// Orders returns the learnable orders node (a vector), or nil when the
+// orders are fixed.
+func (b *FDEBlock) Orders() *G.Node { return b.orders }
+
+// Coeffs returns the learnable coefficients node (a vector), or nil when
+// the coefficients are fixed.
+func (b *FDEBlock) Coeffs() *G.Node { return b.coeffs }
 
 // Alpha returns the learnable α node, or nil when α is fixed.
 func (b *FDEBlock) Alpha() *G.Node { return b.alpha }
@@ -192,7 +241,8 @@ func (b *FDEBlock) Fwd(x *G.Node) (*G.Node, error) {
 	if b.cfg.Grad == Continuous {
 		grad = fode.Continuous
 	}
-	out, err := ops.FDE(x, b.params, b.alpha, ops.Config{Field: b.field, Solve: b.cfg.Solve, Grad: grad})
+	learn := ops.Learn{Alpha: b.alpha, Orders: b.orders, Coeffs: b.coeffs}
+	out, err := ops.FDETerms(x, b.params, learn, ops.Config{Field: b.field, Solve: b.cfg.Solve, Grad: grad})
 	if err != nil {
 		return nil, fmt.Errorf("layers: FDEBlock: %w", err)
 	}

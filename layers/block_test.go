@@ -227,6 +227,43 @@ func TestBlockLearnAlpha(t *testing.T) {
 	}
 }
 
+// TestBlockLearnTerms learns the orders and coefficients of a two-term
+// block (with and without a short memory) in a model with dense layers:
+// every gradient, theirs included, against central differences of the
+// cost.
+func TestBlockLearnTerms(t *testing.T) {
+	for _, c := range []struct {
+		method fode.Method
+		memory int
+	}{{fode.GLImplicit, 0}, {fode.L1, 4}, {fode.GL, 0}} {
+		t.Run(fmt.Sprintf("%v/memory=%d", c.method, c.memory), func(t *testing.T) {
+			g := G.NewGraph()
+			x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{1, -1, 0.5, 0.2, 0.3, -0.7}))))
+			field, err := NewMLPField(3, 5, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			solve := fode.Options{Method: c.method, Orders: []float64{0.5, 0.9}, Coeffs: []float64{1, 0.6}, T: 1, Steps: 10, ShortMemory: c.memory, Tol: 1e-14}
+			block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: solve, LearnOrders: true, LearnCoeffs: true, Seed: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if block.Orders() == nil || block.Coeffs() == nil || len(block.Learnables()) != len(field.ParamShapes())+2 {
+				t.Fatalf("orders %v, coeffs %v, %d learnables", block.Orders(), block.Coeffs(), len(block.Learnables()))
+			}
+			d, err := NewDense(g, tensor.Float64, "d", 3, 2, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := G.Must(d.Fwd(G.Must(block.Fwd(x))))
+			m := &model{g: g, x: x, block: block, cost: G.Must(G.Sum(G.Must(G.Square(y))))}
+			m.learn = append(append(G.Nodes{x}, block.Learnables()...), d.Learnables()...)
+			_, grads := m.gradients(t)
+			m.fdCheck(t, grads, 4)
+		})
+	}
+}
+
 // TestBlockFloat32 runs the same model (same seed, same inputs) with
 // float32 and float64 nodes and compares the outputs and the gradients of
 // every learnable to 1e-5 relative: the adjoint block with float64 field
@@ -316,6 +353,11 @@ func TestBlockErrors(t *testing.T) {
 		{"bad alpha", mlp, BlockConfig{Solve: fode.Options{Method: fode.Rectangle, Alpha: 2, T: 1, Steps: 5}}, "alpha"},
 		{"unrolled implicit", mlp, BlockConfig{Solve: fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 5}, Grad: Unrolled}, "supports rect"},
 		{"unrolled learn alpha", mlp, BlockConfig{Solve: good.Solve, Grad: Unrolled, LearnAlpha: true}, "adjoint mode"},
+		{"unrolled learn orders", mlp, BlockConfig{Solve: good.Solve, Grad: Unrolled, LearnOrders: true}, "adjoint mode"},
+		{"unrolled short memory", mlp, BlockConfig{Solve: fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 10, ShortMemory: 3}, Grad: Unrolled}, "no short memory"},
+		{"learn orders without orders", mlp, BlockConfig{Solve: good.Solve, LearnOrders: true}, "initial orders"},
+		{"learn coeffs continuous", mlp, BlockConfig{Solve: fode.Options{Method: fode.GL, Orders: []float64{0.5}, T: 1, Steps: 10}, Grad: Continuous, LearnCoeffs: true}, "adjoint mode"},
+		{"bad orders", mlp, BlockConfig{Solve: fode.Options{Method: fode.GL, Orders: []float64{0.5, 2}, T: 1, Steps: 10}, LearnOrders: true}, "outside (0, 1]"},
 		{"dtype", mlp, BlockConfig{Solve: good.Solve, Dtype: tensor.Int}, "dtype"},
 		{"mode", mlp, BlockConfig{Solve: good.Solve, Grad: Mode(9)}, "mode"},
 	} {

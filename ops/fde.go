@@ -53,11 +53,11 @@ type fdeOp struct {
 	learnAlpha  bool
 	// terms is K, the length of the learnable orders and coefficients
 	// vectors (0 when neither is a node).
-	terms                     int
+	terms                    int
 	learnOrders, learnCoeffs bool
-	dtype                     tensor.Dtype
-	store       *solutionStore
-	out         *outBuf
+	dtype                    tensor.Dtype
+	store                    *solutionStore
+	out                      *outBuf
 	// keep is set once a backward pass may read the forward solution:
 	// by SymDiff (a gradient node exists) or by a first DoDiff (a
 	// LispMachine differentiates the graph). Until then the forward
