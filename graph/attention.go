@@ -193,6 +193,18 @@ func (op *attnOp) weights(in []G.Value) (k, q, p, w []float64, err error) {
 			return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask of %d values, want %d", op, len(mask), a.NNZ())
 		}
 	}
+	p, w, err = attnWeights(a, op.mirror, k, q, mask, d)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("graph: %v: %w", op, err)
+	}
+	return k, q, p, w, nil
+}
+
+// attnWeights returns the row softmax p of the scores ⟨K_i, Q_j⟩/√d of
+// the entries (i, j) of a, with the multipliers mask (nil: none) inside
+// the softmax, and the weights w: p itself, or √(p_k p_mirror[k]) when
+// mirror is not nil (SymSoftmax).
+func attnWeights(a *CSR, mirror []int, k, q, mask []float64, d int) (p, w []float64, err error) {
 	p = make([]float64, a.NNZ())
 	edgeDots(p, a.Ptr, a.Col, k, q, d)
 	scale := 1 / math.Sqrt(float64(d))
@@ -211,7 +223,7 @@ func (op *attnOp) weights(in []G.Value) (k, q, p, w []float64, err error) {
 			e := math.Exp(v - m)
 			if mask != nil {
 				if !(mask[lo+j] >= 0) || math.IsInf(mask[lo+j], 0) { // also NaN
-					return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask value %v at entry %d; want a finite, non-negative multiplier", op, mask[lo+j], lo+j)
+					return nil, nil, fmt.Errorf("mask value %v at entry %d; want a finite, non-negative multiplier", mask[lo+j], lo+j)
 				}
 				e *= mask[lo+j]
 			}
@@ -219,20 +231,20 @@ func (op *attnOp) weights(in []G.Value) (k, q, p, w []float64, err error) {
 			s += e
 		}
 		if !(s > 0) || math.IsInf(s, 0) {
-			return nil, nil, nil, nil, fmt.Errorf("graph: %v: the weights of row %d sum to %v (a mask that removes the whole row, or non-finite scores)", op, i, s)
+			return nil, nil, fmt.Errorf("the weights of row %d sum to %v (a mask that removes the whole row, or non-finite scores)", i, s)
 		}
 		for j := range row {
 			row[j] /= s
 		}
 	}
-	if op.norm != SymSoftmax {
-		return k, q, p, p, nil
+	if mirror == nil {
+		return p, p, nil
 	}
 	w = make([]float64, len(p))
-	for e, m := range op.mirror {
+	for e, m := range mirror {
 		w[e] = math.Sqrt(p[e] * p[m])
 	}
-	return k, q, p, w, nil
+	return p, w, nil
 }
 
 func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
@@ -255,9 +267,18 @@ func (op *attnOp) grads(in []G.Value, gv G.Value) (dk, dq []float64, err error) 
 	if err != nil || len(g) != len(w) {
 		return nil, nil, fmt.Errorf("graph: %v: weight cotangent of %d values, want %d (%v)", op, len(g), len(w), err)
 	}
+	dk, dq = attnGrads(op.sp.a, op.mirror, k, q, p, w, g, op.dk)
+	return dk, dq, nil
+}
+
+// attnGrads returns dK and dQ of attnWeights' weights w (with row
+// softmax p, from k and q) for the cotangent g of w. With u_k = p_k ∂L/∂p_k
+// (g_k w_k for the row softmax, ½ (g_k + g_k') w_k with a mirror), the
+// softmax's backward pass is ∂L/∂s_k = u_k - p_k Σ_row u.
+func attnGrads(a *CSR, mirror []int, k, q, p, w, g []float64, d int) (dk, dq []float64) {
 	u := make([]float64, len(w))
-	if op.norm == SymSoftmax {
-		for e, m := range op.mirror {
+	if mirror != nil {
+		for e, m := range mirror {
 			u[e] = 0.5 * (g[e] + g[m]) * w[e]
 		}
 	} else {
@@ -265,7 +286,6 @@ func (op *attnOp) grads(in []G.Value, gv G.Value) (dk, dq []float64, err error) 
 			u[e] = g[e] * w[e]
 		}
 	}
-	a, d := op.sp.a, op.dk
 	scale := 1 / math.Sqrt(float64(d))
 	dk, dq = make([]float64, len(k)), make([]float64, len(q))
 	for i := 0; i < a.Rows; i++ {
@@ -285,7 +305,7 @@ func (op *attnOp) grads(in []G.Value, gv G.Value) (dk, dq []float64, err error) 
 			}
 		}
 	}
-	return dk, dq, nil
+	return dk, dq
 }
 
 func (op *attnOp) ReturnsPtr() bool     { return false }

@@ -3,7 +3,11 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/floats"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -302,6 +306,182 @@ func checkState(name string, dim, np int, x, theta, other []float64) error {
 	}
 	if len(other) != len(x) {
 		return fmt.Errorf("graph: %s: slice of length %d, want %d", name, len(other), len(x))
+	}
+	return nil
+}
+
+// AttentionDiffusion is the diffusion field whose edge weights are
+// recomputed from the state at every evaluation (GRAND-nl; FROND's
+// F-GRAND-nl with α < 1):
+//
+//	f(X; W_K, W_Q) = (A(w(X)) - I) X,   w(X) = attention(X W_K, X W_Q),
+//
+// with the scaled dot-product attention of EdgeAttentionWith (row softmax
+// or its symmetric normalisation) on a fixed pattern, X of shape (n, d)
+// and the key and query projections W_K, W_Q of shape (d, d_k) as θ (W_K
+// first, row-major). Its VJP differentiates through the attention: x̄ =
+// (A(w)ᵀ - I) v + dK W_Kᵀ + dQ W_Qᵀ and θ̄ += (Xᵀ dK, Xᵀ dQ), where dK and
+// dQ are the attention's gradients for the cotangent ⟨v_i, x_j⟩ of the
+// weight of entry (i, j).
+type AttentionDiffusion struct {
+	sp     *sparse
+	d, dk  int
+	mirror []int // SymSoftmax: the index of entry (j, i) for entry (i, j)
+}
+
+// NewAttentionDiffusion returns the field on the pattern of a square
+// matrix (its values are ignored; every row needs an entry, normally a
+// self-loop) for d features per node and key dimension dk.
+func NewAttentionDiffusion(pattern *CSR, d, dk int, norm AttentionNorm) (*AttentionDiffusion, error) {
+	if err := pattern.Validate(); err != nil {
+		return nil, fmt.Errorf("graph: NewAttentionDiffusion: %w", err)
+	}
+	if pattern.Rows != pattern.Cols || pattern.Rows == 0 {
+		return nil, errors.New("graph: NewAttentionDiffusion needs a non-empty square pattern")
+	}
+	if d < 1 || dk < 1 {
+		return nil, fmt.Errorf("graph: NewAttentionDiffusion: %d features per node and key dimension %d; want at least 1", d, dk)
+	}
+	if norm != RowSoftmax && norm != SymSoftmax {
+		return nil, fmt.Errorf("graph: NewAttentionDiffusion: unknown normalisation %v", norm)
+	}
+	for i := 0; i < pattern.Rows; i++ {
+		if pattern.Ptr[i+1] == pattern.Ptr[i] {
+			return nil, fmt.Errorf("graph: NewAttentionDiffusion: node %d has no neighbours (add self-loops)", i)
+		}
+	}
+	sp, err := newSparse(pattern, true)
+	if err != nil {
+		return nil, err
+	}
+	f := &AttentionDiffusion{sp: sp, d: d, dk: dk}
+	if norm == SymSoftmax {
+		if !slices.Equal(sp.a.Ptr, sp.t.Ptr) || !slices.Equal(sp.a.Col, sp.t.Col) {
+			return nil, errors.New("graph: NewAttentionDiffusion: the symmetric normalisation needs a symmetric pattern")
+		}
+		f.mirror = sp.perm
+	}
+	return f, nil
+}
+
+// Dim returns n·d.
+func (f *AttentionDiffusion) Dim() int { return f.sp.a.Rows * f.d }
+
+// NumParams returns 2·d·d_k.
+func (f *AttentionDiffusion) NumParams() int { return 2 * f.d * f.dk }
+
+// ParamShapes returns the shapes (d, d_k) of W_K and W_Q.
+func (f *AttentionDiffusion) ParamShapes() []tensor.Shape {
+	return []tensor.Shape{{f.d, f.dk}, {f.d, f.dk}}
+}
+
+// Init draws W_K and W_Q uniformly from ±√(6/(d + d_k)) (Glorot).
+func (f *AttentionDiffusion) Init(theta []float64, rng *rand.Rand) error {
+	if len(theta) != f.NumParams() {
+		return fmt.Errorf("graph: AttentionDiffusion.Init: θ of length %d, want %d", len(theta), f.NumParams())
+	}
+	if rng == nil {
+		return errors.New("graph: AttentionDiffusion.Init needs a random source")
+	}
+	lim := math.Sqrt(6 / float64(f.d+f.dk))
+	for i := range theta {
+		theta[i] = lim * (2*rng.Float64() - 1)
+	}
+	return nil
+}
+
+// attention returns K = X W_K, Q = X W_Q and the attention's row softmax
+// p and weights w for one n × d state x.
+func (f *AttentionDiffusion) attention(x, theta []float64) (k, q, p, w []float64, err error) {
+	n, d, dk := f.sp.a.Rows, f.d, f.dk
+	k, q = make([]float64, n*dk), make([]float64, n*dk)
+	wk, wq := theta[:d*dk], theta[d*dk:]
+	for i := range n {
+		xi, ki, qi := x[i*d:(i+1)*d], k[i*dk:(i+1)*dk], q[i*dk:(i+1)*dk]
+		for c, v := range xi {
+			if v == 0 {
+				continue
+			}
+			floats.AddScaled(ki, v, wk[c*dk:(c+1)*dk])
+			floats.AddScaled(qi, v, wq[c*dk:(c+1)*dk])
+		}
+	}
+	p, w, err = attnWeights(f.sp.a, f.mirror, k, q, nil, dk)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("graph: AttentionDiffusion: %w", err)
+	}
+	return k, q, p, w, nil
+}
+
+// Eval writes (A(w(X)) - I) X for every n·d block of x into dst.
+func (f *AttentionDiffusion) Eval(dst []float64, _ float64, x, theta []float64) error {
+	if err := checkState("AttentionDiffusion", f.Dim(), f.NumParams(), x, theta, dst); err != nil {
+		return err
+	}
+	a, n := f.sp.a, f.Dim()
+	for r := 0; r < len(x); r += n {
+		_, _, _, w, err := f.attention(x[r:r+n], theta)
+		if err != nil {
+			return err
+		}
+		diffuse(dst[r:r+n], a.Ptr, a.Col, w, x[r:r+n], f.d)
+	}
+	return nil
+}
+
+// VJP overwrites xbar with (∂f/∂x)ᵀ v and adds (∂f/∂θ)ᵀ v into thetabar
+// (see the type's doc).
+func (f *AttentionDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, v []float64) error {
+	if err := checkState("AttentionDiffusion", f.Dim(), f.NumParams(), x, theta, v); err != nil {
+		return err
+	}
+	if xbar != nil && len(xbar) != len(x) {
+		return fmt.Errorf("graph: AttentionDiffusion.VJP: xbar of length %d, want %d", len(xbar), len(x))
+	}
+	if thetabar != nil && len(thetabar) != len(theta) {
+		return fmt.Errorf("graph: AttentionDiffusion.VJP: thetabar of length %d, want %d", len(thetabar), len(theta))
+	}
+	if xbar == nil && thetabar == nil {
+		return nil
+	}
+	a, t, n, d, dk := f.sp.a, f.sp.t, f.Dim(), f.d, f.dk
+	wk, wq := theta[:d*dk], theta[d*dk:]
+	gw := make([]float64, a.NNZ())
+	tv := make([]float64, a.NNZ())
+	for r := 0; r < len(x); r += n {
+		xr, vr := x[r:r+n], v[r:r+n]
+		k, q, p, w, err := f.attention(xr, theta)
+		if err != nil {
+			return err
+		}
+		edgeDots(gw, a.Ptr, a.Col, vr, xr, d)
+		dK, dQ := attnGrads(a, f.mirror, k, q, p, w, gw, dk)
+		if xbar != nil {
+			xb := xbar[r : r+n]
+			for e, pe := range f.sp.perm {
+				tv[e] = w[pe]
+			}
+			diffuse(xb, t.Ptr, t.Col, tv, vr, d)
+			for i := range a.Rows {
+				xi, dki, dqi := xb[i*d:(i+1)*d], dK[i*dk:(i+1)*dk], dQ[i*dk:(i+1)*dk]
+				for c := range xi {
+					xi[c] += floats.Dot(wk[c*dk:(c+1)*dk], dki) + floats.Dot(wq[c*dk:(c+1)*dk], dqi)
+				}
+			}
+		}
+		if thetabar != nil {
+			tk, tq := thetabar[:d*dk], thetabar[d*dk:]
+			for i := range a.Rows {
+				xi, dki, dqi := xr[i*d:(i+1)*d], dK[i*dk:(i+1)*dk], dQ[i*dk:(i+1)*dk]
+				for c, xv := range xi {
+					if xv == 0 {
+						continue
+					}
+					floats.AddScaled(tk[c*dk:(c+1)*dk], xv, dki)
+					floats.AddScaled(tq[c*dk:(c+1)*dk], xv, dqi)
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -476,8 +477,30 @@ func TestFieldVJP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []fode.Field{lin, edge} {
-		x, v := randVec(rng, f.Dim()), randVec(rng, f.Dim())
+	sym, err := Symmetrize(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern, err := NormalizeSym(sym) // A + I: every row has an entry
+	if err != nil {
+		t.Fatal(err)
+	}
+	attRow, err := NewAttentionDiffusion(pattern, 2, 3, RowSoftmax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attSym, err := NewAttentionDiffusion(pattern, 3, 2, SymSoftmax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []fode.Field{lin, edge, attRow, attSym} {
+		// Two states in a row for the attention fields: each block gets
+		// its own attention.
+		rows := 1
+		if _, ok := f.(*AttentionDiffusion); ok {
+			rows = 2
+		}
+		x, v := randVec(rng, rows*f.Dim()), randVec(rng, rows*f.Dim())
 		th := randVec(rng, f.NumParams())
 		xbar, tbar := make([]float64, len(x)), make([]float64, len(th))
 		if err := f.VJP(xbar, tbar, 0, x, th, v); err != nil {
@@ -511,6 +534,96 @@ func TestFieldVJP(t *testing.T) {
 				t.Fatalf("%T thetabar[%d] = %v, fd %v", f, i, tbar[i], fd)
 			}
 		}
+	}
+}
+
+// TestAttentionDiffusion: the state-dependent attention field with
+// equal keys (W_K = 0) is the diffusion on the normalised pattern
+// (D⁻¹(A+I) for the row softmax, NormalizeSym's matrix for the symmetric
+// one); Init fills θ; bad arguments are errors.
+func TestAttentionDiffusion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	a := randomCSR(t, rng, 7, 7, 0.3)
+	sym, err := Symmetrize(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahat, err := NormalizeSym(sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arw, err := NormalizeRW(sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const d, dk = 3, 2
+	for _, tc := range []struct {
+		norm AttentionNorm
+		want *CSR
+	}{{RowSoftmax, arw}, {SymSoftmax, ahat}} {
+		f, err := NewAttentionDiffusion(ahat, d, dk, tc.norm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Dim() != 7*d || f.NumParams() != 2*d*dk || len(f.ParamShapes()) != 2 {
+			t.Fatalf("Dim %d, NumParams %d, shapes %v", f.Dim(), f.NumParams(), f.ParamShapes())
+		}
+		th := make([]float64, f.NumParams())
+		if err := f.Init(th, rand.New(rand.NewPCG(1, 1))); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(th, make([]float64, len(th))) {
+			t.Error("Init left θ at zero")
+		}
+		for i := range d * dk {
+			th[i] = 0 // W_K = 0: every score is 0
+		}
+		lin, err := NewLinearDiffusion(tc.want, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randVec(rng, f.Dim())
+		got, want := make([]float64, len(x)), make([]float64, len(x))
+		if err := f.Eval(got, 0, x, th); err != nil {
+			t.Fatal(err)
+		}
+		if err := lin.Eval(want, 0, x, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Fatalf("%v: f(x)[%d] = %v, want %v", tc.norm, i, got[i], want[i])
+			}
+		}
+		if err := f.Eval(got, 0, x, th[1:]); err == nil {
+			t.Error("short θ accepted")
+		}
+		if err := f.VJP(make([]float64, 2), nil, 0, x, th, x); err == nil {
+			t.Error("short xbar accepted")
+		}
+		if err := f.Init(th, nil); err == nil {
+			t.Error("Init without a random source accepted")
+		}
+	}
+	if _, err := NewAttentionDiffusion(ahat, 0, 2, RowSoftmax); err == nil {
+		t.Error("d = 0 accepted")
+	}
+	if _, err := NewAttentionDiffusion(ahat, 2, 2, AttentionNorm(7)); err == nil {
+		t.Error("unknown normalisation accepted")
+	}
+	noSelf, err := NewCSR(2, 2, []int{0, 1, 1}, []int{1}, []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewAttentionDiffusion(noSelf, 2, 2, RowSoftmax); err == nil || !strings.Contains(err.Error(), "no neighbours") {
+		t.Errorf("a row without entries: %v", err)
+	}
+	asym, err := NewCSR(2, 2, []int{0, 2, 3}, []int{0, 1, 1}, []float64{1, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewAttentionDiffusion(asym, 2, 2, SymSoftmax); err == nil || !strings.Contains(err.Error(), "symmetric") {
+		t.Errorf("an asymmetric pattern with SymSoftmax: %v", err)
 	}
 }
 

@@ -56,12 +56,12 @@ import (
 
 type config struct {
 	data, split, method, field, norm, history string
-	attnNorm, diffuse                         string
+	attnNorm, attnFrom, diffuse, selectBy     string
 	dtype, cpuProfile, memProfile             string
 	runs, steps, hidden, epochs, patience     int
 	attnDim, perClass, nVal, nTest            int
 	alpha, T, lr, wd, inDrop, drop, attnDrop  float64
-	consistency, temp                         float64
+	consistency, temp, ema, wdDec, smooth     float64
 	seed                                      uint64
 	lcc, json, quiet, rowNorm, learnAlpha     bool
 	attnClean                                 bool
@@ -131,8 +131,13 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.attnNorm, "attn-norm", "sym", "normalisation of the attention weights: row (softmax over each node's neighbours) or sym (geometric mean of both directions' softmaxes)")
 	fs.Float64Var(&c.lr, "lr", 0.02, "Adam learning rate")
 	fs.Float64Var(&c.wd, "wd", 5e-3, "weight decay (L2, added to the gradient)")
+	fs.Float64Var(&c.wdDec, "wd-dec", -1, "weight decay of the decoder; negative: the same as -wd")
+	fs.Float64Var(&c.smooth, "label-smoothing", 0, "label smoothing of the training targets, in [0, 1)")
+	fs.Float64Var(&c.ema, "ema", 0, "evaluate (and take the consistency targets from) an exponential moving average of the weights with this decay, in [0, 1); 0: the weights themselves")
+	fs.StringVar(&c.selectBy, "select", "acc", "epoch selection and early stopping on the validation nodes: acc (accuracy), loss (cross-entropy) or acc-loss (accuracy, ties broken by the loss)")
 	fs.Float64Var(&c.inDrop, "input-dropout", 0.6, "dropout on the input features")
 	fs.Float64Var(&c.drop, "dropout", 0.2, "dropout before the decoder")
+	fs.StringVar(&c.attnFrom, "attn-from", "encoding", "what the attention field's weights are computed from: encoding (once, from the encoder's output: F-GRAND-l) or state (from the FDE's state at every evaluation of the field: F-GRAND-nl)")
 	fs.BoolVar(&c.attnClean, "attn-clean", false, "compute the attention from the encoding without input dropout")
 	fs.Float64Var(&c.attnDrop, "attn-dropout", 0, "dropout on the attention weights (attention field)")
 	fs.Float64Var(&c.consistency, "consistency", 0.5, "weight of the consistency loss on the unlabelled nodes (cross-entropy against the sharpened predictions of the last epoch); 0: none")
@@ -165,8 +170,12 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-epochs %d outside [1, %d]", c.epochs, maxEpochs)
 	case c.patience < 0 || c.every < 0 || c.perClass < 1 || c.nVal < 0 || c.nTest < 0:
 		return c, errors.New("-patience, -every, -val and -test must not be negative and -per-class must be at least 1")
-	case !(c.lr > 0) || math.IsInf(c.lr, 0) || !(c.wd >= 0) || math.IsInf(c.wd, 0):
-		return c, errors.New("-lr must be positive and -wd not negative")
+	case !(c.lr > 0) || math.IsInf(c.lr, 0) || !(c.wd >= 0) || math.IsInf(c.wd, 0) || math.IsNaN(c.wdDec) || math.IsInf(c.wdDec, 0):
+		return c, errors.New("-lr must be positive, -wd not negative and -wd-dec finite")
+	case !(c.ema >= 0 && c.ema < 1) || !(c.smooth >= 0 && c.smooth < 1): // also NaN
+		return c, errors.New("-ema and -label-smoothing must lie in [0, 1)")
+	case c.selectBy != "acc" && c.selectBy != "loss" && c.selectBy != "acc-loss":
+		return c, fmt.Errorf("-select %q: want acc, loss or acc-loss", c.selectBy)
 	case !(c.inDrop >= 0 && c.inDrop < 1 && c.drop >= 0 && c.drop < 1 && c.attnDrop >= 0 && c.attnDrop < 1): // also NaN
 		return c, errors.New("dropout rates must lie in [0, 1)")
 	case !(c.consistency >= 0) || math.IsInf(c.consistency, 0) || !(c.temp > 0) || math.IsInf(c.temp, 0):
@@ -179,6 +188,10 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-diffuse %q: want hidden or logits", c.diffuse)
 	case c.norm != "sym" && c.norm != "rw":
 		return c, fmt.Errorf("-norm %q: want sym or rw", c.norm)
+	case c.attnFrom != "encoding" && c.attnFrom != "state":
+		return c, fmt.Errorf("-attn-from %q: want encoding or state", c.attnFrom)
+	case c.attnFrom == "state" && (c.attnDrop > 0 || c.attnClean):
+		return c, errors.New("-attn-dropout and -attn-clean apply to the attention computed from the encoding, not to -attn-from state")
 	}
 	m, err := fode.ParseMethod(c.method)
 	if err != nil {

@@ -32,13 +32,20 @@ func coraFixture(t *testing.T) string {
 // line; it is a smoke test, not an accuracy check.
 func TestRunSmoke(t *testing.T) {
 	data := coraFixture(t)
-	for _, tc := range []struct{ field, dtype, diffuse string }{{"linear", "float32", "hidden"}, {"attention", "float32", "hidden"},
-		{"linear", "float64", "hidden"}, {"linear", "float32", "logits"}, {"attention", "float64", "logits"}} {
+	for _, tc := range []struct {
+		field, dtype, diffuse string
+		extra                 []string
+	}{{"linear", "float32", "hidden", nil}, {"attention", "float32", "hidden", nil},
+		{"linear", "float64", "hidden", []string{"-select", "loss", "-ema", "0.9", "-learn-alpha"}},
+		{"linear", "float32", "logits", []string{"-select", "acc-loss", "-wd-dec", "0", "-label-smoothing", "0.1"}},
+		{"attention", "float64", "logits", []string{"-ema", "0.5", "-learn-alpha"}},
+		{"attention", "float32", "logits", []string{"-attn-from", "state", "-learn-alpha"}},
+		{"attention", "float64", "hidden", []string{"-attn-from", "state", "-attn-norm", "row"}}} {
 		field := tc.field
-		t.Run(field+"/"+tc.dtype+"/"+tc.diffuse, func(t *testing.T) {
+		t.Run(field+"/"+tc.dtype+"/"+tc.diffuse+strings.Join(tc.extra, ""), func(t *testing.T) {
 			var out, errb bytes.Buffer
-			args := []string{"-data", data, "-runs", "1", "-epochs", "3", "-patience", "0", "-T", "2", "-steps", "2", "-hidden", "8",
-				"-field", field, "-dtype", tc.dtype, "-diffuse", tc.diffuse, "-consistency", "0.5", "-json", "-quiet"}
+			args := append([]string{"-data", data, "-runs", "1", "-epochs", "3", "-patience", "0", "-T", "2", "-steps", "2", "-hidden", "8",
+				"-field", field, "-dtype", tc.dtype, "-diffuse", tc.diffuse, "-consistency", "0.5", "-json", "-quiet"}, tc.extra...)
 			if err := run(args, &out, &errb); err != nil {
 				t.Fatalf("%v\n%s", err, errb.String())
 			}
@@ -126,6 +133,88 @@ func TestClampAlpha(t *testing.T) {
 	}
 }
 
+// TestSelection: the three -select criteria, the cross-entropy of
+// evaluate, and a NaN loss never selected.
+func TestSelection(t *testing.T) {
+	logits := []float64{2, 0, 0, 1, 1, 1} // three nodes, two classes
+	s := evaluate(logits, 2, []int{0, 1, 1}, []int{0, 1, 2})
+	want := (math.Log(1+math.Exp(-2)) + math.Log(1+math.Exp(-1)) + math.Log(2)) / 3
+	if math.Abs(s.acc-2.0/3) > 1e-15 || math.Abs(s.loss-want) > 1e-12 {
+		t.Errorf("evaluate = %+v, want accuracy 2/3 and loss %v", s, want)
+	}
+	if e := evaluate(logits, 2, []int{0, 1, 1}, nil); e.acc != 0 || e.loss != 0 {
+		t.Errorf("evaluate of no nodes = %+v", e)
+	}
+	start := score{acc: -1}
+	for _, tc := range []struct {
+		s, best score
+		by      string
+		want    bool
+	}{
+		{score{0.5, 1}, start, "acc", true},
+		{score{0.5, 1}, start, "loss", true},
+		{score{0.5, math.NaN()}, start, "loss", false},
+		{score{0.5, 1}, start, "acc-loss", true},
+		{score{0.8, 0.9}, score{0.8, 1}, "acc", false},
+		{score{0.8, 0.9}, score{0.8, 1}, "acc-loss", true},
+		{score{0.8, 1.1}, score{0.8, 1}, "acc-loss", false},
+		{score{0.7, 0.5}, score{0.8, 1}, "acc-loss", false},
+		{score{0.7, 0.5}, score{0.8, 1}, "loss", true},
+		{score{0.9, 1.5}, score{0.8, 1}, "loss", false},
+		{score{0.9, math.NaN()}, score{0.8, 1}, "loss", false},
+	} {
+		if got := tc.s.better(tc.best, tc.by); got != tc.want {
+			t.Errorf("%+v better than %+v by %s = %v, want %v", tc.s, tc.best, tc.by, got, tc.want)
+		}
+	}
+}
+
+// TestEMA: the average starts at the first values, moves by 1 - decay
+// towards later ones, and setParams writes it into tensors and scalars.
+func TestEMA(t *testing.T) {
+	g := G.NewGraph()
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		one, half := any(1.0), any(0.5)
+		if dt == tensor.Float32 {
+			one, half = float32(1), float32(0.5)
+		}
+		v := G.NewVector(g, dt, G.WithShape(2), G.WithName("v"+dt.String()), G.WithInit(G.Ones()))
+		a := G.NewScalar(g, dt, G.WithName("a"+dt.String()), G.WithValue(one))
+		nodes := G.Nodes{v, a}
+		ema, err := updateEMA(nil, nodes, 0.9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := G.Let(a, half); err != nil {
+			t.Fatal(err)
+		}
+		if ema, err = updateEMA(ema, nodes, 0.9); err != nil {
+			t.Fatal(err)
+		}
+		if ema[0][0] != 1 || ema[0][1] != 1 || math.Abs(ema[1][0]-0.95) > 1e-15 {
+			t.Fatalf("%v: averages %v, want [[1 1] [0.95]]", dt, ema)
+		}
+		ema[0][1] = 3
+		if err := setParams(nodes, ema); err != nil {
+			t.Fatal(err)
+		}
+		vv, _ := ops.Float64s(v.Value())
+		av, _ := ops.Float64s(a.Value())
+		if vv[0] != 1 || vv[1] != 3 || math.Abs(av[0]-0.95) > 1e-7 {
+			t.Errorf("%v: set %v and %v", dt, vv, av)
+		}
+		if err := setParams(nodes, ema[:1]); err == nil {
+			t.Error("setParams accepted too few values")
+		}
+		if err := setParams(G.Nodes{a}, [][]float64{{1, 2}}); err == nil {
+			t.Error("setParams wrote two values into a scalar")
+		}
+		if _, err := updateEMA([][]float64{{1}, {1}}, nodes, 0.9); err == nil {
+			t.Error("updateEMA accepted averages of the wrong length")
+		}
+	}
+}
+
 // TestTeacherTargets: the rows of the unlabelled nodes hold weight/|U|
 // times softmax(logits/temp); the training rows are left alone; NaN
 // logits are an error.
@@ -197,6 +286,15 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-temp", "0"}, "-temp"},
 		{[]string{"-attn-dropout", "-0.1"}, "dropout"},
 		{[]string{"-learn-alpha", "-method", "euler", "-alpha", "1"}, "-learn-alpha needs a fractional method"},
+		{[]string{"-select", "val"}, "-select"},
+		{[]string{"-ema", "1"}, "-ema"},
+		{[]string{"-ema", "NaN"}, "-ema"},
+		{[]string{"-label-smoothing", "-0.1"}, "-label-smoothing"},
+		{[]string{"-wd-dec", "NaN"}, "-wd-dec"},
+		{[]string{"-wd-dec", "Inf"}, "-wd-dec"},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-attn-from", "keys"}, "-attn-from"},
+		{[]string{"-field", "attention", "-attn-from", "state", "-attn-dropout", "0.2"}, "-attn-from state"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

@@ -80,7 +80,8 @@ type net struct {
 	attn           *G.Node // the attention weights (attention field only)
 	target         *G.Node // one-hot labels of the training nodes / |train|
 	logits, loss   *G.Node
-	learn          G.Nodes
+	learn          G.Nodes // encP, decP and α (when learned), in this order
+	encP, decP     G.Nodes // the encoder's (with the attention's) and the decoder's weights
 	inKeep, keep   float64
 	nnzIn, nodes   int
 	classes, featD int
@@ -97,7 +98,7 @@ func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, 
 	if err != nil {
 		return nil, err
 	}
-	n.learn = append(n.learn, wk.W, wq.W)
+	n.encP = append(n.encP, wk.W, wq.W)
 	src := h0
 	if train && n.inMask != nil && c.attnClean {
 		// The attention sees the encoding without input dropout, as the
@@ -158,7 +159,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	}
 	brow := G.Must(G.Reshape(enc.B, tensor.Shape{1, c.hidden}))
 	h0 = G.Must(G.BroadcastAdd(h0, brow, nil, []byte{0}))
-	n.learn = append(n.learn, enc.Learnables()...)
+	n.encP = append(n.encP, enc.Learnables()...)
 
 	method, _ := fode.ParseMethod(c.method)
 	hist, _ := parseHistory(c.history)
@@ -180,6 +181,29 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 			n.alpha = block.Alpha()
 			return block.Fwd(x)
 		case "attention":
+			if c.attnFrom == "state" {
+				// The attention recomputed from the state at every
+				// evaluation of the field (F-GRAND-nl).
+				norm, err := graph.ParseAttentionNorm(c.attnNorm)
+				if err != nil {
+					return nil, err
+				}
+				field, err := graph.NewAttentionDiffusion(p.pattern, d, c.attnDim, norm)
+				if err != nil {
+					return nil, err
+				}
+				block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha})
+				if err != nil {
+					return nil, err
+				}
+				n.alpha = block.Alpha()
+				for _, l := range block.Learnables() {
+					if l != n.alpha {
+						n.encP = append(n.encP, l)
+					}
+				}
+				return block.Fwd(x)
+			}
 			w, err := n.attention(c, p, g, dt, h0, enc, brow, seed, train)
 			if err != nil {
 				return nil, err
@@ -218,7 +242,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	if err != nil {
 		return nil, err
 	}
-	n.learn = append(n.learn, dec.Learnables()...)
+	n.decP = append(n.decP, dec.Learnables()...)
 	if n.logits, err = dec.Fwd(z); err != nil {
 		return nil, err
 	}
@@ -227,6 +251,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 			return nil, err
 		}
 	}
+	n.learn = append(append(G.Nodes{}, n.encP...), n.decP...)
 	if n.alpha != nil {
 		n.learn = append(n.learn, n.alpha) // last: trainRun steps it apart
 	}
@@ -368,7 +393,11 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	tgt := make([]float64, tr.target.Shape().TotalSize())
 	isTrain := make([]bool, p.ds.Nodes())
 	for _, i := range split.Train {
-		tgt[i*tr.classes+p.ds.Labels[i]] = 1 / float64(len(split.Train))
+		row := tgt[i*tr.classes : (i+1)*tr.classes]
+		for k := range row {
+			row[k] = c.smooth / float64(tr.classes) / float64(len(split.Train))
+		}
+		row[p.ds.Labels[i]] += (1 - c.smooth) / float64(len(split.Train))
 		isTrain[i] = true
 	}
 	if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
@@ -378,25 +407,39 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	defer vm.Close()
 	evm := G.NewTapeMachine(ev.g)
 	defer evm.Close()
-	solver := G.NewAdamSolver(G.WithLearnRate(c.lr), G.WithL2Reg(c.wd))
-	// A learned α takes Adam steps of its own, without weight decay (which
-	// would pull it towards 0), and is kept in the solver's range (0, 1].
-	weights := tr.learn
-	var alphaSolver *G.AdamSolver
-	if tr.alpha != nil {
-		weights = tr.learn[:len(tr.learn)-1]
-		alphaSolver = G.NewAdamSolver(G.WithLearnRate(c.lr))
+	// The encoder (with the attention's projections) and the decoder take
+	// Adam steps with their own weight decay; a learned α takes steps of
+	// its own, without weight decay (which would pull it towards 0), and
+	// is kept in the solver's range (0, 1].
+	wdDec := c.wd
+	if c.wdDec >= 0 {
+		wdDec = c.wdDec
 	}
+	groups := []struct {
+		solver *G.AdamSolver
+		nodes  G.Nodes
+	}{
+		{G.NewAdamSolver(G.WithLearnRate(c.lr), G.WithL2Reg(c.wd)), tr.encP},
+		{G.NewAdamSolver(G.WithLearnRate(c.lr), G.WithL2Reg(wdDec)), tr.decP},
+	}
+	if tr.alpha != nil {
+		groups = append(groups, struct {
+			solver *G.AdamSolver
+			nodes  G.Nodes
+		}{G.NewAdamSolver(G.WithLearnRate(c.lr)), G.Nodes{tr.alpha}})
+	}
+	var ema [][]float64 // the averaged weights (-ema)
 	rng := rand.New(rand.NewPCG(seed, 0x636f7261))
 	res.val = -1
 	since := 0
+	best := score{acc: -1}
 	// The held-out validation estimate: the epoch is chosen on one half of
 	// the validation nodes and scored on the other, both ways round.
 	var halves [2][]int
 	for i, v := range split.Val {
 		halves[i%2] = append(halves[i%2], v)
 	}
-	bestHalf, otherHalf := [2]float64{-1, -1}, [2]float64{}
+	bestHalf, otherHalf := [2]score{{acc: -1}, {acc: -1}}, [2]float64{}
 	defer func() { res.heldout = (otherHalf[0] + otherHalf[1]) / 2 }()
 	for epoch := 1; epoch <= c.epochs; epoch++ {
 		start := time.Now()
@@ -414,13 +457,12 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		if !(loss <= maxLoss) { // also NaN
 			return res, fmt.Errorf("epoch %d: training diverged: the loss is %v (it starts near ln(classes) ≈ 2); lower -lr or -T", epoch, loss)
 		}
-		if err := solver.Step(G.NodesToValueGrads(weights)); err != nil {
-			return res, err
-		}
-		if alphaSolver != nil {
-			if err := alphaSolver.Step(G.NodesToValueGrads(G.Nodes{tr.alpha})); err != nil {
-				return res, fmt.Errorf("epoch %d: α step: %w", epoch, err)
+		for _, gr := range groups {
+			if err := gr.solver.Step(G.NodesToValueGrads(gr.nodes)); err != nil {
+				return res, fmt.Errorf("epoch %d: optimizer step: %w", epoch, err)
 			}
+		}
+		if tr.alpha != nil {
 			if res.alpha, err = clampAlpha(tr.alpha); err != nil {
 				return res, fmt.Errorf("epoch %d: %w", epoch, err)
 			}
@@ -428,7 +470,17 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		vm.Reset()
 		res.trainSeconds += time.Since(start).Seconds()
 		res.epochs++
-		if err := copyParams(ev, tr); err != nil {
+		if c.ema > 0 {
+			// Bias-corrected start: the average of the first epochs
+			// weighs them (almost) equally.
+			if ema, err = updateEMA(ema, tr.learn, min(c.ema, float64(epoch)/float64(epoch+1))); err != nil {
+				return res, err
+			}
+			err = setParams(ev.learn, ema)
+		} else {
+			err = copyParams(ev, tr)
+		}
+		if err != nil {
 			return res, err
 		}
 		if err := evm.RunAll(); err != nil {
@@ -446,17 +498,18 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 				return res, err
 			}
 		}
-		val := accuracy(logits, ev.classes, p.ds.Labels, split.Val)
-		test := accuracy(logits, ev.classes, p.ds.Labels, split.Test)
+		labels := p.ds.Labels
+		val := evaluate(logits, ev.classes, labels, split.Val)
+		test := accuracy(logits, ev.classes, labels, split.Test)
 		for h := range halves {
-			acc := accuracy(logits, ev.classes, p.ds.Labels, halves[h])
-			if acc > bestHalf[h] {
-				bestHalf[h], otherHalf[h] = acc, accuracy(logits, ev.classes, p.ds.Labels, halves[1-h])
+			if s := evaluate(logits, ev.classes, labels, halves[h]); s.better(bestHalf[h], c.selectBy) {
+				bestHalf[h], otherHalf[h] = s, accuracy(logits, ev.classes, labels, halves[1-h])
 			}
 		}
 		evm.Reset()
-		if val > res.val {
-			res.val, res.test, res.epoch, res.bestAlpha = val, test, epoch, res.alpha
+		if val.better(best, c.selectBy) {
+			best = val
+			res.val, res.test, res.epoch, res.bestAlpha = val.acc, test, epoch, res.alpha
 			since = 0
 		} else {
 			since++
@@ -473,14 +526,111 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 				}
 				learned += fmt.Sprintf(", attention: self %.3f, largest %.3f", self, peak)
 			}
-			fmt.Fprintf(progress, "run %d epoch %d: loss %.4f, train %.1f%%, val %.2f%%, test %.2f%% (best val %.2f%% at %d)%s\n",
-				r+1, epoch, loss, 100*accuracy(logits, ev.classes, p.ds.Labels, split.Train), 100*val, 100*test, 100*res.val, res.epoch, learned)
+			fmt.Fprintf(progress, "run %d epoch %d: loss %.4f, train %.1f%%, val %.2f%% (loss %.4f), test %.2f%% (best val %.2f%% at %d)%s\n",
+				r+1, epoch, loss, 100*accuracy(logits, ev.classes, labels, split.Train), 100*val.acc, val.loss, 100*test, 100*res.val, res.epoch, learned)
 		}
 		if c.patience > 0 && since >= c.patience {
 			break
 		}
 	}
 	return res, nil
+}
+
+// score is the accuracy and mean cross-entropy of a set of nodes.
+type score struct{ acc, loss float64 }
+
+// evaluate returns the accuracy and the mean cross-entropy of the nodes idx.
+func evaluate(logits []float64, classes int, labels, idx []int) score {
+	s := score{acc: accuracy(logits, classes, labels, idx)}
+	if len(idx) == 0 {
+		return s
+	}
+	for _, i := range idx {
+		row := logits[i*classes : (i+1)*classes]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = max(m, v)
+		}
+		z := 0.0
+		for _, v := range row {
+			z += math.Exp(v - m)
+		}
+		s.loss += m + math.Log(z) - row[labels[i]]
+	}
+	s.loss /= float64(len(idx))
+	return s
+}
+
+// better reports whether s beats the best score so far under the -select
+// criterion: a higher accuracy (acc), a lower loss (loss), or a higher
+// accuracy with ties broken by a lower loss (acc-loss). A NaN loss never
+// wins on the loss.
+func (s score) better(best score, by string) bool {
+	switch by {
+	case "loss":
+		return s.loss < best.loss || (best.acc < 0 && !math.IsNaN(s.loss))
+	case "acc-loss":
+		return s.acc > best.acc || (s.acc == best.acc && s.loss < best.loss)
+	}
+	return s.acc > best.acc
+}
+
+// updateEMA moves the averages ema (nil on the first call) towards the
+// values of the nodes: ema ← decay·ema + (1 - decay)·value.
+func updateEMA(ema [][]float64, nodes G.Nodes, decay float64) ([][]float64, error) {
+	if ema == nil {
+		ema = make([][]float64, len(nodes))
+	}
+	for i, n := range nodes {
+		v, err := ops.Float64s(n.Value())
+		if err != nil {
+			return nil, fmt.Errorf("averaging %s: %w", n.Name(), err)
+		}
+		if ema[i] == nil {
+			ema[i] = append([]float64(nil), v...)
+			continue
+		}
+		if len(v) != len(ema[i]) {
+			return nil, fmt.Errorf("averaging %s: %d values, want %d", n.Name(), len(v), len(ema[i]))
+		}
+		for k, x := range v {
+			ema[i][k] = decay*ema[i][k] + (1-decay)*x
+		}
+	}
+	return ema, nil
+}
+
+// setParams writes vals into the values of the nodes (tensors or scalars).
+func setParams(nodes G.Nodes, vals [][]float64) error {
+	if len(nodes) != len(vals) {
+		return fmt.Errorf("setting %d parameters from %d values", len(nodes), len(vals))
+	}
+	for i, n := range nodes {
+		var err error
+		switch v := n.Value().(type) {
+		case *G.F64:
+			if err = oneValue(vals[i]); err == nil {
+				*v = G.F64(vals[i][0])
+			}
+		case *G.F32:
+			if err = oneValue(vals[i]); err == nil {
+				*v = G.F32(vals[i][0])
+			}
+		default:
+			err = ops.SetFloat64s(v, vals[i])
+		}
+		if err != nil {
+			return fmt.Errorf("setting %s: %w", n.Name(), err)
+		}
+	}
+	return nil
+}
+
+func oneValue(v []float64) error {
+	if len(v) != 1 {
+		return fmt.Errorf("%d values for a scalar", len(v))
+	}
+	return nil
 }
 
 // attentionStats returns the mean over the nodes of the attention weight
