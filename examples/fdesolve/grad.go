@@ -109,6 +109,17 @@ func finiteDifferences(p problemInput, g *gradJSON, fractional bool) error {
 		}
 		g.Lambda = &d
 	}
+	// between differentiates L from the solve lo to the solve hi, whose
+	// option moved by dx.
+	between := func(hi, lo fode.Options, dx float64) (float64, error) {
+		lp, err := L(p.theta, p.x0, hi)
+		if err != nil {
+			return 0, err
+		}
+		lm, err := L(p.theta, p.x0, lo)
+		return (lp - lm) / dx, err
+	}
+	const eps = 1e-6
 	if len(p.opt.Orders) > 0 {
 		// Each order (one-sided at 1) and coefficient in turn.
 		for _, which := range []*[]float64{&g.Orders, &g.Coeffs} {
@@ -118,7 +129,6 @@ func finiteDifferences(p problemInput, g *gradJSON, fractional bool) error {
 			}
 			*which = make([]float64, len(src))
 			for i, v := range src {
-				const eps = 1e-6
 				hi, lo := p.opt, p.opt
 				hv, lv := append([]float64(nil), src...), append([]float64(nil), src...)
 				hv[i], lv[i] = v+eps, v-eps
@@ -128,30 +138,20 @@ func finiteDifferences(p problemInput, g *gradJSON, fractional bool) error {
 				} else {
 					hi.Coeffs, lo.Coeffs = hv, lv
 				}
-				lp, err := L(p.theta, p.x0, hi)
+				d, err := between(hi, lo, hv[i]-lv[i])
 				if err != nil {
 					return err
 				}
-				lm, err := L(p.theta, p.x0, lo)
-				if err != nil {
-					return err
-				}
-				(*which)[i] = (lp - lm) / (hv[i] - lv[i])
+				(*which)[i] = d
 			}
 		}
 	} else if fractional {
-		const eps = 1e-6
 		hi, lo := p.opt, p.opt
 		hi.Alpha, lo.Alpha = math.Min(1, p.opt.Alpha+eps), p.opt.Alpha-eps
-		lp, err := L(p.theta, p.x0, hi)
+		d, err := between(hi, lo, hi.Alpha-lo.Alpha)
 		if err != nil {
 			return err
 		}
-		lm, err := L(p.theta, p.x0, lo)
-		if err != nil {
-			return err
-		}
-		d := (lp - lm) / (hi.Alpha - lo.Alpha)
 		g.Alpha = &d
 	}
 	return nil
