@@ -64,7 +64,7 @@ type config struct {
 	consistency, temp, ema, wdDec, smooth     float64
 	seed                                      uint64
 	lcc, json, quiet, rowNorm, learnAlpha     bool
-	attnClean                                 bool
+	attnClean, dropNode                       bool
 	every                                     int
 }
 
@@ -137,6 +137,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.selectBy, "select", "acc", "epoch selection and early stopping on the validation nodes: acc (accuracy), loss (cross-entropy) or acc-loss (accuracy, ties broken by the loss)")
 	fs.Float64Var(&c.inDrop, "input-dropout", 0.6, "dropout on the input features")
 	fs.Float64Var(&c.drop, "dropout", 0.2, "dropout before the decoder")
+	fs.BoolVar(&c.dropNode, "drop-node", false, "input dropout drops whole nodes' feature rows (DropNode) instead of single feature entries")
 	fs.StringVar(&c.attnFrom, "attn-from", "encoding", "what the attention field's weights are computed from: encoding (once, from the encoder's output: F-GRAND-l) or state (from the FDE's state at every evaluation of the field: F-GRAND-nl)")
 	fs.BoolVar(&c.attnClean, "attn-clean", false, "compute the attention from the encoding without input dropout")
 	fs.Float64Var(&c.attnDrop, "attn-dropout", 0, "dropout on the attention weights (attention field)")

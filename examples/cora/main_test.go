@@ -37,7 +37,7 @@ func TestRunSmoke(t *testing.T) {
 		extra                 []string
 	}{{"linear", "float32", "hidden", nil}, {"attention", "float32", "hidden", nil},
 		{"linear", "float64", "hidden", []string{"-select", "loss", "-ema", "0.9", "-learn-alpha"}},
-		{"linear", "float32", "logits", []string{"-select", "acc-loss", "-wd-dec", "0", "-label-smoothing", "0.1"}},
+		{"linear", "float32", "logits", []string{"-select", "acc-loss", "-wd-dec", "0", "-label-smoothing", "0.1", "-drop-node"}},
 		{"attention", "float64", "logits", []string{"-ema", "0.5", "-learn-alpha"}},
 		{"attention", "float32", "logits", []string{"-attn-from", "state", "-learn-alpha"}},
 		{"attention", "float64", "hidden", []string{"-attn-from", "state", "-attn-norm", "row"}}} {
@@ -212,6 +212,44 @@ func TestEMA(t *testing.T) {
 		if _, err := updateEMA([][]float64{{1}, {1}}, nodes, 0.9); err == nil {
 			t.Error("updateEMA accepted averages of the wrong length")
 		}
+	}
+}
+
+// TestDropNode: with -drop-node every feature row is kept whole (scaled
+// by 1/keep) or dropped whole, and about the keep rate of rows is kept.
+func TestDropNode(t *testing.T) {
+	g := G.NewGraph()
+	ptr := []int{0}
+	for i := range 400 {
+		ptr = append(ptr, ptr[i]+1+i%4)
+	}
+	nnz := ptr[len(ptr)-1]
+	n := &net{inKeep: 0.4, featPtr: ptr, inMask: G.NewVector(g, tensor.Float32, G.WithShape(nnz), G.WithName("m"),
+		G.WithValue(tensor.New(tensor.WithShape(nnz), tensor.Of(tensor.Float32))))}
+	if err := n.resample(rand.New(rand.NewPCG(1, 2))); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ops.Float64s(n.inMask.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for i := 0; i+1 < len(ptr); i++ {
+		v := m[ptr[i]]
+		if v != 0 && math.Abs(v-2.5) > 1e-6 {
+			t.Fatalf("row %d: mask value %v, want 0 or 2.5", i, v)
+		}
+		for k := ptr[i]; k < ptr[i+1]; k++ {
+			if m[k] != v {
+				t.Fatalf("row %d not kept or dropped whole: %v", i, m[ptr[i]:ptr[i+1]])
+			}
+		}
+		if v != 0 {
+			kept++
+		}
+	}
+	if kept < 120 || kept > 200 {
+		t.Errorf("%d of 400 rows kept, want about 160", kept)
 	}
 }
 

@@ -83,6 +83,7 @@ type net struct {
 	learn          G.Nodes // encP, decP and α (when learned), in this order
 	encP, decP     G.Nodes // the encoder's (with the attention's) and the decoder's weights
 	inKeep, keep   float64
+	featPtr        []int // -drop-node: the feature rows' extents, dropped whole
 	nnzIn, nodes   int
 	classes, featD int
 }
@@ -144,6 +145,9 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	}
 	if train && c.inDrop > 0 {
 		n.inKeep = 1 - c.inDrop
+		if c.dropNode {
+			n.featPtr = p.features.Ptr
+		}
 		n.inMask = G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("inmask"),
 			G.WithValue(tensor.New(tensor.WithShape(p.features.NNZ()), tensor.Of(dt))))
 	}
@@ -281,7 +285,20 @@ func (n *net) resample(rng *rand.Rand) error {
 		}
 		return fmt.Errorf("dropout mask %s of dtype %v", m.Name(), m.Dtype())
 	}
-	if err := fill(n.inMask, n.inKeep); err != nil {
+	if n.featPtr != nil {
+		// DropNode: every node keeps or drops all its features at once.
+		m := make([]float64, n.inMask.Shape().TotalSize())
+		for i := 0; i+1 < len(n.featPtr); i++ {
+			if rng.Float64() < n.inKeep {
+				for k := n.featPtr[i]; k < n.featPtr[i+1]; k++ {
+					m[k] = 1 / n.inKeep
+				}
+			}
+		}
+		if err := ops.SetFloat64s(n.inMask.Value(), m); err != nil {
+			return fmt.Errorf("input mask: %w", err)
+		}
+	} else if err := fill(n.inMask, n.inKeep); err != nil {
 		return err
 	}
 	if n.attnMask != nil {
