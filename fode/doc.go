@@ -93,7 +93,7 @@
 //
 // # Gradients
 //
-// Grad returns dL/dx0, dL/dθ and, on request (GradOptions.Alpha), dL/dα
+// Grad returns dL/dx0, dL/dθ and, on request (GradOptions.GradAlpha), dL/dα
 // for a loss L of the states at the output times, given the cotangents
 // dL/dx(t_i). Its modes (GradOptions.Mode):
 //
