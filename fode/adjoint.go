@@ -181,9 +181,13 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		a.dparams = make([]float64, P)
 	}
 	first := sc.firstStep()
+	// Every step after the starting block writes its row of each rev[l]
+	// before a sum reads it; only the rows of steps 1..first-1, which the
+	// loop skips and the sums still read, start as zeros.
 	rev := make([][]float64, len(sc.forms))
 	for l := range rev {
-		rev[l] = getZeroed(N * n)
+		rev[l] = getFloats(N * n)
+		clear(rev[l][max(0, N-first+1)*n:])
 		defer putFloats(rev[l])
 	}
 	// Targets: r (int(stateStream)), F (int(fieldStream)) and, for the

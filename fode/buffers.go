@@ -7,15 +7,31 @@ import (
 )
 
 // Large float64 buffers (grid states, field values, predictor iterates,
-// adjoint streams) come from pools of power-of-two capacities, so that a
-// training loop that solves and differentiates the same shapes over and
-// over reuses warm memory instead of allocating megabytes per solve: the
-// allocation, the kernel's zeroing of fresh pages and the garbage
-// collector's work were a third of a graph model's epoch. Buffers below
-// minPooled values are allocated as usual.
+// adjoint streams) come from pools of size classes, so that a training
+// loop that solves and differentiates the same shapes over and over reuses
+// warm memory instead of allocating megabytes per solve: the allocation,
+// the kernel's zeroing of fresh pages and the garbage collector's work
+// were a third of a graph model's epoch. The classes are four per octave
+// (2^k·{5/4, 3/2, 7/4, 2}), so a buffer is rounded up by less than a
+// quarter of its size, where powers of two lost up to a half of the
+// memory. Buffers below minPooled values are allocated as usual.
 var minPooled = 1 << 12
 
-var floatPools [bits.UintSize]sync.Pool // *[]float64 of capacity 1<<class
+var floatPools [4*bits.UintSize + 4]sync.Pool // *[]float64 of capacity sizeClass's size
+
+// sizeClass returns the pool index and the capacity of the class of n ≥ 1
+// values: the smallest 2^(k-1) + q·2^(k-3) ≥ n (q = 1..4) from n > 8 on,
+// the next power of two below.
+func sizeClass(n int) (idx, size int) {
+	k := bits.Len(uint(n - 1)) // 2^(k-1) < n ≤ 2^k
+	if n <= 8 {
+		return 4 * k, 1 << k
+	}
+	half := 1 << (k - 1)
+	step := half >> 2
+	q := (n - half + step - 1) / step
+	return 4*(k-1) + q, half + q*step
+}
 
 // poisonRecycled makes getFloats fill the buffers it hands out with NaN,
 // so that a test catches any read of a value the caller never wrote.
@@ -24,15 +40,15 @@ var poisonRecycled bool
 // getFloats returns a buffer of n values whose contents are undefined: the
 // caller writes every value before reading it.
 func getFloats(n int) []float64 {
-	if n < minPooled {
+	if n < minPooled || n <= 0 {
 		return make([]float64, n)
 	}
-	c := bits.Len(uint(n - 1))
+	c, size := sizeClass(n)
 	var b []float64
 	if p, ok := floatPools[c].Get().(*[]float64); ok {
 		b = (*p)[:n]
 	} else {
-		b = make([]float64, n, 1<<c)
+		b = make([]float64, n, size)
 	}
 	if poisonRecycled {
 		for i := range b {
@@ -54,9 +70,13 @@ func getZeroed(n int) []float64 {
 // garbage collector.
 func putFloats(b []float64) {
 	c := cap(b)
-	if c < minPooled || c&(c-1) != 0 {
+	if c < minPooled || c == 0 {
+		return
+	}
+	idx, size := sizeClass(c)
+	if size != c {
 		return
 	}
 	b = b[:c]
-	floatPools[bits.Len(uint(c-1))].Put(&b)
+	floatPools[idx].Put(&b)
 }
