@@ -99,12 +99,21 @@ func spmmPar[E float](dst []E, ptr, col []int, val, x []E, d int, add bool) {
 
 // spmmRows computes rows [lo, hi) of A X into dst (adds them with add).
 func spmmRows[E float](dst []E, ptr, col []int, val, x []E, d, lo, hi int, add bool) {
+	// float32 rows go through the vector kernel where there is one.
+	dst32, is32 := any(dst).([]float32)
+	var x32, val32 []float32
+	if is32 {
+		x32, val32 = any(x).([]float32), any(val).([]float32)
+	}
 	for i := lo; i < hi; i++ {
 		out := dst[i*d : (i+1)*d]
 		cs := col[ptr[i]:ptr[i+1]]
 		vs := val[ptr[i]:ptr[i+1]]
 		vs = vs[:len(cs)]
 		j0 := 0
+		if is32 {
+			j0 = gatherRow32(dst32[i*d:(i+1)*d], x32, d, cs, val32[ptr[i]:ptr[i+1]], add)
+		}
 		for ; j0+8 <= d; j0 += 8 {
 			var a0, a1, a2, a3, a4, a5, a6, a7 E
 			for q, c := range cs {
@@ -173,6 +182,10 @@ func getBuf32(n int) *[]float32 {
 
 func putBuf32(p *[]float32) { buffers32.Put(p) }
 
+// maxRowStack is the widest row diffuseRows32 accumulates on its stack for
+// the vector kernel; wider states take the portable loop.
+const maxRowStack = 1024
+
 // diffuseJob computes dst = A x - x in float32 arithmetic for a float64
 // state x: the rows of x are rounded to float32 (first phase, all blocks),
 // then each block gathers the float32 rows and writes A x - x in float64.
@@ -226,6 +239,11 @@ func diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, d int)
 
 // diffuseRows32 writes rows [lo, hi) of A x32 - x into dst.
 func diffuseRows32(dst []float64, ptr, col []int, val, x32 []float32, x []float64, d, lo, hi int) {
+	var acc []float32 // one output row in float32, for the vector kernel
+	if hasAVX2 && d >= 8 && d <= maxRowStack {
+		var buf [maxRowStack]float32
+		acc = buf[:d]
+	}
 	for i := lo; i < hi; i++ {
 		out := dst[i*d : (i+1)*d]
 		xi := x[i*d : (i+1)*d]
@@ -234,6 +252,13 @@ func diffuseRows32(dst []float64, ptr, col []int, val, x32 []float32, x []float6
 		vs := val[ptr[i]:ptr[i+1]]
 		vs = vs[:len(cs)]
 		j0 := 0
+		if acc != nil {
+			// Vector kernel: A x32 into the float32 row acc, then
+			// widened and x subtracted in float64.
+			if j0 = gatherRow32(acc, x32, d, cs, vs, false); j0 > 0 {
+				j0 = widenSub32(out[:j0], acc[:j0], xi[:j0])
+			}
+		}
 		for ; j0+8 <= d; j0 += 8 {
 			var a0, a1, a2, a3, a4, a5, a6, a7 float32
 			for q, c := range cs {

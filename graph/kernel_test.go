@@ -40,7 +40,7 @@ func TestKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, sz := range []struct{ rows, cols int }{{1, 1}, {7, 5}, {400, 300}} {
 		a := randomCSR(t, rng, sz.rows, sz.cols, 0.05)
-		for _, d := range []int{1, 3, 8, 13, 64} {
+		for _, d := range []int{1, 3, 8, 13, 40, 64, 71} {
 			if a.NNZ()*d >= parallelWork && runtime.GOMAXPROCS(0) == 1 {
 				t.Log("one core: the parallel path is not exercised")
 			}
@@ -54,7 +54,12 @@ func TestKernels(t *testing.T) {
 			spmmPar(got2, a.Ptr, a.Col, a.Val, x, d, true)
 			got32 := to32(base)
 			spmmPar(got32, a.Ptr, a.Col, to32(a.Val), to32(x), d, false)
+			add32 := to32(base)
+			spmmPar(add32, a.Ptr, a.Col, to32(a.Val), to32(x), d, true)
 			for i := range want {
+				if math.Abs(float64(add32[i])-base[i]-want[i]) > 1e-5*(1+math.Abs(want[i])+math.Abs(base[i])) {
+					t.Fatalf("%d×%d, d = %d: float32 added entry %d = %v, want %v", sz.rows, sz.cols, d, i, float64(add32[i])-base[i], want[i])
+				}
 				if math.Abs(got[i]-want[i]) > 1e-12 || math.Abs(got2[i]-base[i]-want[i]) > 1e-12 {
 					t.Fatalf("%d×%d, d = %d: entry %d = %v (added: %v), want %v", sz.rows, sz.cols, d, i, got[i], got2[i]-base[i], want[i])
 				}
@@ -76,6 +81,24 @@ func TestKernels(t *testing.T) {
 					t.Fatalf("%d×%d, d = %d: transposed entry %d = %v (float32 %v), want %v", sz.rows, sz.cols, d, i, gotT[i], gotT32[i], wantT[i])
 				}
 			}
+		}
+	}
+}
+
+// TestGatherRowBadIndex: the vector kernel leaves a row whose column
+// index is outside x to the checked Go loop instead of reading past x.
+func TestGatherRowBadIndex(t *testing.T) {
+	x := make([]float32, 3*16)
+	out := make([]float32, 16)
+	if got := gatherRow32(out, x, 16, []int{0, 3}, []float32{1, 1}, false); got != 0 {
+		t.Errorf("index 3 of 3 rows: the kernel did %d columns", got)
+	}
+	if got := gatherRow32(out, x, 16, []int{0, -1}, []float32{1, 1}, false); got != 0 {
+		t.Errorf("index -1: the kernel did %d columns", got)
+	}
+	if hasAVX2 {
+		if got := gatherRow32(out, x, 16, []int{2, 0}, []float32{1, 1}, false); got != 16 {
+			t.Errorf("valid indices: the kernel did %d of 16 columns", got)
 		}
 	}
 }
@@ -133,8 +156,9 @@ func TestLinearDiffusionFloat32(t *testing.T) {
 		name   string
 		a      *CSR
 		shared bool
-	}{{"sym", as, true}, {"rw", ar, false}} {
-		const d = 20
+		d      int
+	}{{"sym", as, true, 20}, {"rw", ar, false, 64}} {
+		d := tc.d
 		f64, err := NewLinearDiffusion(tc.a, d)
 		if err != nil {
 			t.Fatal(err)
