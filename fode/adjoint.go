@@ -259,7 +259,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			}
 			continue
 		}
-		t, y := s.grid[m], s.State(m)
+		t, y := s.grid[m], s.vjpState(m)
 		lam := a.row(rev[0], N-m)
 		switch sc.kind {
 		case explicitStep:
@@ -318,7 +318,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		}
 	}
 	if usesF {
-		if err := a.vjp(a.xb, true, 0, s.State(0), phi0, 0); err != nil {
+		if err := a.vjp(a.xb, true, 0, s.vjpState(0), phi0, 0); err != nil {
 			return err
 		}
 		floats.Add(a.x0bar, a.xb)
@@ -404,7 +404,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 	g := func(gx, lam []float64) error {
 		blockPhi(lam)
 		for m := 1; m < first; m++ {
-			if err := a.vjp(a.xb, false, s.grid[m], s.State(m), a.row(phi, m), m); err != nil {
+			if err := a.vjp(a.xb, false, s.grid[m], s.vjpState(m), a.row(phi, m), m); err != nil {
 				return err
 			}
 			floats.AddTo(gx[(m-1)*n:m*n], a.row(rext, m), a.xb)
@@ -421,7 +421,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 	blockPhi(lam)
 	for m := 1; m < first; m++ {
 		lm := lam[(m-1)*n : m*n]
-		if err := a.vjp(a.xb, true, s.grid[m], s.State(m), a.row(phi, m), m); err != nil {
+		if err := a.vjp(a.xb, true, s.grid[m], s.vjpState(m), a.row(phi, m), m); err != nil {
 			return err
 		}
 		a.passToY0(sc, 0, m, lm, withAlpha)

@@ -70,7 +70,7 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 			}
 		}
 		j := N - k
-		t, y := sol.grid[j], sol.State(j)
+		t, y := sol.grid[j], sol.vjpState(j)
 		uk := u[k*n : (k+1)*n]
 		if err := a.vjp(uk, false, t, y, nu, j); err != nil {
 			return nil, err

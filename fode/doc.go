@@ -139,6 +139,12 @@
 // (DefaultMaxMemory, 16 GiB, when zero); Dopri5, whose step count is not
 // known in advance, checks its stored states as it goes. Solution.Release
 // hands the stored states back for reuse once no gradient is needed.
+// The buffers come from pools of four size classes per octave, so reuse
+// rounds a buffer up by less than a quarter. A field that implements
+// StateFreeField (its VJP does not read the state, as for a
+// parameter-free linear field) lets Rectangle, Trapezoid and FLMM keep
+// only a few recent states and those at the output times: about half the
+// memory of a solve.
 //
 // # Errors and precision
 //

@@ -33,3 +33,22 @@ type RowwiseField interface {
 	// Rowwise reports whether sample i of f(t, x) depends on row i of x alone.
 	Rowwise() bool
 }
+
+// StateFreeField is implemented by fields whose vector-Jacobian products
+// do not read the state: VJP(xbar, thetabar, t, x, θ, v) is the same for
+// every x. That holds for a field linear in x without parameters, such as
+// a graph diffusion f(X) = (Â - I) X, but not for one with parameters
+// multiplying x (∂f/∂θ then depends on x).
+//
+// For such a field the fractional schemes that sum stored field values
+// and read no state after its step (Rectangle, Trapezoid, FLMM; not PECE,
+// GL, GLImplicit or L1) keep only the few states the step needs, the
+// initial state and those at the output times instead of all N+1 grid
+// states, which halves the memory of a solve; the gradient then passes
+// the initial state as x to every VJP. Solution.State returns nil for the
+// grid states that were not kept.
+type StateFreeField interface {
+	Field
+	// StateFreeVJP reports whether VJP ignores its x argument.
+	StateFreeVJP() bool
+}

@@ -321,3 +321,93 @@ func TestSizeClasses(t *testing.T) {
 		t.Errorf("5000 values: capacity %d, want 5120", c)
 	}
 }
+
+// chain is the parameter-free linear field f(x) = A x with A the
+// tridiagonal chain Laplacian, whose VJP Aᵀ v ignores x; stateFree says
+// whether it tells the solver so.
+type chain struct {
+	d         int
+	stateFree bool
+}
+
+func (c chain) Dim() int           { return c.d }
+func (c chain) NumParams() int     { return 0 }
+func (c chain) StateFreeVJP() bool { return c.stateFree }
+
+func (c chain) Eval(dst []float64, _ float64, x, _ []float64) error {
+	for r := 0; r < len(x); r += c.d {
+		for i := range c.d {
+			v := -2 * x[r+i]
+			if i > 0 {
+				v += x[r+i-1]
+			}
+			if i+1 < c.d {
+				v += x[r+i+1]
+			}
+			dst[r+i] = v
+		}
+	}
+	return nil
+}
+
+func (c chain) VJP(xbar, _ []float64, _ float64, _, _, v []float64) error {
+	if xbar != nil {
+		return c.Eval(xbar, 0, v, nil) // A is symmetric
+	}
+	return nil
+}
+
+// TestStateFreeField: with a StateFreeField the schemes that sum stored
+// field values keep a ring of a few states instead of all of them, and
+// give the same outputs and gradients (x0 and α) bit for bit as the same
+// field that does not say so; the others keep every state.
+func TestStateFreeField(t *testing.T) {
+	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	times := []float64{0.33, 0.5, 1}
+	for _, m := range []Method{Rectangle, Trapezoid, FLMM, PECE, GL, L1} {
+		var res [2]*Solution
+		var grads [2]*Gradient
+		for k, free := range []bool{false, true} {
+			sol, err := Solve(chain{d: 4, stateFree: free}, x0, nil, Options{Method: m, Alpha: 0.6, T: 1, Steps: 40, Times: times})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ybar := make([]float64, len(times)*len(x0))
+			for i := range ybar {
+				ybar[i] = float64(i%5) - 1.5
+			}
+			g, err := Grad(sol, ybar, GradOptions{GradAlpha: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res[k], grads[k] = sol, g
+		}
+		ringed := m == Rectangle || m == Trapezoid || m == FLMM
+		if got := res[1].ring > 0; got != ringed {
+			t.Errorf("%v: ring %d, want one: %v", m, res[1].ring, ringed)
+		}
+		if ringed && (len(res[1].y) >= len(res[0].y)/4 || res[1].State(10) != nil || res[1].State(0) == nil) {
+			t.Errorf("%v: %d state values kept of %d; State(10) %v", m, len(res[1].y), len(res[0].y), res[1].State(10))
+		}
+		for i := range times {
+			if !equalSlices(res[0].At(i), res[1].At(i)) {
+				t.Errorf("%v: output %d differs: %v and %v", m, i, res[0].At(i), res[1].At(i))
+			}
+		}
+		if !equalSlices(grads[0].X0, grads[1].X0) || grads[0].Alpha != grads[1].Alpha {
+			t.Errorf("%v: gradients differ: %v %v and %v %v", m, grads[0].X0, grads[0].Alpha, grads[1].X0, grads[1].Alpha)
+		}
+	}
+}
+
+func equalSlices(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

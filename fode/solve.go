@@ -47,6 +47,11 @@ type Solution struct {
 	outW   []float64 // with interpolation weight outW[i] on the later one
 	// released is set by Release: the grid states are gone.
 	released bool
+	// ring, when not zero, is the number of rows of y for a state-free
+	// field: y_0 in row 0 and y_m (m ≥ 1) in row 1+(m-1)%(ring-1);
+	// kept holds the states the outputs are interpolated from.
+	ring int
+	kept map[int][]float64
 }
 
 // At returns the state at output time Times[i] as a view (rows × Dim,
@@ -74,18 +79,32 @@ func (s *Solution) Release() {
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.y, s.fv, s.pred, s.scheme = nil, nil, nil, nil
+	s.y, s.fv, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil
 	s.released = true
 }
 
 // State returns the state at grid time Grid()[j] as a view (nil after
-// Release).
+// Release, and nil for the grid states that a solve with a
+// StateFreeField did not keep).
 func (s *Solution) State(j int) []float64 {
 	if s.released {
 		return nil
 	}
 	n := s.Rows * s.Dim
+	if s.ring > 0 && j > 0 {
+		return s.kept[j]
+	}
 	return s.y[j*n : (j+1)*n]
+}
+
+// vjpState returns the state at which the gradient evaluates the VJP of
+// step j: the grid state, or y_0 when the solve did not keep it (a
+// state-free field, whose VJP does not read it).
+func (s *Solution) vjpState(j int) []float64 {
+	if s.ring > 0 {
+		return s.State(0)
+	}
+	return s.State(j)
 }
 
 // stepSize returns the size of step m, from t_{m-1} to t_m, exactly as
@@ -197,6 +216,65 @@ type solver struct {
 	tmp2  []float64
 	fp    *fixedPoint // for the implicit steps
 	grow  growth      // the explicit schemes' stability check
+	x0    []float64   // the initial state, before the states are allocated
+}
+
+// allocStates allocates the state storage: every grid state, or a ring
+// of rows rows (y_0 and rows-1 recent states).
+func (s *solver) allocStates(rows int) {
+	N, n := s.steps, s.n
+	if rows > 0 && rows < N+1 {
+		s.sol.ring = rows
+		s.sol.kept = make(map[int][]float64)
+		s.sol.y = getFloats(rows * n)
+	} else {
+		s.sol.y = getFloats((N + 1) * n)
+	}
+	copy(s.sol.y, s.x0)
+	s.y0 = s.sol.y[:n]
+}
+
+// stateRow returns the row that holds (or will hold) state m.
+func (s *solver) stateRow(m int) []float64 {
+	if r := s.sol.ring; r > 0 && m > 0 {
+		m = 1 + (m-1)%(r-1)
+	}
+	return s.row(s.sol.y, m)
+}
+
+// ringRows returns the rows of state storage that the scheme needs with a
+// state-free field, or 0 when it needs every state: the states of a step
+// are read after it only by the history sums over the state stream, by
+// PECE's gradient (its iterates) and by dL/dα where the field values are
+// not stored, and an implicit step extrapolates from the last two.
+func (s *solver) ringRows(sc *scheme) int {
+	f, ok := s.f.(StateFreeField)
+	if !ok || !f.StateFreeVJP() || !sc.storesFields() || sc.kind == correctorStep {
+		return 0
+	}
+	for _, t := range sc.terms {
+		if t.stream == stateStream {
+			return 0
+		}
+	}
+	return 1 + max(3, sc.firstStep())
+}
+
+// keepOutput copies state m aside when an output is interpolated from it
+// and the states live in a ring.
+func (s *solver) keepOutput(m int) {
+	sol := s.sol
+	if sol.ring == 0 {
+		return
+	}
+	for i := range sol.outJ {
+		j := sol.outJ[i]
+		if m == j || (m == j+1 && sol.outW[i] != 0) {
+			if _, ok := sol.kept[m]; !ok {
+				sol.kept[m] = append([]float64(nil), s.stateRow(m)...)
+			}
+		}
+	}
 }
 
 // growth tracks the largest state component |y_m|∞ of an explicit scheme
@@ -253,9 +331,7 @@ func (s *solver) uniform(x0 []float64) {
 	}
 	g[N] = s.opt.T
 	s.sol.grid = g
-	s.sol.y = getFloats((N + 1) * n)
-	copy(s.sol.y, x0)
-	s.y0 = s.sol.y[:n]
+	s.x0 = x0
 	s.tmp = make([]float64, n)
 	s.tmp2 = make([]float64, n)
 }
@@ -290,8 +366,10 @@ func (s *solver) checkState(y []float64, step int) error {
 func (s *solver) run() error {
 	switch s.opt.Method {
 	case Euler:
+		s.allocStates(0)
 		return s.rk(eulerMethod)
 	case RK4:
+		s.allocStates(0)
 		return s.rk(rk4Method)
 	}
 	sc, err := newScheme(&s.opt, s.h, s.steps, false)
@@ -299,6 +377,8 @@ func (s *solver) run() error {
 		return err
 	}
 	s.sol.scheme = sc
+	s.allocStates(s.ringRows(sc))
+	s.planOutputs()
 	return s.fractional(sc)
 }
 
@@ -341,6 +421,14 @@ func (s *solver) fractional(sc *scheme) error {
 	if err := s.startBlock(sc); err != nil {
 		return err
 	}
+	for m := range first {
+		if s.sol.ring > 0 && m > 0 {
+			if err := s.checkState(s.stateRow(m), m); err != nil {
+				return err
+			}
+		}
+		s.keepOutput(m)
+	}
 	// One History per stream serves all the terms over it.
 	sums := &termSums{out: make([][]float64, len(sc.forms))}
 	if sc.kind != explicitStep {
@@ -358,7 +446,7 @@ func (s *solver) fractional(sc *scheme) error {
 	fy := s.tmp // f(t_m, ·) of an implicit or corrector step
 	for m := first; m <= N; m++ {
 		t := s.sol.grid[m]
-		y := s.row(s.sol.y, m)
+		y := s.stateRow(m)
 		switch sc.kind {
 		case explicitStep:
 			sums.out[0] = y // the combination is the new state
@@ -378,10 +466,10 @@ func (s *solver) fractional(sc *scheme) error {
 				fy = s.row(s.sol.fv, m)
 			}
 			if sc.extrapolate && m >= 2 {
-				floats.ScaleTo(y, 2, s.row(s.sol.y, m-1))
-				floats.Sub(y, s.row(s.sol.y, m-2))
+				floats.ScaleTo(y, 2, s.stateRow(m-1))
+				floats.Sub(y, s.stateRow(m-2))
 			} else {
-				copy(y, s.row(s.sol.y, m-1))
+				copy(y, s.stateRow(m-1))
 			}
 			if err = s.implicit(y, fy, sums.out[0], sc.kappa, t, m); err == nil {
 				err = s.checkState(y, m)
@@ -394,6 +482,7 @@ func (s *solver) fractional(sc *scheme) error {
 		if err != nil {
 			return err
 		}
+		s.keepOutput(m)
 		// An explicit or corrector step evaluates the field at its new
 		// state for the steps after it; an implicit one has it from its
 		// solve.
@@ -458,7 +547,7 @@ func (s *solver) startBlock(sc *scheme) error {
 	}
 	n := s.n
 	for m := 1; m < first; m++ {
-		copy(s.row(s.sol.y, m), s.y0)
+		copy(s.stateRow(m), s.y0)
 	}
 	g := func(gx, block []float64) error {
 		for m := 1; m < first; m++ {
@@ -495,18 +584,10 @@ func (s *solver) implicit(y, fy, B []float64, kappa, t float64, step int) error 
 	return s.fp.solve(y, g, func() string { return fmt.Sprintf("fode: step %d (t = %g): implicit solve", step, t) })
 }
 
-// outputs fills the states at the output times, interpolating linearly
-// between grid points, after checking that every grid state is finite
-// (the schemes check each step; this also covers the starting steps and
-// the interpolation).
-func (s *solver) outputs() error {
-	if i := firstNonFinite(s.sol.y); i >= 0 {
-		j := i / s.n
-		return fmt.Errorf("fode: step %d (t = %g): state component %d = %v: %w", j, s.sol.grid[j], i%s.n, s.sol.y[i], ErrNotFinite)
-	}
+// planOutputs finds, for every output time, the grid points it is
+// interpolated from and the weight of the later one.
+func (s *solver) planOutputs() {
 	sol := s.sol
-	n := s.n
-	sol.out = make([]float64, len(sol.Times)*n)
 	sol.outJ = make([]int, len(sol.Times))
 	sol.outW = make([]float64, len(sol.Times))
 	g := sol.grid
@@ -524,10 +605,30 @@ func (s *solver) outputs() error {
 			w = (tau - g[j]) / (g[j+1] - g[j])
 		}
 		sol.outJ[i], sol.outW[i] = j, w
+	}
+}
+
+// outputs fills the states at the output times, interpolating linearly
+// between grid points, after checking that every grid state is finite
+// (the schemes check each step; this also covers the starting steps and
+// the interpolation).
+func (s *solver) outputs() error {
+	if i := firstNonFinite(s.sol.y); i >= 0 && s.sol.ring == 0 {
+		j := i / s.n
+		return fmt.Errorf("fode: step %d (t = %g): state component %d = %v: %w", j, s.sol.grid[j], i%s.n, s.sol.y[i], ErrNotFinite)
+	}
+	sol := s.sol
+	n := s.n
+	if sol.outJ == nil {
+		s.planOutputs()
+	}
+	sol.out = make([]float64, len(sol.Times)*n)
+	for i, tau := range sol.Times {
+		j, w := sol.outJ[i], sol.outW[i]
 		dst := sol.out[i*n : (i+1)*n]
-		copy(dst, s.row(sol.y, j))
+		copy(dst, sol.State(j))
 		if w != 0 {
-			next := s.row(sol.y, j+1)
+			next := sol.State(j + 1)
 			for k := range dst {
 				dst[k] += w * (next[k] - dst[k])
 			}
