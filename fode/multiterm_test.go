@@ -395,3 +395,38 @@ func TestQuadrature(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiTermEngines: the combined multi-term kernel and the cut
+// kernels of a short memory give the same states and gradients through
+// the FFT engine as through the direct sums, at a length where the FFT
+// engine uses its convolution levels.
+func TestMultiTermEngines(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	x0 := []float64{1, -0.5, 2}
+	for _, opt := range []fode.Options{
+		{Method: fode.GLImplicit, Orders: []float64{0.3, 0.7, 1}, Coeffs: []float64{0.5, 1, 2}, T: 5, Steps: 1500},
+		{Method: fode.L1, Orders: []float64{0.4, 0.8}, T: 5, Steps: 1500, ShortMemory: 700},
+		{Method: fode.Rectangle, Alpha: 0.6, T: 5, Steps: 1500, ShortMemory: 300},
+	} {
+		var out [2][]float64
+		for k, h := range []fode.HistoryEngine{fode.Direct, fode.FFT} {
+			o := opt
+			o.History = h
+			sol, err := fode.Solve(lin, x0, []float64{1.1}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := fode.Grad(sol, []float64{1, 1, 1}, fode.GradOptions{GradAlpha: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[k] = append(append(append(append(append([]float64(nil), sol.Final()...), g.X0...), g.Theta...), g.Orders...), g.Coeffs...)
+			if opt.Orders == nil {
+				out[k] = append(out[k], g.Alpha)
+			}
+		}
+		if e := relErr(out[1], out[0]); e > 1e-12 {
+			t.Errorf("%v (%d orders, memory %d): FFT against direct, relative difference %.3g", opt.Method, len(opt.Orders), opt.ShortMemory, e)
+		}
+	}
+}
