@@ -295,9 +295,7 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	if o.ShortMemory < 0 {
 		return 0, 0, fmt.Errorf("fode: short memory = %d steps must not be negative (0 keeps the full memory)", o.ShortMemory)
 	}
-	if len(o.Orders) > 0 {
-		// The single-term checks below do not apply.
-	} else if o.Method == FLMM && o.Alpha < FLMMMinAlpha {
+	if len(o.Orders) == 0 && o.Method == FLMM && o.Alpha < FLMMMinAlpha {
 		return 0, 0, fmt.Errorf("fode: method flmm needs alpha >= %.4g (FLMMMinAlpha; its starting weights are ill-conditioned below), got %v: use pece, l1 or trap", FLMMMinAlpha, o.Alpha)
 	}
 	if !o.Method.Fractional() && o.Alpha != 1 {
