@@ -62,6 +62,7 @@ type config struct {
 	attnDim, perClass, nVal, nTest            int
 	alpha, T, lr, wd, inDrop, drop, attnDrop  float64
 	consistency, temp, ema, wdDec, smooth     float64
+	labelIn                                   float64
 	seed                                      uint64
 	lcc, json, quiet, rowNorm, learnAlpha     bool
 	attnClean, dropNode                       bool
@@ -132,6 +133,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.lr, "lr", 0.02, "Adam learning rate")
 	fs.Float64Var(&c.wd, "wd", 5e-3, "weight decay (L2, added to the gradient)")
 	fs.Float64Var(&c.wdDec, "wd-dec", -1, "weight decay of the decoder; negative: the same as -wd")
+	fs.Float64Var(&c.labelIn, "label-input", 0, "with -diffuse logits: add this multiple of the training nodes' one-hot labels to the class scores before the diffusion (the label trick: each epoch half the training nodes give their labels, the other half is supervised); 0: none")
 	fs.Float64Var(&c.smooth, "label-smoothing", 0, "label smoothing of the training targets, in [0, 1)")
 	fs.Float64Var(&c.ema, "ema", 0, "evaluate (and take the consistency targets from) an exponential moving average of the weights with this decay, in [0, 1); 0: the weights themselves")
 	fs.StringVar(&c.selectBy, "select", "acc", "epoch selection and early stopping on the validation nodes: acc (accuracy), loss (cross-entropy) or acc-loss (accuracy, ties broken by the loss)")
@@ -175,6 +177,10 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-lr must be positive, -wd not negative and -wd-dec finite")
 	case !(c.ema >= 0 && c.ema < 1) || !(c.smooth >= 0 && c.smooth < 1): // also NaN
 		return c, errors.New("-ema and -label-smoothing must lie in [0, 1)")
+	case !(c.labelIn >= 0) || math.IsInf(c.labelIn, 0):
+		return c, errors.New("-label-input must be finite and not negative")
+	case c.labelIn > 0 && c.diffuse != "logits":
+		return c, errors.New("-label-input needs -diffuse logits")
 	case c.selectBy != "acc" && c.selectBy != "loss" && c.selectBy != "acc-loss":
 		return c, fmt.Errorf("-select %q: want acc, loss or acc-loss", c.selectBy)
 	case !(c.inDrop >= 0 && c.inDrop < 1 && c.drop >= 0 && c.drop < 1 && c.attnDrop >= 0 && c.attnDrop < 1): // also NaN

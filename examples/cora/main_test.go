@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,6 +38,7 @@ func TestRunSmoke(t *testing.T) {
 		extra                 []string
 	}{{"linear", "float32", "hidden", nil}, {"attention", "float32", "hidden", nil},
 		{"linear", "float64", "hidden", []string{"-select", "loss", "-ema", "0.9", "-learn-alpha"}},
+		{"linear", "float32", "logits", []string{"-label-input", "3"}},
 		{"linear", "float32", "logits", []string{"-select", "acc-loss", "-wd-dec", "0", "-label-smoothing", "0.1", "-drop-node"}},
 		{"attention", "float64", "logits", []string{"-ema", "0.5", "-learn-alpha"}},
 		{"attention", "float32", "logits", []string{"-attn-from", "state", "-learn-alpha"}},
@@ -253,6 +255,36 @@ func TestDropNode(t *testing.T) {
 	}
 }
 
+// TestLabelTrick: the supervised training rows hold the smoothed one-hot
+// labels over the number of supervised nodes, the rows of the nodes that
+// give their labels as input are zero, and the input holds β one-hot rows
+// for exactly those nodes.
+func TestLabelTrick(t *testing.T) {
+	labels := []int{0, 1, 1, 0}
+	train := []int{0, 2, 3}
+	labelled := []bool{false, true, false}
+	tgt := make([]float64, 8)
+	for i := range tgt {
+		tgt[i] = 9
+	}
+	trainTargets(tgt, 2, labels, train, labelled, 0.2)
+	want := []float64{0.45, 0.05, 9, 9, 0, 0, 0.45, 0.05}
+	for i := range want {
+		if math.Abs(tgt[i]-want[i]) > 1e-15 {
+			t.Fatalf("targets %v, want %v", tgt, want)
+		}
+	}
+	g := G.NewGraph()
+	n := G.NewMatrix(g, tensor.Float32, G.WithShape(4, 2), G.WithName("li"), G.WithInit(G.Ones()))
+	if err := setLabelInput(n, labels, train, labelled, 3); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := ops.Float64s(n.Value())
+	if want := []float64{0, 0, 0, 0, 0, 3, 0, 0}; !slices.Equal(v, want) {
+		t.Errorf("label input %v, want %v", v, want)
+	}
+}
+
 // TestTeacherTargets: the rows of the unlabelled nodes hold weight/|U|
 // times softmax(logits/temp); the training rows are left alone; NaN
 // logits are an error.
@@ -332,6 +364,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-wd-dec", "Inf"}, "-wd-dec"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-attn-from", "keys"}, "-attn-from"},
+		{[]string{"-label-input", "-1"}, "-label-input"},
+		{[]string{"-label-input", "Inf"}, "-label-input"},
+		{[]string{"-label-input", "2", "-diffuse", "hidden"}, "-label-input needs -diffuse logits"},
 		{[]string{"-field", "attention", "-attn-from", "state", "-attn-dropout", "0.2"}, "-attn-from state"},
 	}
 	for _, tc := range tests {

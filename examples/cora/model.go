@@ -83,7 +83,8 @@ type net struct {
 	learn          G.Nodes // encP, decP and α (when learned), in this order
 	encP, decP     G.Nodes // the encoder's (with the attention's) and the decoder's weights
 	inKeep, keep   float64
-	featPtr        []int // -drop-node: the feature rows' extents, dropped whole
+	featPtr        []int   // -drop-node: the feature rows' extents, dropped whole
+	labelIn        *G.Node // -label-input: β × the one-hot labels added to the class scores
 	nnzIn, nodes   int
 	classes, featD int
 }
@@ -250,6 +251,13 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	if n.logits, err = dec.Fwd(z); err != nil {
 		return nil, err
 	}
+	if c.labelIn > 0 {
+		// The known labels enter the diffusion with the class scores
+		// (trainRun fills them in).
+		n.labelIn = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), ds.Classes), G.WithName("labelin"),
+			G.WithValue(tensor.New(tensor.WithShape(ds.Nodes(), ds.Classes), tensor.Of(dt))))
+		n.logits = G.Must(G.Add(n.logits, n.labelIn))
+	}
 	if c.diffuse == "logits" {
 		if n.logits, err = diffuse(n.logits, ds.Classes); err != nil {
 			return nil, err
@@ -410,13 +418,24 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 	tgt := make([]float64, tr.target.Shape().TotalSize())
 	isTrain := make([]bool, p.ds.Nodes())
 	for _, i := range split.Train {
-		row := tgt[i*tr.classes : (i+1)*tr.classes]
-		for k := range row {
-			row[k] = c.smooth / float64(tr.classes) / float64(len(split.Train))
-		}
-		row[p.ds.Labels[i]] += (1 - c.smooth) / float64(len(split.Train))
 		isTrain[i] = true
 	}
+	// With -label-input the evaluation sees every training label; each
+	// training epoch, a random half of the training nodes gives its labels
+	// as input and the other half is supervised.
+	labelled := make([]bool, len(split.Train))
+	if ev.labelIn != nil {
+		for k := range labelled {
+			labelled[k] = true
+		}
+		if err := setLabelInput(ev.labelIn, p.ds.Labels, split.Train, labelled, c.labelIn); err != nil {
+			return res, err
+		}
+		for k := range labelled {
+			labelled[k] = k%2 == 0
+		}
+	}
+	trainTargets(tgt, tr.classes, p.ds.Labels, split.Train, labelled, c.smooth)
 	if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
 		return res, err
 	}
@@ -462,6 +481,16 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		start := time.Now()
 		if err := tr.resample(rng); err != nil {
 			return res, err
+		}
+		if tr.labelIn != nil {
+			rng.Shuffle(len(labelled), func(i, j int) { labelled[i], labelled[j] = labelled[j], labelled[i] })
+			if err := setLabelInput(tr.labelIn, p.ds.Labels, split.Train, labelled, c.labelIn); err != nil {
+				return res, err
+			}
+			trainTargets(tgt, tr.classes, p.ds.Labels, split.Train, labelled, c.smooth)
+			if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
+				return res, err
+			}
 		}
 		if err := vm.RunAll(); err != nil {
 			return res, machineError(epoch, "", err)
@@ -672,6 +701,46 @@ func attentionStats(pattern *graph.CSR, w *G.Node) (self, peak float64, err erro
 		peak += m
 	}
 	return self / float64(pattern.Rows), peak / float64(pattern.Rows), nil
+}
+
+// trainTargets writes the rows of the training nodes train into tgt
+// (nodes × classes, the weights of -log p in the loss): the label-smoothed
+// one-hot labels over the number of supervised nodes for the nodes whose
+// labelled flag is false, zero for those that give their label as input.
+func trainTargets(tgt []float64, classes int, labels, train []int, labelled []bool, smooth float64) {
+	sup := 0
+	for k := range train {
+		if !labelled[k] {
+			sup++
+		}
+	}
+	for k, i := range train {
+		row := tgt[i*classes : (i+1)*classes]
+		clear(row)
+		if labelled[k] {
+			continue
+		}
+		for c := range row {
+			row[c] = smooth / float64(classes) / float64(sup)
+		}
+		row[labels[i]] += (1 - smooth) / float64(sup)
+	}
+}
+
+// setLabelInput writes beta times the one-hot label of every training node
+// whose labelled flag is set into the label input node, zero elsewhere.
+func setLabelInput(n *G.Node, labels, train []int, labelled []bool, beta float64) error {
+	s := n.Shape()
+	v := make([]float64, s.TotalSize())
+	for k, i := range train {
+		if labelled[k] {
+			v[i*s[1]+labels[i]] = beta
+		}
+	}
+	if err := ops.SetFloat64s(n.Value(), v); err != nil {
+		return fmt.Errorf("label input: %w", err)
+	}
+	return nil
 }
 
 // teacherTargets writes the consistency targets of the nodes outside the
