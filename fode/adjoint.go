@@ -204,7 +204,9 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			}
 		}
 	}
-	sums.start(s.opt.History, n, func(l int) []float64 { return rev[l] })
+	if err := sums.start(s.opt.History, n, func(l int) []float64 { return rev[l] }); err != nil {
+		return err
+	}
 	r, F := sums.out[stateStream], sums.out[fieldStream]
 	usesF := sc.usesFields()
 	wacc := make([]float64, sc.start*n) // Σ_m W_{m,j} λ_m, j < s
@@ -214,14 +216,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	if first > 1 {
 		rext, fext = make([]float64, first*n), make([]float64, first*n)
 	}
-	var fy []float64 // field values dL/dα re-evaluates
+	var fy []float64 // field values dL/dα re-evaluates or converts
 	if withAlpha {
 		fy = make([]float64, n)
 	}
 	// field returns f_j, stored or re-evaluated.
 	field := func(j int) ([]float64, error) {
 		if s.fv != nil {
-			return a.row(s.fv, j), nil
+			return s.fieldRow(fy, j), nil
 		}
 		return fy, a.eval(fy, s.grid[j], s.State(j), j)
 	}
@@ -242,7 +244,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 				}
 				v := s.State(m)
 				if t.stream == fieldStream {
-					v = a.row(s.fv, m)
+					v = s.fieldRow(fy, m)
 				}
 				for p := range P {
 					if at(t.dw, p) != nil {

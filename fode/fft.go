@@ -131,8 +131,10 @@ type fftLevel struct {
 }
 
 type fftHistory struct {
-	kernels [][]float64
-	values  []float64
+	kernels  [][]float64
+	values   []float64
+	values32 []float32  // the stream when it is stored in float32 (values nil)
+	block64  []float64 // a matrix-product square's sources in float64
 	width   int
 	N, r    int
 	acc     [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
@@ -164,7 +166,11 @@ func (h *fftHistory) Sum(dst [][]float64, m int) {
 		}
 		for j := base; j < m; j++ {
 			if c := h.kernels[k][m-j]; c != 0 {
-				floats.AddScaled(d, c, h.values[j*w:(j+1)*w])
+				if h.values32 != nil {
+					axpy32(d, c, h.values32[j*w:(j+1)*w])
+				} else {
+					floats.AddScaled(d, c, h.values[j*w:(j+1)*w])
+				}
 			}
 		}
 	}
@@ -177,7 +183,18 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 	L, w := lv.L, h.width
 	if lv.fft == nil {
 		rows := min(a+2*L, h.N+1) - (a + L)
-		src := h.values[a*w : (a+L)*w]
+		var src []float64
+		if h.values32 != nil {
+			if len(h.block64) < L*w {
+				h.block64 = make([]float64, L*w)
+			}
+			src = h.block64[:L*w]
+			for i, x := range h.values32[a*w : (a+L)*w] {
+				src[i] = float64(x)
+			}
+		} else {
+			src = h.values[a*w : (a+L)*w]
+		}
 		for k, T := range lv.toeplitz {
 			gemm.F64(false, false, rows, w, L, 1, T[:rows*L], L, src, w, 1, h.acc[k][(a+L)*w:(a+L+rows)*w], w)
 		}
@@ -196,8 +213,13 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 			clear(h.cols[q][:n])
 		}
 		for i := 0; i < L; i++ {
-			row := h.values[(a+i)*w+c0 : (a+i)*w+c0+g]
-			for q, v := range row {
+			if h.values32 != nil {
+				for q, v := range h.values32[(a+i)*w+c0 : (a+i)*w+c0+g] {
+					h.cols[q][i] = float64(v)
+				}
+				continue
+			}
+			for q, v := range h.values[(a+i)*w+c0 : (a+i)*w+c0+g] {
 				h.cols[q][i] = v
 			}
 		}

@@ -172,22 +172,24 @@ func TestNonFiniteGradient(t *testing.T) {
 // FuzzOptions runs random options on a small linear problem: Solve (and
 // Grad) must return an error or finite values, quickly.
 func FuzzOptions(f *testing.F) {
-	f.Add(uint8(1), 0.5, 1.0, 16, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0)
-	f.Add(uint8(6), 0.9, 174.0, 2, 0, 0.0, 0, 0.5, 63.0, -14.0, uint8(0), 0.0, 0.0, 3)
-	f.Add(uint8(1), 0.13333333333333333, 27.0, 17, 8, 0.0, 0, 0.0, 63.0, -14.0, uint8(0), 0.0, 0.0, 0)
-	f.Add(uint8(9), 1.0, 3.0, 0, 0, 1e-9, 10, 1.5, 2.0, 1.0, uint8(0), 0.0, 0.0, 0)
-	f.Add(uint8(6), 1e-300, 1.0, 10, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0)
-	f.Add(uint8(3), 0.0, 2.0, 20, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(2), 0.4, 1.5, 5)
-	f.Add(uint8(5), 0.0, 1.0, 12, 0, 0.0, 0, 0.3, 2.0, 1.0, uint8(3), 1.0, -1.0, -2)
-	f.Add(uint8(4), 0.7, 1.0, 12, 0, 0.0, 0, 0.0, 2.0, 1.0, uint8(1), 0.0, 0.0, 40)
+	f.Add(uint8(1), 0.5, 1.0, 16, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0, false)
+	f.Add(uint8(6), 0.9, 174.0, 2, 0, 0.0, 0, 0.5, 63.0, -14.0, uint8(0), 0.0, 0.0, 3, false)
+	f.Add(uint8(1), 0.13333333333333333, 27.0, 17, 8, 0.0, 0, 0.0, 63.0, -14.0, uint8(0), 0.0, 0.0, 0, false)
+	f.Add(uint8(9), 1.0, 3.0, 0, 0, 1e-9, 10, 1.5, 2.0, 1.0, uint8(0), 0.0, 0.0, 0, false)
+	f.Add(uint8(6), 1e-300, 1.0, 10, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0, false)
+	f.Add(uint8(3), 0.0, 2.0, 20, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(2), 0.4, 1.5, 5, false)
+	f.Add(uint8(5), 0.0, 1.0, 12, 0, 0.0, 0, 0.3, 2.0, 1.0, uint8(3), 1.0, -1.0, -2, false)
+	f.Add(uint8(4), 0.7, 1.0, 12, 0, 0.0, 0, 0.0, 2.0, 1.0, uint8(1), 0.0, 0.0, 40, false)
+	f.Add(uint8(7), 0.4, 3.0, 30, 0, 0.0, 0, 1.0, 1.5, 2.0, uint8(0), 0.0, 0.0, 9, true)
 	// terms: 0 single-term; 1 Coeffs alone; 2 two terms (orders alpha and
 	// order2, coefficients 1 and coeff2); 3 coefficients of another length.
-	f.Fuzz(func(t *testing.T, method uint8, alpha, T float64, steps, corr int, tol float64, maxIter int, tmid, lambda, x0 float64, terms uint8, order2, coeff2 float64, memory int) {
+	f.Fuzz(func(t *testing.T, method uint8, alpha, T float64, steps, corr int, tol float64, maxIter int, tmid, lambda, x0 float64, terms uint8, order2, coeff2 float64, memory int, store32 bool) {
 		lin, _ := problems.NewLinear(2)
 		opt := fode.Options{
 			Method: fode.Method(int(method)%12 - 1), Alpha: alpha, T: T,
 			Steps: steps, Correctors: corr, Tol: tol, MaxIter: maxIter,
 			MaxSteps: 2000, MaxMemory: 1 << 24, ShortMemory: memory,
+			StoreFloat32: store32,
 		}
 		switch terms % 4 {
 		case 1:

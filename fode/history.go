@@ -1,6 +1,10 @@
 package fode
 
-import "gonum.org/v1/gonum/floats"
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/floats"
+)
 
 // A History computes the weighted history sums that every fractional scheme
 // is made of. Over a stream of row vectors v_0, v_1, ... (each of the
@@ -45,10 +49,47 @@ func (directEngine) NewHistory(kernels [][]float64, values []float64, width int)
 }
 
 type directHistory struct {
-	kernels [][]float64
-	values  []float64
-	width   int
-	reach   int // the largest lag with a nonzero weight
+	kernels  [][]float64
+	values   []float64
+	values32 []float32 // the stream when it is stored in float32 (values nil)
+	width    int
+	reach    int // the largest lag with a nonzero weight
+}
+
+// newHistory32 returns a History of one of the package's engines over a
+// stream stored in float32 (Options.StoreFloat32); the sums are float64.
+func newHistory32(e HistoryEngine, kernels [][]float64, values []float32, width int) (History, error) {
+	switch e := e.(type) {
+	case autoEngine:
+		if len(kernels) > 0 && kernelReach(kernels) >= autoCrossover(width) {
+			return newHistory32(FFT, kernels, values, width)
+		}
+		return newHistory32(Direct, kernels, values, width)
+	case directEngine:
+		return &directHistory{kernels: kernels, values32: values, width: width, reach: kernelReach(kernels)}, nil
+	case fftEngine:
+		h := e.NewHistory(kernels, nil, width).(*fftHistory)
+		h.values32 = values
+		return h, nil
+	}
+	return nil, fmt.Errorf("fode: float32 storage needs the direct, fft or auto history engine, not %v", e)
+}
+
+// axpy32 adds w·v into d for a float32 row v.
+func axpy32(d []float64, w float64, v []float32) {
+	d = d[:len(v)]
+	for i, x := range v {
+		d[i] += w * float64(x)
+	}
+}
+
+// addRow adds w times stream row j into d.
+func (h *directHistory) addRow(d []float64, w float64, j int) {
+	if h.values32 != nil {
+		axpy32(d[:h.width], w, h.values32[j*h.width:(j+1)*h.width])
+		return
+	}
+	floats.AddScaled(d[:h.width], w, h.values[j*h.width:(j+1)*h.width])
 }
 
 // kernelReach returns the largest lag at which any kernel has a nonzero
@@ -76,13 +117,12 @@ func (h *directHistory) Sum(dst [][]float64, m int) {
 	// One pass over the stream serves every kernel, so each row is read
 	// from memory once per call.
 	for j := max(0, m-h.reach); j < m; j++ {
-		row := h.values[j*h.width : (j+1)*h.width]
 		for k, d := range dst {
 			if d == nil {
 				continue
 			}
 			if w := h.kernels[k][m-j]; w != 0 {
-				floats.AddScaled(d[:h.width], w, row)
+				h.addRow(d, w, j)
 			}
 		}
 	}

@@ -411,3 +411,70 @@ func equalSlices(a, b []float64) bool {
 	}
 	return true
 }
+
+// TestStoreFloat32: with the field values stored in float32 the schemes
+// that keep them hold a float32 stream (and float64 only for the starting
+// values), their solutions and gradients stay within float32 round-off of
+// the float64 ones, and the direct and FFT engines read the same rounded
+// stream.
+func TestStoreFloat32(t *testing.T) {
+	f := chain{d: 4}
+	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	ybar := make([]float64, 2*len(x0))
+	for i := range ybar {
+		ybar[i] = float64(i%5) - 1.5
+	}
+	run := func(opt Options) (*Solution, []float64) {
+		t.Helper()
+		sol, err := Solve(f, x0, nil, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := Grad(sol, ybar, GradOptions{GradAlpha: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sol, append(append(append([]float64(nil), sol.At(0)...), sol.At(1)...), append(g.X0, g.Alpha)...)
+	}
+	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL} {
+		opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 600, Times: []float64{0.5, 1}, History: Direct}
+		_, ref := run(opt)
+		opt.StoreFloat32 = true
+		sol, got := run(opt)
+		opt.History = FFT
+		_, fft := run(opt)
+		var d, dfft, norm float64
+		for i := range ref {
+			d = max(d, math.Abs(got[i]-ref[i]))
+			dfft = max(dfft, math.Abs(fft[i]-got[i]))
+			norm = max(norm, math.Abs(ref[i]))
+		}
+		t.Logf("%v: float32 storage against float64 %.3g, FFT against direct %.3g (of %.3g)", m, d/norm, dfft/norm, norm)
+		stores := m != GL
+		if stores && (len(sol.fv32) != 601*len(x0) || len(sol.fv) > 8*len(x0) || d == 0 || d > 1e-6*norm) {
+			t.Errorf("%v: %d float32 and %d float64 field values kept; difference %.3g of %.3g", m, len(sol.fv32), len(sol.fv), d, norm)
+		}
+		if !stores && (sol.fv32 != nil || d != 0) {
+			t.Errorf("%v keeps no field values, yet float32 storage changed it by %.3g", m, d)
+		}
+		if dfft > 1e-12*norm {
+			t.Errorf("%v: FFT and direct engines differ by %.3g with float32 storage", m, dfft)
+		}
+		// With a state-free field too: the same numbers from a ring of
+		// states.
+		f = chain{d: 4, stateFree: true}
+		_, free := run(opt)
+		f = chain{d: 4}
+		if !equalSlices(free, fft) {
+			t.Errorf("%v: a state-free field with float32 storage changes the result", m)
+		}
+		full := Options{Method: m, Alpha: 0.6, T: 1, Steps: 600}
+		half := full
+		half.StoreFloat32 = true
+		b64, err64 := full.Memory(len(x0))
+		b32, err32 := half.Memory(len(x0))
+		if err64 != nil || err32 != nil || (stores && !(b32 < b64)) {
+			t.Errorf("%v: memory estimate %d bytes with float32 storage, %d without (%v, %v)", m, b32, b64, err32, err64)
+		}
+	}
+}

@@ -136,6 +136,16 @@ type Options struct {
 	// error does not decay as t grows; Grad differentiates the truncated
 	// scheme exactly. The classical methods have no history and ignore it.
 	ShortMemory int
+	// StoreFloat32 stores the field values that the history sums and the
+	// gradient read in float32 (Rectangle, PECE, Trapezoid and FLMM, the
+	// schemes that keep them): half their memory, for models that
+	// compute in float32 anyway. Each value is rounded as it is stored
+	// and the history sums read the rounded values, so the solution and
+	// its gradient carry float32 round-off (about 1e-7 relative); the
+	// gradient is the adjoint of the scheme with the rounding taken as
+	// the identity. The states and all arithmetic stay float64. It needs
+	// one of the package's history engines (Direct, FFT or Auto).
+	StoreFloat32 bool
 	// T is the final time; the solution starts at t = 0.
 	T float64
 	// Steps is the number N of uniform steps, h = T/N. For Dopri5 it sets
@@ -291,6 +301,9 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	}
 	if err := o.checkOrders(); err != nil {
 		return 0, 0, err
+	}
+	if e := o.History; o.StoreFloat32 && e != nil && e != Auto && e != Direct && e != FFT {
+		return 0, 0, fmt.Errorf("fode: float32 storage needs the direct, fft or auto history engine, not %v", e)
 	}
 	if o.ShortMemory < 0 {
 		return 0, 0, fmt.Errorf("fode: short memory = %d steps must not be negative (0 keeps the full memory)", o.ShortMemory)
@@ -523,7 +536,12 @@ func (o *Options) memoryWords(steps, n int) satInt {
 		// it goes. Count the first step and the stages.
 		return satInt(nn).mul(16).add(satInt(times).mul(nn + 2))
 	}
-	words = words.add(state.mul(fields)).add(N1.mul(int64(kernels))).add(extra)
+	fieldWords := state.mul(fields)
+	if o.StoreFloat32 && fields > 0 {
+		// The field values in float32, the starting ones in float64.
+		fieldWords = state.mul(fields-1).add(state/2 + satInt(8*nn))
+	}
+	words = words.add(fieldWords).add(N1.mul(int64(kernels))).add(extra)
 	if o.History != Direct && !((o.History == nil || o.History == Auto) && steps < autoCrossover(n)) {
 		// FFT: an accumulator per kernel and the kernel spectra (about
 		// 2(N+1) complex values per kernel over all levels).

@@ -508,6 +508,9 @@ type termSums struct {
 	// it at a buffer of its own, before start or before a step.
 	out   [][]float64
 	empty []int // targets no term adds to
+	// values32 returns a stream stored in float32 (nil for one in
+	// float64), read by the history engine in place of values.
+	values32 func(key int) []float32
 }
 
 // sumGroup is the terms over one stream.
@@ -537,12 +540,23 @@ func (ts *termSums) add(key int, w []float64, target int) {
 	gr.target = append(gr.target, target)
 }
 
-// start creates the Histories over the streams values(key), once every
-// kernel is registered, and the buffers the caller did not give.
-func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64) {
+// start creates the Histories over the streams values(key) (or
+// values32(key)), once every kernel is registered, and the buffers the
+// caller did not give.
+func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64) error {
 	seen := make([]bool, len(ts.out))
 	for _, g := range ts.groups {
-		g.hist = e.NewHistory(g.kernels, values(g.key), n)
+		if ts.values32 != nil {
+			if v := ts.values32(g.key); v != nil {
+				var err error
+				if g.hist, err = newHistory32(e, g.kernels, v, n); err != nil {
+					return err
+				}
+			}
+		}
+		if g.hist == nil {
+			g.hist = e.NewHistory(g.kernels, values(g.key), n)
+		}
 		g.direct = make([]bool, len(g.kernels))
 		g.sums = make([][]float64, len(g.kernels))
 		g.dst = make([][]float64, len(g.kernels))
@@ -561,6 +575,7 @@ func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64
 			ts.empty = append(ts.empty, t)
 		}
 	}
+	return nil
 }
 
 // sum computes the sums at step m (in the caller's numbering of the

@@ -39,6 +39,9 @@ type Solution struct {
 	hs    []float64 // Dopri5's accepted step sizes; nil on a uniform grid
 	y     []float64 // y_j, row-major, (Steps+1) × n
 	fv    []float64 // f_j where the scheme sums field values
+	// fv32 holds every f_j in float32 with Options.StoreFloat32; fv then
+	// keeps only f_0..f_{first-1}, which the starting weights read.
+	fv32 []float32
 	pred  [][]float64
 	// scheme holds the weights of a fractional method for the gradient.
 	scheme *scheme
@@ -79,7 +82,7 @@ func (s *Solution) Release() {
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.y, s.fv, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil
+	s.y, s.fv, s.fv32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil
 	s.released = true
 }
 
@@ -95,6 +98,19 @@ func (s *Solution) State(j int) []float64 {
 		return s.kept[j]
 	}
 	return s.y[j*n : (j+1)*n]
+}
+
+// fieldRow returns the stored field value f_j as float64: a view, or
+// converted into dst when it is stored in float32.
+func (s *Solution) fieldRow(dst []float64, j int) []float64 {
+	n := s.Rows * s.Dim
+	if s.fv32 == nil || (j+1)*n <= len(s.fv) {
+		return s.fv[j*n : (j+1)*n]
+	}
+	for i, x := range s.fv32[j*n : (j+1)*n] {
+		dst[i] = float64(x)
+	}
+	return dst
 }
 
 // vjpState returns the state at which the gradient evaluates the VJP of
@@ -217,6 +233,7 @@ type solver struct {
 	fp    *fixedPoint // for the implicit steps
 	grow  growth      // the explicit schemes' stability check
 	x0    []float64   // the initial state, before the states are allocated
+	fcur  []float64   // the newest field value before its float32 store
 }
 
 // allocStates allocates the state storage: every grid state, or a ring
@@ -393,10 +410,18 @@ func (s *solver) fractional(sc *scheme) error {
 	// fprev is f_{m-1}: a row of the stored field values, or one buffer
 	// for a scheme that reads only the previous one.
 	var fprev []float64
-	if sc.storesFields() {
+	store32 := s.opt.StoreFloat32 && sc.storesFields()
+	switch {
+	case store32:
+		// The field values the starting weights read stay float64.
+		s.sol.fv = getFloats(first * n)
+		s.sol.fv32 = make([]float32, (N+1)*n)
+		s.fcur = make([]float64, n)
+		fprev = s.row(s.sol.fv, 0)
+	case sc.storesFields():
 		s.sol.fv = getFloats((N + 1) * n)
 		fprev = s.row(s.sol.fv, 0)
-	} else if sc.usesFields() {
+	case sc.usesFields():
 		fprev = s.tmp2
 	}
 	if fprev != nil {
@@ -428,6 +453,9 @@ func (s *solver) fractional(sc *scheme) error {
 			}
 		}
 		s.keepOutput(m)
+		if store32 {
+			s.store32(m, s.row(s.sol.fv, m))
+		}
 	}
 	// One History per stream serves all the terms over it.
 	sums := &termSums{out: make([][]float64, len(sc.forms))}
@@ -437,12 +465,22 @@ func (s *solver) fractional(sc *scheme) error {
 	for _, t := range sc.terms {
 		sums.add(int(t.stream), t.w, t.form)
 	}
-	sums.start(s.opt.History, n, func(key int) []float64 {
+	if store32 {
+		sums.values32 = func(key int) []float32 {
+			if stream(key) == fieldStream {
+				return s.sol.fv32
+			}
+			return nil
+		}
+	}
+	if err := sums.start(s.opt.History, n, func(key int) []float64 {
 		if stream(key) == fieldStream {
 			return s.sol.fv
 		}
 		return s.sol.y
-	})
+	}); err != nil {
+		return err
+	}
 	fy := s.tmp // f(t_m, ·) of an implicit or corrector step
 	for m := first; m <= N; m++ {
 		t := s.sol.grid[m]
@@ -462,7 +500,7 @@ func (s *solver) fractional(sc *scheme) error {
 		case explicitStep:
 			err = s.checkStep(y, m)
 		case implicitStep:
-			if sc.storesFields() {
+			if sc.storesFields() && !store32 {
 				fy = s.row(s.sol.fv, m)
 			}
 			if sc.extrapolate && m >= 2 {
@@ -483,19 +521,36 @@ func (s *solver) fractional(sc *scheme) error {
 			return err
 		}
 		s.keepOutput(m)
+		if store32 && sc.kind == implicitStep {
+			s.store32(m, fy)
+		}
 		// An explicit or corrector step evaluates the field at its new
 		// state for the steps after it; an implicit one has it from its
 		// solve.
 		if sc.kind != implicitStep && fprev != nil && m < N {
-			if sc.storesFields() {
+			switch {
+			case store32:
+				fprev = s.fcur
+			case sc.storesFields():
 				fprev = s.row(s.sol.fv, m)
 			}
 			if err := s.eval(fprev, t, y, m); err != nil {
 				return err
 			}
+			if store32 {
+				s.store32(m, fprev)
+			}
 		}
 	}
 	return nil
+}
+
+// store32 rounds the field value f_m into the float32 store.
+func (s *solver) store32(m int, f []float64) {
+	dst := s.sol.fv32[m*s.n : (m+1)*s.n]
+	for i, x := range f {
+		dst[i] = float32(x)
+	}
 }
 
 // combine completes combination l of step m from its history sums:
