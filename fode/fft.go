@@ -133,16 +133,16 @@ type fftLevel struct {
 type fftHistory struct {
 	kernels  [][]float64
 	values   []float64
-	values32 []float32  // the stream when it is stored in float32 (values nil)
+	values32 []float32 // the stream when it is stored in float32 (values nil)
 	block64  []float64 // a matrix-product square's sources in float64
-	width   int
-	N, r    int
-	acc     [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
-	levels  []*fftLevel
-	cols    [][]float64 // fftGroup gathered columns
-	outs    [][]float64
-	specs   [][]complex128
-	prod    []complex128
+	width    int
+	N, r     int
+	acc      [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
+	levels   []*fftLevel
+	cols     [][]float64 // fftGroup gathered columns
+	outs     [][]float64
+	specs    [][]complex128
+	prod     []complex128
 }
 
 func (h *fftHistory) Sum(dst [][]float64, m int) {

@@ -539,7 +539,7 @@ func (o *Options) memoryWords(steps, n int) satInt {
 	fieldWords := state.mul(fields)
 	if o.StoreFloat32 && fields > 0 {
 		// The field values in float32, the starting ones in float64.
-		fieldWords = state.mul(fields-1).add(state/2 + satInt(8*nn))
+		fieldWords = state.mul(fields - 1).add(state/2 + satInt(8*nn))
 	}
 	words = words.add(fieldWords).add(N1.mul(int64(kernels))).add(extra)
 	if o.History != Direct && !((o.History == nil || o.History == Auto) && steps < autoCrossover(n)) {

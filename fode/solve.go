@@ -42,7 +42,7 @@ type Solution struct {
 	// fv32 holds every f_j in float32 with Options.StoreFloat32; fv then
 	// keeps only f_0..f_{first-1}, which the starting weights read.
 	fv32 []float32
-	pred  [][]float64
+	pred [][]float64
 	// scheme holds the weights of a fractional method for the gradient.
 	scheme *scheme
 	out    []float64 // outputs, len(Times) × n
