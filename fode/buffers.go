@@ -17,7 +17,10 @@ import (
 // memory. Buffers below minPooled values are allocated as usual.
 var minPooled = 1 << 12
 
-var floatPools [4*bits.UintSize + 4]sync.Pool // *[]float64 of capacity sizeClass's size
+var (
+	floatPools   [4*bits.UintSize + 4]sync.Pool // *[]float64 of capacity sizeClass's size
+	float32Pools [4*bits.UintSize + 4]sync.Pool // *[]float32, likewise
+)
 
 // sizeClass returns the pool index and the capacity of the class of n ≥ 1
 // values: the smallest 2^(k-1) + q·2^(k-3) ≥ n (q = 1..4) from n > 8 on,
@@ -79,4 +82,38 @@ func putFloats(b []float64) {
 	}
 	b = b[:c]
 	floatPools[idx].Put(&b)
+}
+
+// getFloats32 is getFloats for float32 buffers (Options.StoreFloat32).
+func getFloats32(n int) []float32 {
+	if n < minPooled || n <= 0 {
+		return make([]float32, n)
+	}
+	c, size := sizeClass(n)
+	var b []float32
+	if p, ok := float32Pools[c].Get().(*[]float32); ok {
+		b = (*p)[:n]
+	} else {
+		b = make([]float32, n, size)
+	}
+	if poisonRecycled {
+		for i := range b {
+			b[i] = float32(math.NaN())
+		}
+	}
+	return b
+}
+
+// putFloats32 is putFloats for buffers from getFloats32.
+func putFloats32(b []float32) {
+	c := cap(b)
+	if c < minPooled || c == 0 {
+		return
+	}
+	idx, size := sizeClass(c)
+	if size != c {
+		return
+	}
+	b = b[:c]
+	float32Pools[idx].Put(&b)
 }

@@ -79,6 +79,7 @@ func (s *Solution) Grid() []float64 { return s.grid }
 func (s *Solution) Release() {
 	putFloats(s.y)
 	putFloats(s.fv)
+	putFloats32(s.fv32)
 	for _, p := range s.pred {
 		putFloats(p)
 	}
@@ -415,7 +416,7 @@ func (s *solver) fractional(sc *scheme) error {
 	case store32:
 		// The field values the starting weights read stay float64.
 		s.sol.fv = getFloats(first * n)
-		s.sol.fv32 = make([]float32, (N+1)*n)
+		s.sol.fv32 = getFloats32((N + 1) * n)
 		s.fcur = make([]float64, n)
 		fprev = s.row(s.sol.fv, 0)
 	case sc.storesFields():

@@ -77,8 +77,10 @@ type fdeOp struct {
 // no activation of the field. It keeps them only when a backward pass
 // will read them: once G.Grad (or any SymDiff) has built the node's
 // gradient, or once a LispMachine has differentiated the node (its first
-// DoDiff solves again). A forward-only graph keeps nothing. Errors report shape, size and dtype
-// mismatches at graph-construction time.
+// DoDiff solves again). A forward-only graph keeps nothing. A float32
+// node stores the field values in float32 (fode.Options.StoreFloat32,
+// with the package's own history engines). Errors report shape, size and
+// dtype mismatches at graph-construction time.
 func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, error) {
 	return FDETerms(x0, params, Learn{Alpha: alpha}, cfg)
 }
@@ -344,6 +346,11 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 		theta = append(theta, p...)
 	}
 	opt = op.cfg.Solve
+	if h := opt.History; op.dtype == tensor.Float32 && (h == nil || h == fode.Auto || h == fode.Direct || h == fode.FFT) {
+		// A float32 model keeps the field values its solve stores in
+		// float32: half their memory, within the model's own precision.
+		opt.StoreFloat32 = true
+	}
 	next := 1 + len(op.paramShapes)
 	if op.learnAlpha {
 		a, err := Float64s(vals[next])
