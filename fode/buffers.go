@@ -42,20 +42,27 @@ var poisonRecycled bool
 
 // getFloats returns a buffer of n values whose contents are undefined: the
 // caller writes every value before reading it.
-func getFloats(n int) []float64 {
+func getFloats(n int) []float64 { return getBuf[float64](&floatPools, n) }
+
+// getFloats32 is getFloats for float32 buffers (Options.StoreFloat32).
+func getFloats32(n int) []float32 { return getBuf[float32](&float32Pools, n) }
+
+// getBuf takes a buffer of n values from the pools of its size class.
+func getBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, n int) []T {
 	if n < minPooled || n <= 0 {
-		return make([]float64, n)
+		return make([]T, n)
 	}
 	c, size := sizeClass(n)
-	var b []float64
-	if p, ok := floatPools[c].Get().(*[]float64); ok {
+	var b []T
+	if p, ok := pools[c].Get().(*[]T); ok {
 		b = (*p)[:n]
 	} else {
-		b = make([]float64, n, size)
+		b = make([]T, n, size)
 	}
 	if poisonRecycled {
+		nan := T(math.NaN())
 		for i := range b {
-			b[i] = math.NaN()
+			b[i] = nan
 		}
 	}
 	return b
@@ -71,41 +78,12 @@ func getZeroed(n int) []float64 {
 // putFloats hands a buffer from getFloats back for reuse; the caller must
 // not use it afterwards. Buffers of other origins are left to the
 // garbage collector.
-func putFloats(b []float64) {
-	c := cap(b)
-	if c < minPooled || c == 0 {
-		return
-	}
-	idx, size := sizeClass(c)
-	if size != c {
-		return
-	}
-	b = b[:c]
-	floatPools[idx].Put(&b)
-}
-
-// getFloats32 is getFloats for float32 buffers (Options.StoreFloat32).
-func getFloats32(n int) []float32 {
-	if n < minPooled || n <= 0 {
-		return make([]float32, n)
-	}
-	c, size := sizeClass(n)
-	var b []float32
-	if p, ok := float32Pools[c].Get().(*[]float32); ok {
-		b = (*p)[:n]
-	} else {
-		b = make([]float32, n, size)
-	}
-	if poisonRecycled {
-		for i := range b {
-			b[i] = float32(math.NaN())
-		}
-	}
-	return b
-}
+func putFloats(b []float64) { putBuf(&floatPools, b) }
 
 // putFloats32 is putFloats for buffers from getFloats32.
-func putFloats32(b []float32) {
+func putFloats32(b []float32) { putBuf(&float32Pools, b) }
+
+func putBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, b []T) {
 	c := cap(b)
 	if c < minPooled || c == 0 {
 		return
@@ -115,5 +93,5 @@ func putFloats32(b []float32) {
 		return
 	}
 	b = b[:c]
-	float32Pools[idx].Put(&b)
+	pools[idx].Put(&b)
 }

@@ -2,6 +2,7 @@ package fode
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -390,26 +391,14 @@ func TestStateFreeField(t *testing.T) {
 			t.Errorf("%v: %d state values kept of %d; State(10) %v", m, len(res[1].y), len(res[0].y), res[1].State(10))
 		}
 		for i := range times {
-			if !equalSlices(res[0].At(i), res[1].At(i)) {
+			if !slices.Equal(res[0].At(i), res[1].At(i)) {
 				t.Errorf("%v: output %d differs: %v and %v", m, i, res[0].At(i), res[1].At(i))
 			}
 		}
-		if !equalSlices(grads[0].X0, grads[1].X0) || grads[0].Alpha != grads[1].Alpha {
+		if !slices.Equal(grads[0].X0, grads[1].X0) || grads[0].Alpha != grads[1].Alpha {
 			t.Errorf("%v: gradients differ: %v %v and %v %v", m, grads[0].X0, grads[0].Alpha, grads[1].X0, grads[1].Alpha)
 		}
 	}
-}
-
-func equalSlices(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestStoreFloat32: with the field values stored in float32 the schemes
@@ -465,7 +454,7 @@ func TestStoreFloat32(t *testing.T) {
 		f = chain{d: 4, stateFree: true}
 		_, free := run(opt)
 		f = chain{d: 4}
-		if !equalSlices(free, fft) {
+		if !slices.Equal(free, fft) {
 			t.Errorf("%v: a state-free field with float32 storage changes the result", m)
 		}
 		full := Options{Method: m, Alpha: 0.6, T: 1, Steps: 600}
