@@ -20,6 +20,7 @@ type adj struct {
 	dparams  []float64   // dL/dp by the scheme's parameters (see scheme)
 	xb       []float64   // scratch for one VJP result
 	v        []float64   // scratch for one VJP argument
+	ys, yf   []float64   // scratch for float32-stored states
 	fp       *fixedPoint // for the implicit adjoint solves
 }
 
@@ -32,6 +33,9 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		x0bar:    make([]float64, n),
 		xb:       getFloats(n),
 		v:        getFloats(n),
+	}
+	if sol.y32 != nil {
+		a.ys, a.yf = make([]float64, n), make([]float64, n)
 	}
 	a.pool = newRowPool(a.f, a.theta, sol.Rows, sol.opt.Workers)
 	if a.pool != nil {
@@ -225,7 +229,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		if s.fv != nil {
 			return s.fieldRow(fy, j), nil
 		}
-		return fy, a.eval(fy, s.grid[j], s.State(j), j)
+		return fy, a.eval(fy, s.grid[j], s.stateInto(a.yf, j), j)
 	}
 	for m := N; m >= 0; m-- {
 		sums.sum(N - m)
@@ -242,7 +246,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 				if P == 0 {
 					break
 				}
-				v := s.State(m)
+				v := s.stateInto(a.yf, m)
 				if t.stream == fieldStream {
 					v = s.fieldRow(fy, m)
 				}
@@ -261,7 +265,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			}
 			continue
 		}
-		t, y := s.grid[m], s.vjpState(m)
+		t, y := s.grid[m], s.vjpStateInto(a.ys, m)
 		lam := a.row(rev[0], N-m)
 		switch sc.kind {
 		case explicitStep:
@@ -320,7 +324,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		}
 	}
 	if usesF {
-		if err := a.vjp(a.xb, true, 0, s.vjpState(0), phi0, 0); err != nil {
+		if err := a.vjp(a.xb, true, 0, s.vjpStateInto(a.ys, 0), phi0, 0); err != nil {
 			return err
 		}
 		floats.Add(a.x0bar, a.xb)
@@ -362,7 +366,7 @@ func (a *adj) corrector(sc *scheme, m int, r, F, lamC, lamP, fq []float64, withA
 	qbar := lamP // it ends as the prediction's cotangent
 	copy(qbar, r)
 	if m < a.N {
-		if err := a.vjp(a.xb, true, t, s.State(m), F, m); err != nil {
+		if err := a.vjp(a.xb, true, t, s.vjpStateInto(a.ys, m), F, m); err != nil {
 			return err
 		}
 		floats.Add(qbar, a.xb)
@@ -406,7 +410,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 	g := func(gx, lam []float64) error {
 		blockPhi(lam)
 		for m := 1; m < first; m++ {
-			if err := a.vjp(a.xb, false, s.grid[m], s.vjpState(m), a.row(phi, m), m); err != nil {
+			if err := a.vjp(a.xb, false, s.grid[m], s.vjpStateInto(a.ys, m), a.row(phi, m), m); err != nil {
 				return err
 			}
 			floats.AddTo(gx[(m-1)*n:m*n], a.row(rext, m), a.xb)
@@ -423,7 +427,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 	blockPhi(lam)
 	for m := 1; m < first; m++ {
 		lm := lam[(m-1)*n : m*n]
-		if err := a.vjp(a.xb, true, s.grid[m], s.vjpState(m), a.row(phi, m), m); err != nil {
+		if err := a.vjp(a.xb, true, s.grid[m], s.vjpStateInto(a.ys, m), a.row(phi, m), m); err != nil {
 			return err
 		}
 		a.passToY0(sc, 0, m, lm, withAlpha)

@@ -24,7 +24,8 @@ import (
 // I the regularised incomplete beta function. The rule is first order.
 func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 	a := newAdj(sol, make([]float64, len(ybar)))
-	defer a.finish() // stops the workers on the error paths
+	ybuf := make([]float64, sol.Rows*sol.Dim) // a float32-stored state in float64
+	defer a.finish()                          // stops the workers on the error paths
 	N, n, h, al := a.N, a.n, sol.h, sol.Alpha
 	type obs struct {
 		q    int       // σ-index of the observation
@@ -70,7 +71,7 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 			}
 		}
 		j := N - k
-		t, y := sol.grid[j], sol.vjpState(j)
+		t, y := sol.grid[j], sol.vjpStateInto(ybuf, j)
 		uk := u[k*n : (k+1)*n]
 		if err := a.vjp(uk, false, t, y, nu, j); err != nil {
 			return nil, err

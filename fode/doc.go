@@ -144,8 +144,9 @@
 // StateFreeField (its VJP does not read the state, as for a
 // parameter-free linear field) lets Rectangle, Trapezoid and FLMM keep
 // only a few recent states and those at the output times: about half the
-// memory of a solve. Options.StoreFloat32 keeps the stored field values in
-// float32, halving them again, for models that compute in float32.
+// memory of a solve. Options.StoreFloat32 keeps the stored states and
+// field values in float32, halving them again, for models that compute in
+// float32.
 //
 // # Errors and precision
 //
@@ -177,7 +178,7 @@
 // step.
 //
 // All states, parameters, weights and derivatives are float64 (the stored
-// field values are float32 with Options.StoreFloat32), and a Field
+// states and field values are float32 with Options.StoreFloat32), and a Field
 // receives and returns float64 slices. A field may compute in float32
 // internally; the solution and its gradient then carry float32 round-off,
 // and the implicit schemes need Options.Tol loosened to about that level

@@ -430,3 +430,33 @@ func TestMultiTermEngines(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiTermFloat32: float32 storage moves a multi-term solve and its
+// gradient by float32 round-off only, the continuous adjoint of a
+// single-term one as well.
+func TestMultiTermFloat32(t *testing.T) {
+	c := gradCases()[1]
+	for _, opt := range []fode.Options{
+		{Method: fode.GLImplicit, Orders: []float64{0.4, 0.9}, Coeffs: []float64{1, 0.5}, T: 1, Steps: 50, Times: c.times},
+		{Method: fode.Rectangle, Alpha: 0.7, T: 1, Steps: 50, Times: []float64{0.5, 0.8, 1}},
+	} {
+		var got [2][]float64
+		for k, f32 := range []bool{false, true} {
+			o := opt
+			o.StoreFloat32 = f32
+			_, sol, w := loss(t, c, c.theta, c.x0, o)
+			mode := fode.GradOptions{GradAlpha: true}
+			if opt.Orders == nil {
+				mode = fode.GradOptions{Mode: fode.Continuous}
+			}
+			g, err := fode.Grad(sol, w, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[k] = append(append(append(append(append([]float64(nil), sol.Final()...), g.X0...), g.Theta...), g.Orders...), g.Coeffs...)
+		}
+		if e := relErr(got[1], got[0]); e == 0 || e > 1e-6 {
+			t.Errorf("%v: float32 storage moves the solve and gradient by %.3g", opt.Method, e)
+		}
+	}
+}

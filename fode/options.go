@@ -136,15 +136,17 @@ type Options struct {
 	// error does not decay as t grows; Grad differentiates the truncated
 	// scheme exactly. The classical methods have no history and ignore it.
 	ShortMemory int
-	// StoreFloat32 stores the field values that the history sums and the
-	// gradient read in float32 (Rectangle, PECE, Trapezoid and FLMM, the
-	// schemes that keep them): half their memory, for models that
-	// compute in float32 anyway. Each value is rounded as it is stored
-	// and the history sums read the rounded values, so the solution and
-	// its gradient carry float32 round-off (about 1e-7 relative); the
-	// gradient is the adjoint of the scheme with the rounding taken as
-	// the identity. The states and all arithmetic stay float64. It needs
-	// one of the package's history engines (Direct, FFT or Auto).
+	// StoreFloat32 stores the grid states and the field values that the
+	// history sums and the gradient read in float32 (fractional methods;
+	// a float64 ring keeps the few recent states a step works on, and the
+	// field values of the starting weights stay float64): half the memory
+	// of a solve, for models that compute in float32 anyway. Each value is
+	// rounded as it is stored and the history sums and the gradient read
+	// the rounded values, so the solution and its gradient carry float32
+	// round-off (about 1e-7 relative); the gradient is the adjoint of the
+	// scheme with the rounding taken as the identity. All arithmetic stays
+	// float64. It needs one of the package's history engines (Direct, FFT
+	// or Auto).
 	StoreFloat32 bool
 	// T is the final time; the solution starts at t = 0.
 	T float64
@@ -498,8 +500,12 @@ func (a satInt) add(b satInt) satInt {
 func (o *Options) memoryWords(steps, n int) satInt {
 	N1 := satInt(steps).add(1) // grid points
 	nn := int64(n)
-	state := N1.mul(nn)                  // (N+1)·n
-	words := state.add(N1)               // states and grid times
+	state := N1.mul(nn)    // (N+1)·n
+	words := state.add(N1) // states and grid times
+	if o.StoreFloat32 && o.Method.Fractional() {
+		// The states in float32 and a float64 ring of recent ones.
+		words = (state / 2).add(satInt(nn).mul(10)).add(N1)
+	}
 	words = words.add(satInt(nn).mul(4)) // scratch
 	if o.Method.Implicit() {
 		words = words.add(satInt(nn).mul(4 + 2*andersonDepth)) // Anderson buffers

@@ -55,6 +55,9 @@ type Solution struct {
 	// kept holds the states the outputs are interpolated from.
 	ring int
 	kept map[int][]float64
+	// y32 holds every grid state in float32 with Options.StoreFloat32
+	// (y is then the ring); nil otherwise.
+	y32 []float32
 }
 
 // At returns the state at output time Times[i] as a view (rows × Dim,
@@ -80,25 +83,49 @@ func (s *Solution) Release() {
 	putFloats(s.y)
 	putFloats(s.fv)
 	putFloats32(s.fv32)
+	putFloats32(s.y32)
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.y, s.fv, s.fv32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil
+	s.y, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil
 	s.released = true
 }
 
 // State returns the state at grid time Grid()[j] as a view (nil after
 // Release, and nil for the grid states that a solve with a
-// StateFreeField did not keep).
+// StateFreeField did not keep). A state stored in float32
+// (Options.StoreFloat32) comes back as a new float64 copy.
 func (s *Solution) State(j int) []float64 {
 	if s.released {
 		return nil
 	}
-	n := s.Rows * s.Dim
-	if s.ring > 0 && j > 0 {
-		return s.kept[j]
+	if s.y32 != nil && j > 0 {
+		if v, ok := s.kept[j]; ok {
+			return v
+		}
+		return s.stateInto(make([]float64, s.Rows*s.Dim), j)
 	}
-	return s.y[j*n : (j+1)*n]
+	return s.stateInto(nil, j)
+}
+
+// stateInto returns state j: a view of the float64 storage, a kept
+// output state, or the float32-stored state converted into dst; nil when
+// the solve kept no copy of it.
+func (s *Solution) stateInto(dst []float64, j int) []float64 {
+	n := s.Rows * s.Dim
+	if s.ring == 0 || j == 0 {
+		return s.y[j*n : (j+1)*n]
+	}
+	if v, ok := s.kept[j]; ok {
+		return v
+	}
+	if s.y32 == nil {
+		return nil
+	}
+	for i, x := range s.y32[j*n : (j+1)*n] {
+		dst[i] = float64(x)
+	}
+	return dst
 }
 
 // fieldRow returns the stored field value f_j as float64: a view, or
@@ -114,14 +141,14 @@ func (s *Solution) fieldRow(dst []float64, j int) []float64 {
 	return dst
 }
 
-// vjpState returns the state at which the gradient evaluates the VJP of
-// step j: the grid state, or y_0 when the solve did not keep it (a
-// state-free field, whose VJP does not read it).
-func (s *Solution) vjpState(j int) []float64 {
-	if s.ring > 0 {
+// vjpStateInto returns the state at which the gradient evaluates the VJP
+// of step j (converted into dst when stored in float32), or y_0 when the
+// solve did not keep it (a state-free field, whose VJP does not read it).
+func (s *Solution) vjpStateInto(dst []float64, j int) []float64 {
+	if s.ring > 0 && s.y32 == nil {
 		return s.State(0)
 	}
-	return s.State(j)
+	return s.stateInto(dst, j)
 }
 
 // stepSize returns the size of step m, from t_{m-1} to t_m, exactly as
@@ -279,11 +306,17 @@ func (s *solver) ringRows(sc *scheme) int {
 }
 
 // keepOutput copies state m aside when an output is interpolated from it
-// and the states live in a ring.
+// and the states live in a ring, and into the float32 store.
 func (s *solver) keepOutput(m int) {
 	sol := s.sol
 	if sol.ring == 0 {
 		return
+	}
+	if sol.y32 != nil {
+		dst := sol.y32[m*s.n : (m+1)*s.n]
+		for i, x := range s.stateRow(m) {
+			dst[i] = float32(x)
+		}
 	}
 	for i := range sol.outJ {
 		j := sol.outJ[i]
@@ -395,7 +428,13 @@ func (s *solver) run() error {
 		return err
 	}
 	s.sol.scheme = sc
-	s.allocStates(s.ringRows(sc))
+	ring := s.ringRows(sc)
+	if ring == 0 && s.opt.StoreFloat32 {
+		// Every state in float32, the scheme working on a float64 ring.
+		ring = 1 + max(3, sc.firstStep())
+		s.sol.y32 = getFloats32((s.steps + 1) * s.n)
+	}
+	s.allocStates(ring)
 	s.planOutputs()
 	return s.fractional(sc)
 }
@@ -466,12 +505,12 @@ func (s *solver) fractional(sc *scheme) error {
 	for _, t := range sc.terms {
 		sums.add(int(t.stream), t.w, t.form)
 	}
-	if store32 {
+	if store32 || s.sol.y32 != nil {
 		sums.values32 = func(key int) []float32 {
 			if stream(key) == fieldStream {
 				return s.sol.fv32
 			}
-			return nil
+			return s.sol.y32
 		}
 	}
 	if err := sums.start(s.opt.History, n, func(key int) []float64 {
@@ -584,7 +623,7 @@ func (s *solver) correct(sc *scheme, B, fq []float64, m int) error {
 		if err := s.eval(fq, t, cur, m); err != nil {
 			return err
 		}
-		next := s.row(s.sol.y, m)
+		next := s.stateRow(m)
 		if k+1 < sc.correctors {
 			next = s.row(s.sol.pred[k+1], m)
 		}

@@ -78,7 +78,8 @@ type fdeOp struct {
 // will read them: once G.Grad (or any SymDiff) has built the node's
 // gradient, or once a LispMachine has differentiated the node (its first
 // DoDiff solves again). A forward-only graph keeps nothing. A float32
-// node stores the field values in float32 (fode.Options.StoreFloat32,
+// node stores its states and field values in float32
+// (fode.Options.StoreFloat32,
 // with the package's own history engines). Errors report shape, size and
 // dtype mismatches at graph-construction time.
 func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, error) {
@@ -347,8 +348,9 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	}
 	opt = op.cfg.Solve
 	if h := opt.History; op.dtype == tensor.Float32 && (h == nil || h == fode.Auto || h == fode.Direct || h == fode.FFT) {
-		// A float32 model keeps the field values its solve stores in
-		// float32: half their memory, within the model's own precision.
+		// A float32 model keeps the states and field values its solve
+		// stores in float32: half their memory, within the model's own
+		// precision.
 		opt.StoreFloat32 = true
 	}
 	next := 1 + len(op.paramShapes)
