@@ -108,7 +108,7 @@ func (a *adj) eval(dst []float64, t float64, x []float64, step int) error {
 // adds (∂f/∂θ)ᵀ(F + κλ) to the parameter cotangent. F may be nil (zero).
 func (a *adj) implicitAdjoint(lam, r, F []float64, kappa, t float64, y []float64, step int) error {
 	if a.fp == nil {
-		a.fp = newFixedPoint(a.n, a.sol.opt.Tol, a.sol.opt.MaxIter)
+		a.fp = newFixedPoint(a.n, a.sol.opt.Iteration)
 	}
 	arg := func(lam []float64) { // v = F + κλ
 		if F == nil {
@@ -418,7 +418,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 		return nil
 	}
 	lam := append([]float64(nil), rext[n:]...)
-	fp := newFixedPoint(len(lam), s.opt.Tol, s.opt.MaxIter)
+	fp := newFixedPoint(len(lam), s.opt.Iteration)
 	if err := fp.solve(lam, g, func() string {
 		return fmt.Sprintf("fode: adjoint steps 1..%d: the starting block of %v", first-1, s.Method)
 	}); err != nil {

@@ -11,25 +11,24 @@ import (
 // implicit steps, their adjoints and the starting blocks all go through
 // it. Its buffers are allocated once.
 type fixedPoint struct {
-	acc     *anderson
-	gx      []float64
-	tol     float64
-	maxIter int
+	acc *anderson
+	gx  []float64
+	IterationSettings
 }
 
-func newFixedPoint(n int, tol float64, maxIter int) *fixedPoint {
-	return &fixedPoint{acc: newAnderson(n), gx: make([]float64, n), tol: tol, maxIter: maxIter}
+func newFixedPoint(n int, it IterationSettings) *fixedPoint {
+	return &fixedPoint{acc: newAnderson(n), gx: make([]float64, n), IterationSettings: it}
 }
 
 // solve iterates from the guess in x until the largest change of a
-// component is at most tol·max(1, |g(x)|∞) and leaves that last image g(x)
+// component is at most Tol·max(1, |g(x)|∞) and leaves that last image g(x)
 // in x. g writes g(x) into gx. Errors of g come back unchanged; an image
-// with a NaN or ±Inf, or no convergence within maxIter iterations, is an
+// with a NaN or ±Inf, or no convergence within MaxIter iterations, is an
 // error that starts with where() and wraps ErrUnstable (and ErrNotFinite).
 func (p *fixedPoint) solve(x []float64, g func(gx, x []float64) error, where func() string) error {
 	p.acc.reset()
 	last := math.Inf(1)
-	for range p.maxIter {
+	for range p.MaxIter {
 		if err := g(p.gx, x); err != nil {
 			return err
 		}
@@ -41,14 +40,14 @@ func (p *fixedPoint) solve(x []float64, g func(gx, x []float64) error, where fun
 		if i := firstNonFinite(p.gx); i >= 0 {
 			return fmt.Errorf("%s diverged: component %d = %v: %w; reduce the step size: %w", where(), i, p.gx[i], ErrNotFinite, ErrUnstable)
 		}
-		if diff <= p.tol*math.Max(1, scale) {
+		if diff <= p.Tol*math.Max(1, scale) {
 			copy(x, p.gx)
 			return nil
 		}
 		last = diff
 		p.acc.next(x, p.gx)
 	}
-	return fmt.Errorf("%s did not converge in %d iterations (last change %.3g); reduce the step size: %w", where(), p.maxIter, last, ErrUnstable)
+	return fmt.Errorf("%s did not converge in %d iterations (last change %.3g); reduce the step size: %w", where(), p.MaxIter, last, ErrUnstable)
 }
 
 // anderson accelerates a fixed-point iteration x ← g(x) (Anderson mixing,

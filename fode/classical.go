@@ -121,7 +121,7 @@ func (s *solver) rk(rk *rkMethod) error {
 // checkpoint adjoint needs to rebuild the steps backwards.
 func (s *solver) dopri5(x0 []float64) error {
 	n, T := s.n, s.opt.T
-	rtol, atol := s.opt.RTol, s.opt.ATol
+	rtol, atol := s.opt.Adaptive.RTol, s.opt.Adaptive.ATol
 	y := append([]float64(nil), x0...)
 	ynew := make([]float64, n)
 	s.sol.grid = []float64{0}
@@ -175,8 +175,8 @@ func (s *solver) dopri5(x0 []float64) error {
 			}
 			// The stored states grow by appending, which may double their
 			// capacity: keep twice their size within the budget.
-			if need := satInt(len(s.sol.y) + n).add(satInt(3 * len(s.sol.grid))).mul(16); int64(need) > s.opt.memLimit() {
-				return fmt.Errorf("fode: step %d (t = %g): dopri5 would need more than %s for its %d stored states (Options.MaxMemory): loosen the tolerances or reduce the batch", accepted, t, fmtBytes(satInt(s.opt.memLimit())), accepted+1)
+			if need := satInt(len(s.sol.y) + n).add(satInt(3 * len(s.sol.grid))).mul(16); int64(need) > s.opt.MaxMemory {
+				return fmt.Errorf("fode: step %d (t = %g): dopri5 would need more than %s for its %d stored states (Options.MaxMemory): loosen the tolerances or reduce the batch", accepted, t, fmtBytes(satInt(s.opt.MaxMemory)), accepted+1)
 			}
 			accepted++
 			if hs == target-t {
@@ -193,8 +193,8 @@ func (s *solver) dopri5(x0 []float64) error {
 		} else {
 			rejected++
 		}
-		if accepted+rejected >= s.opt.MaxSteps {
-			return fmt.Errorf("fode: step %d (t = %g): dopri5 reached the limit of %d steps", accepted, t, s.opt.MaxSteps)
+		if accepted+rejected >= s.opt.Adaptive.MaxSteps {
+			return fmt.Errorf("fode: step %d (t = %g): dopri5 reached the limit of %d steps", accepted, t, s.opt.Adaptive.MaxSteps)
 		}
 		factor := 10.0
 		if errNorm > 0 {

@@ -107,7 +107,7 @@ func TestAdjointMatchesFiniteDifferences(t *testing.T) {
 						name += fmt.Sprintf("/correctors=%d", corr)
 					}
 					t.Run(name, func(t *testing.T) {
-						opt := fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 24, Times: c.times, Correctors: corr, Tol: 1e-15}
+						opt := fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 24, Times: c.times, PECE: fode.PECESettings{Correctors: corr}, Iteration: fode.IterationSettings{Tol: 1e-15}}
 						_, sol, w := loss(t, c, c.theta, c.x0, opt)
 						g, err := fode.Grad(sol, w, fode.GradOptions{})
 						if err != nil {
@@ -147,7 +147,7 @@ func TestAdjointMatchesFiniteDifferences(t *testing.T) {
 // finite differences of the adaptive solver at a tight tolerance.
 func TestACA(t *testing.T) {
 	for _, c := range gradCases() {
-		opt := fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, RTol: 1e-10, ATol: 1e-10, Times: c.times}
+		opt := fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, Adaptive: fode.AdaptiveSettings{RTol: 1e-10, ATol: 1e-10}, Times: c.times}
 		_, sol, w := loss(t, c, c.theta, c.x0, opt)
 		g, err := fode.Grad(sol, w, fode.GradOptions{})
 		if err != nil {
@@ -178,7 +178,7 @@ func TestAlphaGradient(t *testing.T) {
 		for _, alpha := range []float64{0.3, 0.5, 0.9, 1} {
 			for _, m := range methodsFor(alpha)[:7] {
 				t.Run(fmt.Sprintf("%s/alpha=%v/%v", c.name, alpha, m), func(t *testing.T) {
-					opt := fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 24, Times: c.times, Correctors: 1, Tol: 1e-15}
+					opt := fode.Options{Method: m, Alpha: alpha, T: 1, Steps: 24, Times: c.times, PECE: fode.PECESettings{Correctors: 1}, Iteration: fode.IterationSettings{Tol: 1e-15}}
 					_, sol, w := loss(t, c, c.theta, c.x0, opt)
 					g, err := fode.Grad(sol, w, fode.GradOptions{GradAlpha: true})
 					if err != nil {

@@ -26,13 +26,13 @@ func TestHugeSizesRefused(t *testing.T) {
 		{fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 3000000000}, "GiB"},
 		{fode.Options{Method: fode.FLMM, Alpha: 0.5, T: 1, Steps: 1 << 40}, "GiB"},
 		{fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 1000, MaxMemory: 1000}, "MaxMemory"},
-		{fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 2, Correctors: 2000000000}, "correctors"},
-		{fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 2, Correctors: fode.MaxCorrectors + 1}, "correctors"},
+		{fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 2, PECE: fode.PECESettings{Correctors: 2000000000}}, "correctors"},
+		{fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 2, PECE: fode.PECESettings{Correctors: fode.MaxCorrectors + 1}}, "correctors"},
 	} {
 		start := time.Now()
 		_, err := fode.Solve(lin, []float64{1}, []float64{1}, c.opt)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Steps %d, Correctors %d: err = %v, want one that mentions %q", c.opt.Steps, c.opt.Correctors, err, c.want)
+			t.Errorf("Steps %d, Correctors %d: err = %v, want one that mentions %q", c.opt.Steps, c.opt.PECE.Correctors, err, c.want)
 		}
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("Steps %d: refusing took %v", c.opt.Steps, d)
@@ -52,7 +52,7 @@ func TestHugeSizesRefused(t *testing.T) {
 		t.Error("negative MaxMemory accepted")
 	}
 	// Dopri5 checks its stored states as it goes.
-	_, err = fode.Solve(lin, []float64{1}, []float64{1}, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 100, RTol: 1e-12, ATol: 1e-12, MaxMemory: 4096})
+	_, err = fode.Solve(lin, []float64{1}, []float64{1}, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 100, Adaptive: fode.AdaptiveSettings{RTol: 1e-12, ATol: 1e-12}, MaxMemory: 4096})
 	if err == nil || !strings.Contains(err.Error(), "MaxMemory") {
 		t.Errorf("dopri5 over its memory budget: %v", err)
 	}
@@ -140,7 +140,7 @@ func TestNonFiniteStates(t *testing.T) {
 			alpha = 1
 		}
 		p, _ := problems.NewDFF(alpha, 1)
-		sol, err := fode.Solve(p, []float64{1}, nil, fode.Options{Method: m, Alpha: alpha, T: 174, Steps: 3, MaxIter: 50})
+		sol, err := fode.Solve(p, []float64{1}, nil, fode.Options{Method: m, Alpha: alpha, T: 174, Steps: 3, Iteration: fode.IterationSettings{MaxIter: 50}})
 		if err == nil {
 			for _, v := range sol.Final() {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -158,7 +158,7 @@ func TestNonFiniteStates(t *testing.T) {
 // stable solve near the largest float64 whose gradient overflows.
 func TestNonFiniteGradient(t *testing.T) {
 	lin, _ := problems.NewLinear(1)
-	opt := fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 20, Correctors: 8}
+	opt := fode.Options{Method: fode.PECE, Alpha: 0.5, T: 1, Steps: 20, PECE: fode.PECESettings{Correctors: 8}}
 	sol, err := fode.Solve(lin, []float64{3e307}, []float64{-1}, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -172,23 +172,25 @@ func TestNonFiniteGradient(t *testing.T) {
 // FuzzOptions runs random options on a small linear problem: Solve (and
 // Grad) must return an error or finite values, quickly.
 func FuzzOptions(f *testing.F) {
-	f.Add(uint8(1), 0.5, 1.0, 16, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0, false)
-	f.Add(uint8(6), 0.9, 174.0, 2, 0, 0.0, 0, 0.5, 63.0, -14.0, uint8(0), 0.0, 0.0, 3, false)
-	f.Add(uint8(1), 0.13333333333333333, 27.0, 17, 8, 0.0, 0, 0.0, 63.0, -14.0, uint8(0), 0.0, 0.0, 0, false)
-	f.Add(uint8(9), 1.0, 3.0, 0, 0, 1e-9, 10, 1.5, 2.0, 1.0, uint8(0), 0.0, 0.0, 0, false)
-	f.Add(uint8(6), 1e-300, 1.0, 10, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0, false)
-	f.Add(uint8(3), 0.0, 2.0, 20, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(2), 0.4, 1.5, 5, false)
-	f.Add(uint8(5), 0.0, 1.0, 12, 0, 0.0, 0, 0.3, 2.0, 1.0, uint8(3), 1.0, -1.0, -2, false)
-	f.Add(uint8(4), 0.7, 1.0, 12, 0, 0.0, 0, 0.0, 2.0, 1.0, uint8(1), 0.0, 0.0, 40, false)
-	f.Add(uint8(7), 0.4, 3.0, 30, 0, 0.0, 0, 1.0, 1.5, 2.0, uint8(0), 0.0, 0.0, 9, true)
+	f.Add(uint8(1), 0.5, 1.0, 16, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0, false, 0.0, 0.0)
+	f.Add(uint8(6), 0.9, 174.0, 2, 0, 0.0, 0, 0.5, 63.0, -14.0, uint8(0), 0.0, 0.0, 3, false, 0.0, 0.0)
+	f.Add(uint8(1), 0.13333333333333333, 27.0, 17, 8, 0.0, 0, 0.0, 63.0, -14.0, uint8(0), 0.0, 0.0, 0, false, 0.0, 0.0)
+	f.Add(uint8(9), 1.0, 3.0, 0, 0, 1e-9, 10, 1.5, 2.0, 1.0, uint8(0), 0.0, 0.0, 0, false, 0.0, 0.0)
+	f.Add(uint8(6), 1e-300, 1.0, 10, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(0), 0.0, 0.0, 0, false, 0.0, 0.0)
+	f.Add(uint8(3), 0.0, 2.0, 20, 0, 0.0, 0, 0.0, 1.0, 1.0, uint8(2), 0.4, 1.5, 5, false, 0.0, 0.0)
+	f.Add(uint8(5), 0.0, 1.0, 12, 0, 0.0, 0, 0.3, 2.0, 1.0, uint8(3), 1.0, -1.0, -2, false, 0.0, 0.0)
+	f.Add(uint8(4), 0.7, 1.0, 12, 0, 0.0, 0, 0.0, 2.0, 1.0, uint8(1), 0.0, 0.0, 40, false, 0.0, 0.0)
+	f.Add(uint8(7), 0.4, 3.0, 30, 0, 0.0, 0, 1.0, 1.5, 2.0, uint8(0), 0.0, 0.0, 9, true, 0.0, 0.0)
+	f.Add(uint8(10), 1.0, 2.0, 0, 0, 0.0, 0, 0.5, 3.0, 1.0, uint8(0), 0.0, 0.0, 0, false, 1e-4, 1e-7)
+	f.Add(uint8(10), 1.0, 2.0, 4, 0, 0.0, 0, 0.0, 3.0, 1.0, uint8(0), 0.0, 0.0, 0, false, 1e-4, 0.0)
 	// terms: 0 single-term; 1 Coeffs alone; 2 two terms (orders alpha and
 	// order2, coefficients 1 and coeff2); 3 coefficients of another length.
-	f.Fuzz(func(t *testing.T, method uint8, alpha, T float64, steps, corr int, tol float64, maxIter int, tmid, lambda, x0 float64, terms uint8, order2, coeff2 float64, memory int, store32 bool) {
+	f.Fuzz(func(t *testing.T, method uint8, alpha, T float64, steps, corr int, tol float64, maxIter int, tmid, lambda, x0 float64, terms uint8, order2, coeff2 float64, memory int, store32 bool, rtol, atol float64) {
 		lin, _ := problems.NewLinear(2)
 		opt := fode.Options{
 			Method: fode.Method(int(method)%12 - 1), Alpha: alpha, T: T,
-			Steps: steps, Correctors: corr, Tol: tol, MaxIter: maxIter,
-			MaxSteps: 2000, MaxMemory: 1 << 24, ShortMemory: memory,
+			Steps: steps, PECE: fode.PECESettings{Correctors: corr}, Iteration: fode.IterationSettings{Tol: tol, MaxIter: maxIter},
+			Adaptive: fode.AdaptiveSettings{RTol: rtol, ATol: atol, MaxSteps: 2000}, MaxMemory: 1 << 24, ShortMemory: memory,
 			StoreFloat32: store32,
 		}
 		switch terms % 4 {
@@ -216,6 +218,9 @@ func FuzzOptions(f *testing.F) {
 		valid := fode.CheckOptions(opt) == nil
 		if valid && (memory < 0 || terms%4 == 1 || terms%4 == 3) {
 			t.Fatalf("%+v: invalid memory, orders or coefficients accepted", opt)
+		}
+		if valid && (rtol < 0 || atol < 0 || (rtol == 0) != (atol == 0)) {
+			t.Fatalf("%+v: invalid tolerances accepted", opt)
 		}
 		sol, err := fode.Solve(lin, []float64{x0, -x0}, []float64{lambda}, opt)
 		if err != nil {

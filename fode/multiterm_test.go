@@ -16,7 +16,7 @@ var multiMethods = []fode.Method{fode.GL, fode.GLImplicit, fode.L1}
 func solveLinear(t *testing.T, lambda float64, x0 []float64, opt fode.Options) []float64 {
 	t.Helper()
 	lin, _ := problems.NewLinear(len(x0))
-	opt.Tol = 1e-15
+	opt.Iteration.Tol = 1e-15
 	sol, err := fode.Solve(lin, x0, []float64{lambda}, opt)
 	if err != nil {
 		t.Fatalf("%v: %v", opt.Method, err)
@@ -159,7 +159,7 @@ func TestMultiTermGradient(t *testing.T) {
 				for _, hist := range []fode.HistoryEngine{fode.Direct, fode.FFT} {
 					name := fmt.Sprintf("%s/K=%d/%v/memory=%d/%v", c.name, len(c.orders), m, mem, hist)
 					t.Run(name, func(t *testing.T) {
-						opt := fode.Options{Method: m, T: 1, Steps: 40, Times: c.times, ShortMemory: mem, History: hist, Tol: 1e-15}
+						opt := fode.Options{Method: m, T: 1, Steps: 40, Times: c.times, ShortMemory: mem, History: hist, Iteration: fode.IterationSettings{Tol: 1e-15}}
 						_, sol, w := multiLoss(t, c, opt)
 						g, err := fode.Grad(sol, w, fode.GradOptions{GradAlpha: true})
 						if err != nil {
@@ -238,7 +238,7 @@ func TestShortMemoryGradient(t *testing.T) {
 	for _, m := range methodsFor(0.6)[:7] {
 		for _, mem := range []int{1, 5} {
 			t.Run(fmt.Sprintf("%v/memory=%d", m, mem), func(t *testing.T) {
-				opt := fode.Options{Method: m, Alpha: 0.6, T: 1, Steps: 30, Times: c.times, ShortMemory: mem, Correctors: 1, Tol: 1e-15}
+				opt := fode.Options{Method: m, Alpha: 0.6, T: 1, Steps: 30, Times: c.times, ShortMemory: mem, PECE: fode.PECESettings{Correctors: 1}, Iteration: fode.IterationSettings{Tol: 1e-15}}
 				if m == fode.FLMM && mem < 5 {
 					opt.ShortMemory = 5 + mem // beyond the starting block
 				}

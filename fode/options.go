@@ -3,9 +3,11 @@ package fode
 import (
 	"errors"
 	"fmt"
-	"github.com/gofde/gofde/internal/finite"
 	"math"
+	"runtime"
 	"strings"
+
+	"github.com/gofde/gofde/internal/finite"
 )
 
 // Method selects the time-stepping scheme of Solve. Every method runs on the
@@ -23,7 +25,8 @@ const (
 	//   y_n = y_0 + h^α/Γ(α+2) (f(t_n, p_n) + Σ_{j<n} a_{j,n} f_j),
 	//   a_{0,n} = (n-1)^(α+1) - (n-1-α) n^α,
 	//   a_{j,n} = (n-j+1)^(α+1) + (n-j-1)^(α+1) - 2 (n-j)^(α+1), 1 ≤ j < n,
-	// applied 1+Options.Correctors times. Order min(2, 1+α) on smooth data.
+	// applied 1+Options.PECE.Correctors times. Order min(2, 1+α) on
+	// smooth data.
 	PECE
 	// GL is the explicit Grünwald-Letnikov scheme in Caputo form
 	//   y_n = y_0 + h^α f_{n-1} - Σ_{1≤k≤n} g_k (y_{n-k} - y_0),
@@ -63,8 +66,8 @@ const (
 	// RK4 is the classical fourth-order Runge-Kutta method for α = 1.
 	RK4
 	// Dopri5 is the adaptive Dormand-Prince 5(4) method for α = 1 with
-	// error control by Options.RTol and Options.ATol (safety 0.9, step
-	// factor clipped to [0.2, 10]). Order 5.
+	// error control by Options.Adaptive (safety 0.9, step factor clipped
+	// to [0.2, 10]). Order 5.
 	Dopri5
 )
 
@@ -159,26 +162,13 @@ type Options struct {
 	// States between grid points are interpolated linearly; Dopri5 instead
 	// shortens its steps to land on every output time.
 	Times []float64
-	// Correctors is the number of extra corrector iterations of PECE
-	// (PE(CE)^μ with μ = 1+Correctors).
-	Correctors int
-	// RTol and ATol are Dopri5's relative and absolute tolerances
-	// (defaults 1e-6 and 1e-8 when both are zero).
-	RTol, ATol float64
-	// MaxSteps bounds the number of Dopri5 steps, accepted and rejected
-	// together (default 100000).
-	MaxSteps int
-	// Tol is the tolerance of the fixed-point iterations of the implicit
-	// methods and of their adjoints (default 1e-12): an iteration stops
-	// when the largest change of a component is at most Tol·max(1, |y|∞),
-	// absolute for states below 1 in magnitude and relative above.
-	// MaxIter bounds the iterations (default 200); a step that reaches it
-	// fails with ErrUnstable. On stiff problems the change cannot fall
-	// below the round-off of the terms summed, about 1e-16·h^α|λ||y|, and a
-	// step can then fail at the default Tol (Trapezoid on D^α x = -10^6 x
-	// with 10 steps): reduce the step size or loosen Tol.
-	Tol     float64
-	MaxIter int
+	// PECE holds the settings that only PECE reads.
+	PECE PECESettings
+	// Adaptive holds the error control that only Dopri5 reads.
+	Adaptive AdaptiveSettings
+	// Iteration holds the fixed-point iteration of the implicit methods
+	// (GLImplicit, L1, Trapezoid, FLMM) and of their adjoints.
+	Iteration IterationSettings
 	// History computes the weighted history sums (default Auto: direct
 	// sums for short solves, FFT from a crossover that falls with the
 	// width of the state).
@@ -192,6 +182,85 @@ type Options struct {
 	MaxMemory int64
 }
 
+// withDefaults returns o with every zero setting that has a default
+// replaced by it: History Auto, Workers GOMAXPROCS, MaxMemory
+// DefaultMaxMemory, Times {T}, Coeffs all ones for a multi-term equation,
+// Iteration.Tol 1e-12 and MaxIter 200, Adaptive.RTol and ATol 1e-6 and
+// 1e-8 (when both are zero) and MaxSteps 100000. The other zero values
+// are the defaults themselves (Method Rectangle, PECE.Correctors 0,
+// ShortMemory 0 for the full memory). Invalid values are left for the
+// checks to report.
+func (o Options) withDefaults() Options {
+	if o.History == nil {
+		o.History = Auto
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if len(o.Times) == 0 {
+		o.Times = []float64{o.T}
+	}
+	if len(o.Orders) > 0 && o.Coeffs == nil {
+		o.Coeffs = ones(len(o.Orders))
+	}
+	if o.Iteration.Tol == 0 {
+		o.Iteration.Tol = 1e-12
+	}
+	if o.Iteration.MaxIter == 0 {
+		o.Iteration.MaxIter = 200
+	}
+	if o.Adaptive.RTol == 0 && o.Adaptive.ATol == 0 {
+		o.Adaptive.RTol, o.Adaptive.ATol = 1e-6, 1e-8
+	}
+	if o.Adaptive.MaxSteps == 0 {
+		o.Adaptive.MaxSteps = 100000
+	}
+	return o
+}
+
+// PECESettings configures the PECE method.
+type PECESettings struct {
+	// Correctors is the number of corrector iterations after the first:
+	// PE(CE)^μ with μ = 1+Correctors. Default 0 (one corrector, the
+	// classical scheme); at most MaxCorrectors.
+	Correctors int
+}
+
+// AdaptiveSettings configures the error control of Dopri5. A step is
+// accepted when the root mean square over the components of
+// e_i / (ATol + RTol·max(|y_i|, |y'_i|)) is at most 1, where e_i is the
+// difference of the embedded fourth- and fifth-order solutions and y, y'
+// the states before and after the step.
+type AdaptiveSettings struct {
+	// RTol and ATol are the relative and absolute tolerances: both
+	// positive, or both zero for the defaults 1e-6 and 1e-8.
+	RTol, ATol float64
+	// MaxSteps bounds the number of steps, accepted and rejected together
+	// (default 100000).
+	MaxSteps int
+}
+
+// IterationSettings configures the fixed-point iterations (accelerated by
+// Anderson mixing) that solve the implicit step equations
+// y_n = c_n + b h^α f(t_n, y_n) and the coupled starting steps of FLMM,
+// and the transposed iterations of their adjoints.
+type IterationSettings struct {
+	// Tol stops an iteration when the largest change of a component is
+	// at most Tol·max(1, |y|∞): absolute for states below 1 in magnitude,
+	// relative above (default 1e-12). On stiff problems the change cannot
+	// fall below the round-off of the terms summed, about
+	// 1e-16·h^α|λ||y|, and a step can then fail at the default Tol
+	// (Trapezoid on D^α x = -10^6 x with 10 steps): reduce the step size
+	// or loosen Tol.
+	Tol float64
+	// MaxIter bounds the iterations of one step (default 200); a step
+	// that reaches it fails with ErrUnstable.
+	MaxIter int
+}
+
 // DefaultMaxMemory is the memory budget of Solve when Options.MaxMemory is
 // zero: 16 GiB. The memory of one solve is dominated by the stored grid
 // states and field values, (Steps+1)·rows·dim·8 bytes each, so at one
@@ -199,7 +268,7 @@ type Options struct {
 // store more arrays), and at 1000 components about 10^6.
 const DefaultMaxMemory int64 = 16 << 30
 
-// MaxCorrectors bounds Options.Correctors: PECE stores every corrected
+// MaxCorrectors bounds Options.PECE.Correctors: PECE stores every corrected
 // iterate, and more than a few correctors do not improve its order.
 const MaxCorrectors = 100
 
@@ -228,9 +297,9 @@ var ErrNotFinite = finite.ErrNotFinite
 // ErrUnstable is wrapped by the errors Solve returns when a step is
 // recognisably unstable: an explicit scheme whose state blew up, or an
 // implicit step whose fixed-point iteration diverged or did not converge
-// within Options.MaxIter. The message names the step and its time; the
-// remedy is a smaller step size or, for the explicit schemes, an implicit
-// method.
+// within Options.Iteration.MaxIter. The message names the step and its
+// time; the remedy is a smaller step size or, for the explicit schemes, an
+// implicit method.
 //
 // An explicit step (Rectangle, PECE, GL, Euler, RK4) is reported when the
 // largest state component |y_m|∞ has grown by more than UnstableGrowth
@@ -258,14 +327,16 @@ var ErrUnstable = errors.New("unstable step")
 const UnstableGrowth = 1e6
 
 // CheckOptions reports whether o is a valid set of options for Solve on
-// its own, before any field or state is known.
+// its own, before any field or state is known. It checks every group of
+// settings, also those that o.Method does not read.
 func CheckOptions(o Options) error {
+	o = o.withDefaults()
 	_, _, err := o.grid()
 	return err
 }
 
-// validate checks the options against the field and the inputs and
-// returns the step count and the step size.
+// validate checks the options, with their defaults applied, against the
+// field and the inputs and returns the step count and the step size.
 func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, err error) {
 	if f == nil {
 		return 0, 0, errors.New("fode: nil field")
@@ -295,8 +366,8 @@ func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, 
 	return steps, h, nil
 }
 
-// grid checks the options that do not depend on the field and returns the
-// step count and the step size.
+// grid checks the options, with their defaults applied, that do not
+// depend on the field and returns the step count and the step size.
 func (o *Options) grid() (steps int, h float64, err error) {
 	if o.Method < 0 || int(o.Method) >= len(methodNames) {
 		return 0, 0, fmt.Errorf("fode: unknown method %v", o.Method)
@@ -304,7 +375,7 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	if err := o.checkOrders(); err != nil {
 		return 0, 0, err
 	}
-	if e := o.History; o.StoreFloat32 && e != nil && e != Auto && e != Direct && e != FFT {
+	if e := o.History; o.StoreFloat32 && e != Auto && e != Direct && e != FFT {
 		return 0, 0, fmt.Errorf("fode: float32 storage needs the direct, fft or auto history engine, not %v", e)
 	}
 	if o.ShortMemory < 0 {
@@ -340,20 +411,20 @@ func (o *Options) grid() (steps int, h float64, err error) {
 	if steps > 0 {
 		h = o.T / float64(steps)
 	}
-	if o.Correctors < 0 || o.Correctors > MaxCorrectors {
-		return 0, 0, fmt.Errorf("fode: correctors = %d outside [0, %d]", o.Correctors, MaxCorrectors)
+	if c := o.PECE.Correctors; c < 0 || c > MaxCorrectors {
+		return 0, 0, fmt.Errorf("fode: PECE correctors = %d outside [0, %d]", c, MaxCorrectors)
 	}
-	if o.MaxMemory < 0 {
-		return 0, 0, fmt.Errorf("fode: MaxMemory = %d must not be negative", o.MaxMemory)
+	if a := o.Adaptive; !(a.RTol > 0) || !(a.ATol > 0) || math.IsInf(a.RTol, 0) || math.IsInf(a.ATol, 0) {
+		return 0, 0, fmt.Errorf("fode: adaptive rtol = %v, atol = %v: both must be positive and finite (or both zero for the defaults)", a.RTol, a.ATol)
 	}
-	if o.Method == Dopri5 {
-		if o.RTol < 0 || o.ATol < 0 || math.IsNaN(o.RTol) || math.IsNaN(o.ATol) ||
-			(o.RTol == 0) != (o.ATol == 0) {
-			return 0, 0, fmt.Errorf("fode: rtol = %v, atol = %v: both must be positive (or both zero for the defaults)", o.RTol, o.ATol)
-		}
+	if o.Adaptive.MaxSteps < 0 {
+		return 0, 0, fmt.Errorf("fode: adaptive MaxSteps = %d must not be negative", o.Adaptive.MaxSteps)
 	}
-	if o.Tol < 0 || math.IsNaN(o.Tol) || o.MaxIter < 0 || o.MaxSteps < 0 || o.Workers < 0 {
-		return 0, 0, errors.New("fode: Tol, MaxIter, MaxSteps and Workers must not be negative")
+	if it := o.Iteration; !(it.Tol > 0) || math.IsInf(it.Tol, 0) || it.MaxIter < 0 {
+		return 0, 0, fmt.Errorf("fode: iteration Tol = %v must be positive and finite and MaxIter = %d not negative", it.Tol, it.MaxIter)
+	}
+	if o.MaxMemory < 0 || o.Workers < 0 {
+		return 0, 0, fmt.Errorf("fode: MaxMemory = %d and Workers = %d must not be negative", o.MaxMemory, o.Workers)
 	}
 	prev := 0.0
 	for i, t := range o.Times {
@@ -401,14 +472,6 @@ func (o *Options) checkOrders() error {
 	return nil
 }
 
-// coeff returns c_i of a multi-term equation.
-func (o *Options) coeff(i int) float64 {
-	if o.Coeffs == nil {
-		return 1
-	}
-	return o.Coeffs[i]
-}
-
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
 func firstNonFinite(x []float64) int { return finite.First(x) }
 
@@ -446,6 +509,7 @@ func maxAbsFinite(x []float64) (int, float64) {
 // above the budget (Options.MaxMemory, default DefaultMaxMemory). Grad
 // needs about as much again.
 func (o Options) Memory(n int) (int64, error) {
+	o = o.withDefaults()
 	steps, _, err := o.grid()
 	if err != nil {
 		return 0, err
@@ -460,19 +524,10 @@ func (o Options) Memory(n int) (int64, error) {
 // state size and refuses it above the budget.
 func (o *Options) checkMemory(steps, n int) (int64, error) {
 	b := o.memoryWords(steps, n).mul(8)
-	limit := o.memLimit()
-	if int64(b) > limit {
-		return int64(b), fmt.Errorf("fode: %d steps of %d state values with method %v would need %s, above the limit of %s (Options.MaxMemory): reduce Steps or the batch", steps, n, o.Method, fmtBytes(b), fmtBytes(satInt(limit)))
+	if int64(b) > o.MaxMemory {
+		return int64(b), fmt.Errorf("fode: %d steps of %d state values with method %v would need %s, above the limit of %s (Options.MaxMemory): reduce Steps or the batch", steps, n, o.Method, fmtBytes(b), fmtBytes(satInt(o.MaxMemory)))
 	}
 	return int64(b), nil
-}
-
-// memLimit returns the memory budget in bytes.
-func (o *Options) memLimit() int64 {
-	if o.MaxMemory == 0 {
-		return DefaultMaxMemory
-	}
-	return o.MaxMemory
 }
 
 // satInt is a non-negative int64 whose arithmetic saturates at
@@ -510,7 +565,7 @@ func (o *Options) memoryWords(steps, n int) satInt {
 	if o.Method.Implicit() {
 		words = words.add(satInt(nn).mul(4 + 2*andersonDepth)) // Anderson buffers
 	}
-	times := int64(max(len(o.Times), 1))
+	times := int64(len(o.Times))
 	words = words.add(satInt(times).mul(nn + 2)) // outputs
 	kernels, fields := 0, int64(0)
 	extra := satInt(0)
@@ -518,7 +573,7 @@ func (o *Options) memoryWords(steps, n int) satInt {
 	case Rectangle:
 		kernels, fields = 1, 1
 	case PECE:
-		kernels, fields = 2, int64(2+o.Correctors) // f_j and 1+Correctors iterates
+		kernels, fields = 2, int64(2+o.PECE.Correctors) // f_j and 1+Correctors iterates
 	case GL, GLImplicit, L1:
 		kernels = 1
 		// Per term the weights and their partial sums, then the
@@ -548,7 +603,7 @@ func (o *Options) memoryWords(steps, n int) satInt {
 		fieldWords = state.mul(fields - 1).add(state/2 + satInt(8*nn))
 	}
 	words = words.add(fieldWords).add(N1.mul(int64(kernels))).add(extra)
-	if o.History != Direct && !((o.History == nil || o.History == Auto) && steps < autoCrossover(n)) {
+	if o.History != Direct && !(o.History == Auto && steps < autoCrossover(n)) {
 		// FFT: an accumulator per kernel and the kernel spectra (about
 		// 2(N+1) complex values per kernel over all levels).
 		words = words.add(state.add(N1.mul(6)).mul(int64(kernels)))

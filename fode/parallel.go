@@ -1,9 +1,6 @@
 package fode
 
-import (
-	"runtime"
-	"sync"
-)
+import "sync"
 
 // parallelWork is the field cost, rows × max(NumParams, Dim), above which a
 // RowwiseField is evaluated on slices of the batch in parallel. It is about
@@ -42,9 +39,6 @@ func newRowPool(f Field, theta []float64, rows, workers int) *rowPool {
 	rw, ok := f.(RowwiseField)
 	if !ok || !rw.Rowwise() || rows < 2 {
 		return nil
-	}
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, rows)
 	if workers < 2 || rows*max(f.NumParams(), f.Dim()) < parallelWork {

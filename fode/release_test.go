@@ -18,7 +18,7 @@ func TestRelease(t *testing.T) {
 	for i := range x0 {
 		x0[i] = 1
 	}
-	opt := fode.Options{Method: fode.PECE, Alpha: 0.6, T: 1, Steps: 20, Correctors: 1}
+	opt := fode.Options{Method: fode.PECE, Alpha: 0.6, T: 1, Steps: 20, PECE: fode.PECESettings{Correctors: 1}}
 	sol, err := fode.Solve(lin, x0, []float64{1}, opt)
 	if err != nil {
 		t.Fatal(err)

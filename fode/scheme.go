@@ -203,7 +203,7 @@ func newScheme(o *Options, h float64, N int, deriv bool) (*scheme, error) {
 		w, dw := rectKernel(alpha, h, N, deriv)
 		sc.forms = append(sc.forms, form{}) // the predictor
 		sc.terms = append(sc.terms, term{form: 1, stream: fieldStream, w: w, dw: one(dw)})
-		sc.kind, sc.correctors = correctorStep, 1+o.Correctors
+		sc.kind, sc.correctors = correctorStep, 1+o.PECE.Correctors
 	case Trapezoid:
 		sc = trapezoidScheme(alpha, h, N, deriv)
 	case GL, GLImplicit, L1:

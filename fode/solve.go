@@ -3,6 +3,7 @@ package fode
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/floats"
@@ -181,46 +182,24 @@ func (s *Solution) StepSize() float64 { return s.h }
 // non-finite inputs, and the step at which a state or field value became
 // NaN or Inf (wrapping ErrNotFinite) or an implicit step did not converge.
 func Solve(f Field, x0, theta []float64, opt Options) (*Solution, error) {
+	opt = opt.withDefaults()
 	steps, h, err := opt.validate(f, x0, theta)
 	if err != nil {
 		return nil, err
 	}
-	if opt.History == nil {
-		opt.History = Auto
-	}
-	if len(opt.Orders) > 0 {
-		// The solution keeps its own copies, so the caller may reuse them.
-		opt.Orders = append([]float64(nil), opt.Orders...)
-		if opt.Coeffs == nil {
-			opt.Coeffs = ones(len(opt.Orders))
-		}
-		opt.Coeffs = append([]float64(nil), opt.Coeffs...)
-	}
-	if opt.Tol == 0 {
-		opt.Tol = 1e-12
-	}
-	if opt.MaxIter == 0 {
-		opt.MaxIter = 200
-	}
-	if opt.RTol == 0 && opt.ATol == 0 {
-		opt.RTol, opt.ATol = 1e-6, 1e-8
-	}
-	if opt.MaxSteps == 0 {
-		opt.MaxSteps = 100000
-	}
-	times := opt.Times
-	if len(times) == 0 {
-		times = []float64{opt.T}
-	}
+	// The solution keeps its own copies, so the caller may reuse them.
+	opt.Orders = slices.Clone(opt.Orders)
+	opt.Coeffs = slices.Clone(opt.Coeffs)
+	opt.Times = slices.Clone(opt.Times)
 	d := f.Dim()
 	s := &solver{
-		f: f, theta: append([]float64(nil), theta...), opt: opt,
+		f: f, theta: slices.Clone(theta), opt: opt,
 		alpha: opt.Alpha, h: h, steps: steps, d: d, n: len(x0),
 	}
 	s.sol = &Solution{
 		Method: opt.Method, Alpha: opt.Alpha, T: opt.T,
 		Orders: opt.Orders, Coeffs: opt.Coeffs, ShortMemory: opt.ShortMemory,
-		Times: append([]float64(nil), times...),
+		Times: opt.Times,
 		Steps: steps, Rows: len(x0) / d, Dim: d,
 		field: f, theta: s.theta, opt: opt, h: h,
 	}
@@ -349,7 +328,7 @@ func (s *solver) initGrowth(f0 []float64) {
 	for i, a := range s.opt.Orders {
 		// Each term alone bounds the growth by T^α_i/(c_i Γ(α_i+1)) |f|;
 		// take the most generous.
-		k = max(k, math.Pow(s.opt.T, a)/(s.opt.coeff(i)*math.Gamma(a+1)))
+		k = max(k, math.Pow(s.opt.T, a)/(s.opt.Coeffs[i]*math.Gamma(a+1)))
 	}
 	s.grow = growth{floor: 1 + m0 + k*f, prev: m0, base: m0}
 }
@@ -481,7 +460,7 @@ func (s *solver) fractional(sc *scheme) error {
 		}
 	}
 	if sc.kind == implicitStep {
-		s.fp = newFixedPoint(n, s.opt.Tol, s.opt.MaxIter)
+		s.fp = newFixedPoint(n, s.opt.Iteration)
 	}
 	if err := s.startBlock(sc); err != nil {
 		return err
@@ -659,7 +638,7 @@ func (s *solver) startBlock(sc *scheme) error {
 		}
 		return nil
 	}
-	fp := newFixedPoint((first-1)*n, s.opt.Tol, s.opt.MaxIter)
+	fp := newFixedPoint((first-1)*n, s.opt.Iteration)
 	return fp.solve(s.sol.y[n:first*n], g, func() string {
 		return fmt.Sprintf("fode: steps 1..%d (t = %g): the starting block of %v", first-1, s.sol.grid[first-1], s.opt.Method)
 	})

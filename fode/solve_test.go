@@ -71,7 +71,7 @@ func TestPECECorrectors(t *testing.T) {
 	}
 	prev := math.Inf(1)
 	for _, mu := range []int{0, 2, 6} {
-		opt.Method, opt.Correctors = fode.PECE, mu
+		opt.Method, opt.PECE.Correctors = fode.PECE, mu
 		sol, err := fode.Solve(lin, []float64{1}, []float64{1}, opt)
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ func TestDopri5(t *testing.T) {
 	x0 := []float64{1, 2, 3}
 	times := []float64{0.3, 1.7, 2.5, 4}
 	for _, tol := range []float64{1e-4, 1e-7, 1e-10} {
-		sol, err := fode.Solve(lin, x0, []float64{1}, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 4, RTol: tol, ATol: tol, Times: times})
+		sol, err := fode.Solve(lin, x0, []float64{1}, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 4, Adaptive: fode.AdaptiveSettings{RTol: tol, ATol: tol}, Times: times})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,8 +226,8 @@ func TestSolveErrors(t *testing.T) {
 		{"step size negative", lin, theta, x0, mod(func(o *fode.Options) { o.Steps, o.StepSize = 0, -0.1 }), "step size"},
 		{"unknown method", lin, theta, x0, mod(func(o *fode.Options) { o.Method = 99 }), "method"},
 		{"classical method fractional", lin, theta, x0, mod(func(o *fode.Options) { o.Method = fode.RK4 }), "alpha = 1"},
-		{"rtol zero", lin, theta, x0, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, RTol: 0, ATol: 1e-6}, "rtol"},
-		{"atol negative", lin, theta, x0, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, RTol: 1e-6, ATol: -1}, "atol"},
+		{"rtol zero", lin, theta, x0, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, Adaptive: fode.AdaptiveSettings{RTol: 0, ATol: 1e-6}}, "rtol"},
+		{"atol negative", lin, theta, x0, fode.Options{Method: fode.Dopri5, Alpha: 1, T: 1, Adaptive: fode.AdaptiveSettings{RTol: 1e-6, ATol: -1}}, "atol"},
 		{"state size", lin, theta, []float64{1, 2, 3}, good, "dimension 2"},
 		{"empty state", lin, theta, nil, good, "dimension 2"},
 		{"param count", lin, []float64{1, 2}, x0, good, "parameters"},
@@ -236,7 +236,7 @@ func TestSolveErrors(t *testing.T) {
 		{"NaN in theta", lin, []float64{math.NaN()}, x0, good, "parameter 0"},
 		{"times decreasing", lin, theta, x0, mod(func(o *fode.Options) { o.Times = []float64{0.5, 0.2} }), "output time"},
 		{"times beyond T", lin, theta, x0, mod(func(o *fode.Options) { o.Times = []float64{2} }), "output time"},
-		{"negative correctors", lin, theta, x0, mod(func(o *fode.Options) { o.Correctors = -1 }), "correctors"},
+		{"negative correctors", lin, theta, x0, mod(func(o *fode.Options) { o.PECE.Correctors = -1 }), "correctors"},
 		{"nil field", nil, theta, x0, good, "nil field"},
 		{"NaN during solve", nanField{after: 0.5}, nil, []float64{1}, good, "step 6"},
 		{"overflow during solve", lin, []float64{-2000}, x0, mod(func(o *fode.Options) { o.Method = fode.Rectangle; o.Steps = 400 }), "step"},

@@ -36,12 +36,12 @@ func TestStiffDetected(t *testing.T) {
 		}
 	}
 	// The solve of issue 15's non-finite gradient report was unstable.
-	_, err := fode.Solve(lin, []float64{-14}, []float64{63}, fode.Options{Method: fode.PECE, Alpha: 0.13333333333333333, T: 27, Steps: 17, Correctors: 8})
+	_, err := fode.Solve(lin, []float64{-14}, []float64{63}, fode.Options{Method: fode.PECE, Alpha: 0.13333333333333333, T: 27, Steps: 17, PECE: fode.PECESettings{Correctors: 8}})
 	if !errors.Is(err, fode.ErrUnstable) {
 		t.Errorf("pece, λ = 63, α = 0.1333: err = %v, want ErrUnstable", err)
 	}
 	// An implicit step that does not converge is reported as unstable too.
-	_, err = fode.Solve(lin, []float64{1}, []float64{1e6}, fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 10, MaxIter: 20})
+	_, err = fode.Solve(lin, []float64{1}, []float64{1e6}, fode.Options{Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 10, Iteration: fode.IterationSettings{MaxIter: 20}})
 	if !errors.Is(err, fode.ErrUnstable) || !strings.Contains(err.Error(), "reduce the step size") {
 		t.Errorf("trap, λ = 1e6: err = %v, want ErrUnstable", err)
 	}

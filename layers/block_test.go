@@ -243,7 +243,7 @@ func TestBlockLearnTerms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			solve := fode.Options{Method: c.method, Orders: []float64{0.5, 0.9}, Coeffs: []float64{1, 0.6}, T: 1, Steps: 10, ShortMemory: c.memory, Tol: 1e-14}
+			solve := fode.Options{Method: c.method, Orders: []float64{0.5, 0.9}, Coeffs: []float64{1, 0.6}, T: 1, Steps: 10, ShortMemory: c.memory, Iteration: fode.IterationSettings{Tol: 1e-14}}
 			block, err := NewFDEBlock(g, "fde", field, BlockConfig{Solve: solve, LearnOrders: true, LearnCoeffs: true, Seed: 4})
 			if err != nil {
 				t.Fatal(err)

@@ -60,7 +60,7 @@ func outputPoint(g []float64, tau float64) (j int, w float64) {
 // fractional solver's steps costs.
 //
 // It is the model fode solves: the same grid (Steps or StepSize), PECE
-// with 1+Correctors corrector evaluations, and the states at
+// with 1+PECE.Correctors corrector evaluations, and the states at
 // Options.Times, interpolated linearly between grid points as fode does
 // and stacked along a new leading axis when there are several.
 func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
@@ -91,7 +91,7 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	if o.Method == fode.Euler {
 		alpha = 1
 	}
-	mu := 1 + o.Correctors
+	mu := 1 + o.PECE.Correctors
 	g := x.Graph()
 	shape := x.Shape().Clone()
 	n := shape.TotalSize()

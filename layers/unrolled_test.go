@@ -77,7 +77,7 @@ func TestUnrolledSameModel(t *testing.T) {
 		for _, tm := range times {
 			for _, gr := range grids {
 				for _, c := range correctors {
-					o := fode.Options{Method: method, Alpha: alpha, T: 1, Steps: gr.steps, StepSize: gr.stepSize, Times: tm.t, Correctors: c}
+					o := fode.Options{Method: method, Alpha: alpha, T: 1, Steps: gr.steps, StepSize: gr.stepSize, Times: tm.t, PECE: fode.PECESettings{Correctors: c}}
 					t.Run(fmt.Sprintf("%v/times=%s/%s/correctors=%d", method, tm.name, gr.name, c), func(t *testing.T) {
 						adj := solveModel(t, Adjoint, o)
 						la, ga := adj.gradients(t)

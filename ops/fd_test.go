@@ -139,7 +139,7 @@ func TestFDEOpFiniteDifferences(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			const alpha = 0.6
-			cfg := Config{Field: waveField{}, Solve: fode.Options{Method: c.method, Alpha: alpha, T: 1, Steps: 16, Correctors: c.correctors, Times: c.times, Tol: 1e-15, MaxIter: 1000}}
+			cfg := Config{Field: waveField{}, Solve: fode.Options{Method: c.method, Alpha: alpha, T: 1, Steps: 16, PECE: fode.PECESettings{Correctors: c.correctors}, Times: c.times, Iteration: fode.IterationSettings{Tol: 1e-15, MaxIter: 1000}}}
 			gg := newFDGraph(t, cfg, x0, theta, alpha, c.learnAlpha, !c.lisp)
 			gg.run(t, c.lisp)
 			var got []float64

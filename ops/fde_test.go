@@ -332,7 +332,7 @@ func TestFDETermsGradients(t *testing.T) {
 		{"tape/l1/coeffs", "tape", fode.L1, false, true, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			base := fode.Options{Method: c.method, T: 1, Steps: 20, ShortMemory: c.memory, Tol: 1e-14, Orders: orders, Coeffs: coeffs}
+			base := fode.Options{Method: c.method, T: 1, Steps: 20, ShortMemory: c.memory, Iteration: fode.IterationSettings{Tol: 1e-14}, Orders: orders, Coeffs: coeffs}
 			g := G.NewGraph()
 			x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"), G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(append([]float64(nil), x0v...)))))
 			lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1.3}))))

@@ -220,7 +220,7 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
 	}
-	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, Correctors: c.corr, History: eng, ShortMemory: c.memory}
+	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, PECE: fode.PECESettings{Correctors: c.corr}, History: eng, ShortMemory: c.memory}
 	if opt.Orders, err = parseList("-orders", c.orders); err != nil {
 		return nil, nil, nil, err
 	}
@@ -244,7 +244,7 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 		}
 	}
 	if m == fode.Dopri5 {
-		opt.RTol, opt.ATol = c.rtol, c.atol
+		opt.Adaptive.RTol, opt.Adaptive.ATol = c.rtol, c.atol
 	}
 	// Check the options and the memory the solve needs before the
 	// problem and the initial state of -dim components are allocated.
