@@ -2,7 +2,6 @@ package fode
 
 import (
 	"gonum.org/v1/gonum/dsp/fourier"
-	"gonum.org/v1/gonum/floats"
 
 	"github.com/gofde/gofde/internal/gemm"
 )
@@ -46,13 +45,17 @@ type autoEngine struct{}
 
 func (autoEngine) String() string { return "auto" }
 
-func (autoEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
-	// A short memory (kernels that vanish beyond a lag) makes the direct
-	// sums as cheap as that lag.
+func (e autoEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
+	return e.pick(kernels, width).NewHistory(kernels, values, width)
+}
+
+// pick returns the engine for the kernels: a short memory (kernels that
+// vanish beyond a lag) makes the direct sums as cheap as that lag.
+func (autoEngine) pick(kernels [][]float64, width int) HistoryEngine {
 	if len(kernels) > 0 && kernelReach(kernels) >= autoCrossover(width) {
-		return FFT.NewHistory(kernels, values, width)
+		return FFT
 	}
-	return Direct.NewHistory(kernels, values, width)
+	return Direct
 }
 
 type fftEngine struct{ block int }
@@ -64,7 +67,7 @@ func (e fftEngine) NewHistory(kernels [][]float64, values []float64, width int) 
 	if len(kernels) > 0 {
 		N = len(kernels[0]) - 1
 	}
-	h := &fftHistory{kernels: kernels, values: values, width: width, N: N, r: e.block}
+	h := &fftHistory{kernels: kernels, rowStore: rowStore{values: values, width: width}, N: N, r: e.block}
 	h.acc = make([][]float64, len(kernels))
 	for k := range h.acc {
 		h.acc[k] = make([]float64, (N+1)*width)
@@ -131,18 +134,16 @@ type fftLevel struct {
 }
 
 type fftHistory struct {
-	kernels  [][]float64
-	values   []float64
-	values32 []float32 // the stream when it is stored in float32 (values nil)
-	block64  []float64 // a matrix-product square's sources in float64
-	width    int
-	N, r     int
-	acc      [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
-	levels   []*fftLevel
-	cols     [][]float64 // fftGroup gathered columns
-	outs     [][]float64
-	specs    [][]complex128
-	prod     []complex128
+	kernels [][]float64
+	rowStore
+	block64 []float64 // a matrix-product square's sources in float64
+	N, r    int
+	acc     [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
+	levels  []*fftLevel
+	cols    [][]float64 // fftGroup gathered columns
+	outs    [][]float64
+	specs   [][]complex128
+	prod    []complex128
 }
 
 func (h *fftHistory) Sum(dst [][]float64, m int) {
@@ -166,11 +167,7 @@ func (h *fftHistory) Sum(dst [][]float64, m int) {
 		}
 		for j := base; j < m; j++ {
 			if c := h.kernels[k][m-j]; c != 0 {
-				if h.values32 != nil {
-					axpy32(d, c, h.values32[j*w:(j+1)*w])
-				} else {
-					floats.AddScaled(d, c, h.values[j*w:(j+1)*w])
-				}
+				h.addRow(d, c, j)
 			}
 		}
 	}
@@ -188,10 +185,7 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 			if len(h.block64) < L*w {
 				h.block64 = make([]float64, L*w)
 			}
-			src = h.block64[:L*w]
-			for i, x := range h.values32[a*w : (a+L)*w] {
-				src[i] = float64(x)
-			}
+			src = convert(h.block64[:L*w], h.values32[a*w:(a+L)*w])
 		} else {
 			src = h.values[a*w : (a+L)*w]
 		}

@@ -45,15 +45,33 @@ type directEngine struct{}
 func (directEngine) String() string { return "direct" }
 
 func (directEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
-	return &directHistory{kernels: kernels, values: values, width: width, reach: kernelReach(kernels)}
+	return &directHistory{kernels: kernels, rowStore: rowStore{values: values, width: width}, reach: kernelReach(kernels)}
 }
 
 type directHistory struct {
-	kernels  [][]float64
+	kernels [][]float64
+	rowStore
+	reach int // the largest lag with a nonzero weight
+}
+
+// rowStore is the stream a History sums over, row j at [j*width, (j+1)*width)
+// of values, or of values32 when it is stored in float32 (values nil).
+type rowStore struct {
 	values   []float64
-	values32 []float32 // the stream when it is stored in float32 (values nil)
+	values32 []float32
 	width    int
-	reach    int // the largest lag with a nonzero weight
+}
+
+// addRow adds w times stream row j into d.
+func (r *rowStore) addRow(d []float64, w float64, j int) {
+	d = d[:r.width]
+	if r.values32 == nil {
+		floats.AddScaled(d, w, r.values[j*r.width:(j+1)*r.width])
+		return
+	}
+	for i, x := range r.values32[j*r.width : (j+1)*r.width] {
+		d[i] += w * float64(x)
+	}
 }
 
 // newHistory32 returns a History of one of the package's engines over a
@@ -61,35 +79,15 @@ type directHistory struct {
 func newHistory32(e HistoryEngine, kernels [][]float64, values []float32, width int) (History, error) {
 	switch e := e.(type) {
 	case autoEngine:
-		if len(kernels) > 0 && kernelReach(kernels) >= autoCrossover(width) {
-			return newHistory32(FFT, kernels, values, width)
-		}
-		return newHistory32(Direct, kernels, values, width)
+		return newHistory32(e.pick(kernels, width), kernels, values, width)
 	case directEngine:
-		return &directHistory{kernels: kernels, values32: values, width: width, reach: kernelReach(kernels)}, nil
+		return &directHistory{kernels: kernels, rowStore: rowStore{values32: values, width: width}, reach: kernelReach(kernels)}, nil
 	case fftEngine:
 		h := e.NewHistory(kernels, nil, width).(*fftHistory)
 		h.values32 = values
 		return h, nil
 	}
 	return nil, fmt.Errorf("fode: float32 storage needs the direct, fft or auto history engine, not %v", e)
-}
-
-// axpy32 adds w·v into d for a float32 row v.
-func axpy32(d []float64, w float64, v []float32) {
-	d = d[:len(v)]
-	for i, x := range v {
-		d[i] += w * float64(x)
-	}
-}
-
-// addRow adds w times stream row j into d.
-func (h *directHistory) addRow(d []float64, w float64, j int) {
-	if h.values32 != nil {
-		axpy32(d[:h.width], w, h.values32[j*h.width:(j+1)*h.width])
-		return
-	}
-	floats.AddScaled(d[:h.width], w, h.values[j*h.width:(j+1)*h.width])
 }
 
 // kernelReach returns the largest lag at which any kernel has a nonzero

@@ -187,7 +187,7 @@ func one(d []float64) [][]float64 {
 // newScheme returns the weights of the fractional method o.Method for the
 // equation of o (single-term of order o.Alpha, or multi-term by o.Orders
 // and o.Coeffs) over N steps of size h, cut to o.ShortMemory lags, with
-// their derivatives when deriv is set.
+// their derivatives when deriv is set. The options have their defaults.
 func newScheme(o *Options, h float64, N int, deriv bool) (*scheme, error) {
 	var (
 		sc  *scheme
@@ -302,25 +302,23 @@ type derivativeTerm struct {
 // k_L = -g_L (L ≤ M), a_m = 1 + G_min(m,M).
 func glTerm(alpha, c, h float64, N, M int, deriv bool) derivativeTerm {
 	g, G, dg, dG := glKernel(alpha, N, deriv)
-	t := derivativeTerm{mu: c * math.Pow(h, -alpha), k: g, a: make([]float64, N+1), dk: dg, coeff: c}
+	t := derivativeTerm{mu: c * math.Pow(h, -alpha), k: g, dk: dg, coeff: c}
 	t.dmu = -math.Log(h) * t.mu
-	if deriv {
-		t.da = make([]float64, N+1)
-	}
-	for L := 0; L <= N; L++ {
-		t.a[L] = 1 + G[min(L, M)]
-		t.k[L] = -g[L]
-		if L > M {
-			t.k[L] = 0
+	// k_L = -g_L cut to L ≤ M and a_m = one + G_min(m,M); one = 0 for
+	// the derivatives.
+	cut := func(k, G []float64, one float64) []float64 {
+		if k == nil {
+			return nil
 		}
-		if deriv {
-			t.da[L] = dG[min(L, M)]
-			t.dk[L] = -dg[L]
-			if L > M {
-				t.dk[L] = 0
-			}
+		floats.Scale(-1, k)
+		clear(k[M+1:])
+		a := make([]float64, N+1)
+		for L := range a {
+			a[L] = one + G[min(L, M)]
 		}
+		return a
 	}
+	t.a, t.da = cut(t.k, G, 1), cut(t.dk, dG, 0)
 	return t
 }
 
@@ -333,37 +331,23 @@ func l1Term(alpha, c, h float64, N, M int, deriv bool) derivativeTerm {
 	b, e, db, de := l1Kernel(alpha, N, deriv)
 	t := derivativeTerm{mu: c * math.Pow(h, -alpha) / math.Gamma(2-alpha), k: e, a: b, dk: de, da: db, coeff: c}
 	t.dmu = t.mu * (digamma(2-alpha) - math.Log(h))
-	if M < N {
-		if M >= 2 {
-			e[M] = -b[M-1]
-			if deriv {
-				de[M] = -db[M-1]
-			}
-		} else {
-			e[1] = 0
-			if deriv {
-				de[1] = 0
-			}
+	// Cut e and b (or their derivatives de and db) at M, then negate e.
+	cut := func(e, b []float64) {
+		if e == nil {
+			return
 		}
-		for L := M + 1; L <= N; L++ {
-			e[L] = 0
-			if deriv {
-				de[L] = 0
+		if M < N {
+			e[M] = 0
+			if M >= 2 {
+				e[M] = -b[M-1]
 			}
+			clear(e[M+1:])
+			clear(b[M:])
 		}
-		for m := M; m <= N; m++ {
-			b[m] = 0
-			if deriv {
-				db[m] = 0
-			}
-		}
+		floats.Scale(-1, e)
 	}
-	for L := range e {
-		e[L] = -e[L]
-		if deriv {
-			de[L] = -de[L]
-		}
-	}
+	cut(e, b)
+	cut(de, db)
 	if N >= 1 {
 		e[1]++
 	}
@@ -388,8 +372,6 @@ func multiTermScheme(o *Options, h float64, N int, deriv bool) *scheme {
 	multi := len(orders) > 0
 	if !multi {
 		orders, coeffs = []float64{o.Alpha}, []float64{1}
-	} else if coeffs == nil {
-		coeffs = ones(len(orders))
 	}
 	M := N
 	if o.ShortMemory > 0 && o.ShortMemory < N {

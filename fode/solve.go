@@ -123,10 +123,7 @@ func (s *Solution) stateInto(dst []float64, j int) []float64 {
 	if s.y32 == nil {
 		return nil
 	}
-	for i, x := range s.y32[j*n : (j+1)*n] {
-		dst[i] = float64(x)
-	}
-	return dst
+	return convert(dst, s.y32[j*n:(j+1)*n])
 }
 
 // fieldRow returns the stored field value f_j as float64: a view, or
@@ -136,10 +133,7 @@ func (s *Solution) fieldRow(dst []float64, j int) []float64 {
 	if s.fv32 == nil || (j+1)*n <= len(s.fv) {
 		return s.fv[j*n : (j+1)*n]
 	}
-	for i, x := range s.fv32[j*n : (j+1)*n] {
-		dst[i] = float64(x)
-	}
-	return dst
+	return convert(dst, s.fv32[j*n:(j+1)*n])
 }
 
 // vjpStateInto returns the state at which the gradient evaluates the VJP
@@ -292,10 +286,7 @@ func (s *solver) keepOutput(m int) {
 		return
 	}
 	if sol.y32 != nil {
-		dst := sol.y32[m*s.n : (m+1)*s.n]
-		for i, x := range s.stateRow(m) {
-			dst[i] = float32(x)
-		}
+		convert(sol.y32[m*s.n:(m+1)*s.n], s.stateRow(m))
 	}
 	for i := range sol.outJ {
 		j := sol.outJ[i]
@@ -566,10 +557,7 @@ func (s *solver) fractional(sc *scheme) error {
 
 // store32 rounds the field value f_m into the float32 store.
 func (s *solver) store32(m int, f []float64) {
-	dst := s.sol.fv32[m*s.n : (m+1)*s.n]
-	for i, x := range f {
-		dst[i] = float32(x)
-	}
+	convert(s.sol.fv32[m*s.n:(m+1)*s.n], f)
 }
 
 // combine completes combination l of step m from its history sums:
