@@ -56,10 +56,11 @@
 // case: the Mittag-Leffler solution of the linear equation) lower the
 // observed orders; L1, for example, then converges with order about 1. The
 // implicit schemes solve each step by Anderson-accelerated fixed-point
-// iteration to Options.Iteration.Tol. The classical methods need α = 1 and are
+// iteration (Options.Iteration). The classical methods need α = 1 and are
 // explicit Runge-Kutta tableaus: Euler (order 1), RK4 (order 4) and
 // Dopri5, the adaptive Dormand-Prince 5(4) pair with error control by
-// Options.Adaptive.
+// Options.Adaptive. Each group of one-method settings, Options.PECE,
+// Options.Adaptive and Options.Iteration, documents its defaults.
 //
 // # Multi-term and distributed-order equations
 //
@@ -172,17 +173,17 @@
 // than a factor 2 per step, which end in a large finite result or in
 // ±Inf (ErrNotFinite); PECE on D^α x = -100 x, α = 0.5 with 5000 steps
 // returns 1e289. An implicit step whose iteration diverges or does not
-// converge within Options.Iteration.MaxIter also wraps ErrUnstable. The implicit
-// schemes are stable at any step, but at h^α|λ| ≫ 1 their results can be
-// far off without an error (see FLMM): check a stiff solve by halving the
-// step.
+// converge within Options.Iteration.MaxIter also wraps ErrUnstable. The
+// implicit schemes are stable at any step, but at h^α|λ| ≫ 1 their
+// results can be far off without an error (see FLMM): check a stiff solve
+// by halving the step.
 //
 // All states, parameters, weights and derivatives are float64 (the stored
 // states and field values are float32 with Options.StoreFloat32), and a Field
 // receives and returns float64 slices. A field may compute in float32
 // internally; the solution and its gradient then carry float32 round-off,
-// and the implicit schemes need Options.Iteration.Tol loosened to about that level
-// for their fixed-point iterations to converge.
+// and the implicit schemes need Options.Iteration.Tol loosened to about
+// that level for their fixed-point iterations to converge.
 //
 // MittagLeffler evaluates the two-parameter Mittag-Leffler function
 // E_{a,b}(z); the linear equation D^α x = -λ x has the exact solution
