@@ -78,9 +78,10 @@ type fdeOp struct {
 // will read them: once G.Grad (or any SymDiff) has built the node's
 // gradient, or once a LispMachine has differentiated the node (its first
 // DoDiff solves again). A forward-only graph keeps nothing. A float32
-// node stores its states and field values in float32
-// (fode.Options.StoreFloat32,
-// with the package's own history engines). Errors report shape, size and
+// node whose solve would take 256 MiB or more in float64 stores its states
+// and field values in float32 (fode.Options.StoreFloat32, with the
+// package's own history engines); set StoreFloat32 in cfg.Solve to store
+// in float32 whatever the size. Errors report shape, size and
 // dtype mismatches at graph-construction time.
 func FDE(x0 *G.Node, params []*G.Node, alpha *G.Node, cfg Config) (*G.Node, error) {
 	return FDETerms(x0, params, Learn{Alpha: alpha}, cfg)
@@ -330,6 +331,10 @@ func (op *fdeOp) String() string {
 	return fmt.Sprintf("FDE{%v, alpha=%v, T=%v, steps=%d}", op.cfg.Solve.Method, op.cfg.Solve.Alpha, op.cfg.Solve.T, op.cfg.Solve.Steps)
 }
 
+// storeFloat32Bytes is the estimated float64 memory of a solve
+// (fode.Options.Memory) from which a float32 FDE node stores in float32.
+const storeFloat32Bytes = 256 << 20
+
 // inputs unpacks the input values into x0, θ and the solve options.
 func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, err error) {
 	if len(vals) < op.Arity() {
@@ -348,10 +353,15 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	}
 	opt = op.cfg.Solve
 	if h := opt.History; op.dtype == tensor.Float32 && (h == nil || h == fode.Auto || h == fode.Direct || h == fode.FFT) {
-		// A float32 model keeps the states and field values its solve
-		// stores in float32: half their memory, within the model's own
-		// precision.
-		opt.StoreFloat32 = true
+		// A float32 model with a large solve keeps the states and field
+		// values it stores in float32: half their memory, within the
+		// model's own precision. A smaller solve stays float64: there the
+		// conversions cost more time than the memory is worth (the
+		// benchmark block, 128 × 64 states, ran 10–20 % slower at 20–400
+		// steps, about 100 MiB).
+		if m, err := opt.Memory(len(x0)); err != nil || m >= storeFloat32Bytes {
+			opt.StoreFloat32 = true
+		}
 	}
 	next := 1 + len(op.paramShapes)
 	if op.learnAlpha {
