@@ -88,16 +88,11 @@ func (a *anderson) reset() { a.k = 0 }
 // next overwrites x, the current iterate, with the next one, given
 // gx = g(x).
 func (a *anderson) next(x, gx []float64) {
-	for i := range a.f {
-		a.f[i] = gx[i] - x[i]
-	}
+	floats.SubTo(a.f, gx, x)
 	if a.k > 0 {
 		slot := (a.k - 1) % a.m
-		df, dg := a.dF[slot], a.dG[slot]
-		for i := range df {
-			df[i] = a.f[i] - a.fPrev[i]
-			dg[i] = gx[i] - a.gPrev[i]
-		}
+		floats.SubTo(a.dF[slot], a.f, a.fPrev)
+		floats.SubTo(a.dG[slot], gx, a.gPrev)
 	}
 	copy(a.fPrev, a.f)
 	copy(a.gPrev, gx)

@@ -231,9 +231,7 @@ func (s *solver) initialStep(y, f0 []float64, scale func(int, float64, float64) 
 	if err := s.eval(f1, h0, y1, 0); err != nil {
 		return 0, err
 	}
-	for i := range f1 {
-		f1[i] -= f0[i]
-	}
+	floats.Sub(f1, f0)
 	d2 := rms(f1) / h0
 	h1 := math.Max(1e-6, h0*1e-3)
 	if m := math.Max(d1, d2); m > 1e-15 {
@@ -273,9 +271,7 @@ func (a *adj) rk(rk *rkMethod) error {
 					return err
 				}
 			}
-			for j := range kbar[i] {
-				kbar[i][j] = h * rk.tab.B[i] * ybar[j]
-			}
+			floats.ScaleTo(kbar[i], h*rk.tab.B[i], ybar)
 		}
 		// ybar becomes the cotangent of y_{m-1}: the direct path, then
 		// every stage.

@@ -76,9 +76,7 @@ func continuousAdjoint(sol *Solution, ybar []float64) (*Gradient, error) {
 		if err := a.vjp(uk, false, t, y, nu, j); err != nil {
 			return nil, err
 		}
-		for i := range v {
-			v[i] = h * nu[i]
-		}
+		floats.ScaleTo(v, h, nu)
 		floats.AddScaled(a.x0bar, h, uk)
 		for _, o := range obsv {
 			if k < o.q {
