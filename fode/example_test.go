@@ -97,3 +97,34 @@ func ExampleSolve_multiTerm() {
 	// dL/dcoeffs = [0.2180 0.2153]
 	// distributed order: x(1) = 0.4104
 }
+
+// The settings that one method alone reads are grouped: Adaptive is the
+// error control of Dopri5, Iteration the fixed-point iteration of the
+// implicit schemes (GLImplicit, L1, Trapezoid, FLMM), PECE the corrector
+// count of PECE. Zero values take the documented defaults.
+func ExampleOptions() {
+	f, err := problems.NewLinear(1) // f(x; λ) = -λ x
+	if err != nil {
+		log.Fatal(err)
+	}
+	x0, theta := []float64{1}, []float64{1}
+	sol, err := fode.Solve(f, x0, theta, fode.Options{
+		Method: fode.Dopri5, Alpha: 1, T: 1,
+		Adaptive: fode.AdaptiveSettings{RTol: 1e-10, ATol: 1e-12},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("dopri5: x(1) = %.9f   exact %.9f\n", sol.Final()[0], math.Exp(-1))
+	sol, err = fode.Solve(f, x0, theta, fode.Options{
+		Method: fode.Trapezoid, Alpha: 0.5, T: 1, Steps: 640,
+		Iteration: fode.IterationSettings{Tol: 1e-14, MaxIter: 50},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("trap:   x(1) = %.4f   exact %.4f\n", sol.Final()[0], fode.MittagLeffler(0.5, 1, -1))
+	// Output:
+	// dopri5: x(1) = 0.367879441   exact 0.367879441
+	// trap:   x(1) = 0.4276   exact 0.4276
+}
