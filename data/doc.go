@@ -1,5 +1,6 @@
 // Package data loads the MNIST and Fashion-MNIST image-classification
-// datasets.
+// datasets, and reads NumPy .npz archives (NPZ), the file format of the
+// graph data sets that package graph loads.
 //
 // The low level reads IDX files, the format both datasets are
 // distributed in, raw or gzip-compressed: ReadImages and ReadLabels take
@@ -22,4 +23,9 @@
 // Offline, MNIST is often available as its test set only; Load with
 // LoadOptions.TestOnly reads just that, and SplitTest(ds, 8000) turns the
 // 10,000 test images into 8,000 for training and 2,000 for testing.
+//
+// NPZ reads the arrays of an .npz archive by key as integers, floats or
+// a row-major matrix, whatever their stored dtype and byte order, and
+// treats the file as hostile: shapes are checked against the archive
+// entries before anything is allocated.
 package data

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"archive/zip"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/sbinet/npyio/npz"
+
+	"github.com/gofde/gofde/data"
 )
 
 // Dataset is a node-classification graph: an adjacency matrix, node
@@ -51,12 +52,12 @@ func (d *Dataset) Nodes() int { return len(d.Labels) }
 // read through bounded buffers, unsigned values beyond the int range and
 // labels of MaxClasses or more are errors, and no input makes it panic.
 func LoadNPZ(path string) (*Dataset, error) {
-	zr, err := zip.OpenReader(path)
+	z, err := data.OpenNPZ(path)
 	if err != nil {
-		return nil, fmt.Errorf("graph: opening %s: %w", path, err)
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	defer zr.Close()
-	d, err := readDataset(&zr.Reader)
+	defer z.Close()
+	d, err := readDataset(z)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s: %w", path, err)
 	}
@@ -64,8 +65,8 @@ func LoadNPZ(path string) (*Dataset, error) {
 	return d, nil
 }
 
-func readDataset(r *zip.Reader) (*Dataset, error) {
-	adj, err := readCSR(r, "adj")
+func readDataset(z *data.NPZ) (*Dataset, error) {
+	adj, err := readCSR(z, "adj")
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +74,10 @@ func readDataset(r *zip.Reader) (*Dataset, error) {
 		return nil, fmt.Errorf("adjacency of shape %d×%d is not square", adj.Rows, adj.Cols)
 	}
 	var attr *CSR
-	if npzHas(r, "attr_matrix") && !npzHas(r, "attr_data") {
-		attr, err = readDense(r, "attr_matrix")
+	if z.Has("attr_matrix") && !z.Has("attr_data") {
+		attr, err = readDense(z, "attr_matrix")
 	} else {
-		attr, err = readCSR(r, "attr")
+		attr, err = readCSR(z, "attr")
 	}
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func readDataset(r *zip.Reader) (*Dataset, error) {
 	if attr.Rows != n {
 		return nil, fmt.Errorf("features have %d rows, the adjacency %d nodes", attr.Rows, n)
 	}
-	labels, err := readInts(r, "labels")
+	labels, err := z.Ints("labels")
 	if err != nil {
 		return nil, err
 	}
@@ -106,23 +107,23 @@ func readDataset(r *zip.Reader) (*Dataset, error) {
 	return &Dataset{Adj: adj, Features: attr, Labels: labels, Classes: classes, NodeIDs: ids}, nil
 }
 
-func readCSR(r *zip.Reader, prefix string) (*CSR, error) {
-	shape, err := readInts(r, prefix+"_shape")
+func readCSR(z *data.NPZ, prefix string) (*CSR, error) {
+	shape, err := z.Ints(prefix + "_shape")
 	if err != nil {
 		return nil, err
 	}
 	if len(shape) != 2 {
 		return nil, fmt.Errorf("%s_shape has %d entries, want 2", prefix, len(shape))
 	}
-	ptr, err := readInts(r, prefix+"_indptr")
+	ptr, err := z.Ints(prefix + "_indptr")
 	if err != nil {
 		return nil, err
 	}
-	col, err := readInts(r, prefix+"_indices")
+	col, err := z.Ints(prefix + "_indices")
 	if err != nil {
 		return nil, err
 	}
-	val, err := readFloats(r, prefix+"_data")
+	val, err := z.Floats(prefix + "_data")
 	if err != nil {
 		return nil, err
 	}
@@ -136,59 +137,22 @@ func readCSR(r *zip.Reader, prefix string) (*CSR, error) {
 	return m, nil
 }
 
-func readDense(r *zip.Reader, key string) (*CSR, error) {
-	a, err := readNPY(r, key)
+// readDense reads a dense feature matrix and keeps its non-zeros.
+func readDense(z *data.NPZ, key string) (*CSR, error) {
+	v, rows, cols, err := z.Matrix(key)
 	if err != nil {
 		return nil, err
 	}
-	if len(a.shape) != 2 {
-		return nil, fmt.Errorf("%s has shape %v, want a matrix", key, a.shape)
-	}
-	v, err := a.floats()
-	if err != nil {
-		return nil, fmt.Errorf("array %q: %w", key, err)
-	}
-	rows, cols := a.shape[0], a.shape[1]
 	var ri, ci []int
 	var vals []float64
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			k := i*cols + j
-			if a.fortran {
-				k = j*rows + i
-			}
-			if x := v[k]; x != 0 {
+	for i := range rows {
+		for j := range cols {
+			if x := v[i*cols+j]; x != 0 {
 				ri, ci, vals = append(ri, i), append(ci, j), append(vals, x)
 			}
 		}
 	}
 	return FromCOO(rows, cols, ri, ci, vals)
-}
-
-// readInts reads an integer (or boolean) array of any width as []int.
-func readInts(r *zip.Reader, key string) ([]int, error) {
-	a, err := readNPY(r, key)
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.ints()
-	if err != nil {
-		return nil, fmt.Errorf("array %q: %w", key, err)
-	}
-	return v, nil
-}
-
-// readFloats reads a numeric array of any width as []float64.
-func readFloats(r *zip.Reader, key string) ([]float64, error) {
-	a, err := readNPY(r, key)
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.floats()
-	if err != nil {
-		return nil, fmt.Errorf("array %q: %w", key, err)
-	}
-	return v, nil
 }
 
 // check reports whether d's parts are consistent: valid matrices (see
@@ -366,12 +330,11 @@ func (d *Dataset) RandomSplit(seed uint64, perClass, nVal, nTest int) (*Split, e
 // data file. They are mapped through d.NodeIDs, so a split written for
 // the whole graph works on a subgraph as long as its nodes are in it.
 func LoadSplit(path string, d *Dataset) (*Split, error) {
-	zr, err := zip.OpenReader(path)
+	z, err := data.OpenNPZ(path)
 	if err != nil {
-		return nil, fmt.Errorf("graph: opening split %s: %w", path, err)
+		return nil, fmt.Errorf("graph: split: %w", err)
 	}
-	defer zr.Close()
-	r := &zr.Reader
+	defer z.Close()
 	pos := make(map[int]int, d.Nodes())
 	for k, id := range d.NodeIDs {
 		pos[id] = k
@@ -379,7 +342,7 @@ func LoadSplit(path string, d *Dataset) (*Split, error) {
 	seen := make(map[int]string)
 	var parts [3][]int
 	for p, key := range []string{"train_idx", "val_idx", "test_idx"} {
-		ids, err := readInts(r, key)
+		ids, err := z.Ints(key)
 		if err != nil {
 			return nil, fmt.Errorf("graph: split %s: %w", path, err)
 		}

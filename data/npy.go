@@ -1,4 +1,4 @@
-package graph
+package data
 
 import (
 	"archive/zip"
@@ -31,36 +31,6 @@ type npyArray struct {
 	shape   []int
 	count   int
 	data    []byte
-}
-
-// npzEntry returns the archive file of key (with or without ".npy").
-func npzEntry(r *zip.Reader, key string) (*zip.File, error) {
-	names := make([]string, 0, len(r.File))
-	for _, f := range r.File {
-		if f.Name == key || f.Name == key+".npy" {
-			return f, nil
-		}
-		names = append(names, f.Name)
-	}
-	return nil, fmt.Errorf("missing array %q (the file has %s)", key, strings.Join(names, ", "))
-}
-
-func npzHas(r *zip.Reader, key string) bool {
-	_, err := npzEntry(r, key)
-	return err == nil
-}
-
-// readNPY reads and checks the array stored under key.
-func readNPY(r *zip.Reader, key string) (*npyArray, error) {
-	f, err := npzEntry(r, key)
-	if err != nil {
-		return nil, err
-	}
-	a, err := decodeNPY(f)
-	if err != nil {
-		return nil, fmt.Errorf("array %q: %w", key, err)
-	}
-	return a, nil
 }
 
 func decodeNPY(f *zip.File) (*npyArray, error) {
