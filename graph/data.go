@@ -52,7 +52,7 @@ func (d *Dataset) Nodes() int { return len(d.Labels) }
 // read through bounded buffers, unsigned values beyond the int range and
 // labels of MaxClasses or more are errors, and no input makes it panic.
 func LoadNPZ(path string) (*Dataset, error) {
-	z, err := data.OpenNPZ(path)
+	z, err := openNPZ(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
@@ -63,6 +63,19 @@ func LoadNPZ(path string) (*Dataset, error) {
 	}
 	d.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	return d, nil
+}
+
+// openNPZ opens the .npz file at path, with errors that name it.
+func openNPZ(path string) (*data.NPZ, error) {
+	z, err := data.OpenNPZ(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("opening %s: %w", path, pe.Err)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return z, nil
 }
 
 func readDataset(z *data.NPZ) (*Dataset, error) {
@@ -330,7 +343,7 @@ func (d *Dataset) RandomSplit(seed uint64, perClass, nVal, nTest int) (*Split, e
 // data file. They are mapped through d.NodeIDs, so a split written for
 // the whole graph works on a subgraph as long as its nodes are in it.
 func LoadSplit(path string, d *Dataset) (*Split, error) {
-	z, err := data.OpenNPZ(path)
+	z, err := openNPZ(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph: split: %w", err)
 	}
