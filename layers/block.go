@@ -46,7 +46,7 @@ const (
 	// operations and lets Gorgonia differentiate them:
 	// backpropagation through the solver, the baseline the adjoint is
 	// measured against. It supports Rectangle, PECE (with any
-	// Correctors) and Euler, takes its weights from fode, and needs a
+	// PECE.Correctors) and Euler, takes its weights from fode, and needs a
 	// GraphField. It builds the model fode solves: the same grid (Steps,
 	// or StepSize rounded up as fode does) and the states at Solve.Times,
 	// interpolated between grid points as fode interpolates them.
