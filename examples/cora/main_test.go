@@ -92,12 +92,16 @@ func TestLearnAlpha(t *testing.T) {
 			var r struct {
 				LearnAlpha bool      `json:"learn_alpha"`
 				Alphas     []float64 `json:"learned_alphas"`
+				Mean       float64   `json:"learned_alpha_mean"`
 			}
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 				t.Fatal(err)
 			}
 			if !r.LearnAlpha || len(r.Alphas) != 2 {
 				t.Fatalf("learn_alpha %v, learned_alphas %v; want true and two values", r.LearnAlpha, r.Alphas)
+			}
+			if math.Abs(r.Mean-(r.Alphas[0]+r.Alphas[1])/2) > 1e-12 {
+				t.Errorf("learned_alpha_mean %v for %v", r.Mean, r.Alphas)
 			}
 			for _, a := range r.Alphas {
 				if !(a >= minAlpha && a <= 1) || a == 0.9 {
@@ -344,7 +348,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-alpha", "1.5"}, "alpha"},
 		{[]string{"-runs", "0"}, "-runs"},
 		{[]string{"-method", "nope"}, "unknown method"},
-		{[]string{"-data", filepath.Join(t.TempDir(), "x.npz")}, "graph: opening"},
+		{[]string{"-data", filepath.Join(t.TempDir(), "x.npz")}, "no such file"},
 		{[]string{"-dropout", "NaN"}, "dropout"},
 		{[]string{"-input-dropout", "1"}, "dropout"},
 		{[]string{"-lr", "Inf"}, "-lr"},

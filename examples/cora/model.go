@@ -355,7 +355,7 @@ type runResult struct {
 	trainSeconds float64 // forward + backward + optimizer step, no evaluation
 	heldout      float64 // validation accuracy with the epoch chosen on the other half
 	alpha        float64 // the learned α after the last epoch (0 when fixed)
-	bestAlpha    float64 // the learned α at the epoch of the best validation accuracy
+	bestAlpha    float64 // the learned α at the chosen epoch
 }
 
 // minAlpha is the floor of a learned α: the solver needs α in (0, 1], and
@@ -399,7 +399,7 @@ func accuracy(logits []float64, classes int, labels, idx []int) float64 {
 }
 
 // trainRun trains one model on one split and returns the test accuracy at
-// the epoch of the best validation accuracy.
+// the epoch chosen on the validation nodes (-select).
 func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, progress io.Writer) (res runResult, err error) {
 	// NewTapeMachine panics on compile errors; report them as errors.
 	defer func() {
