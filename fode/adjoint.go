@@ -188,11 +188,42 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	// Every step after the starting block writes its row of each rev[l]
 	// before a sum reads it; only the rows of steps 1..first-1, which the
 	// loop skips and the sums still read, start as zeros.
-	rev := make([][]float64, len(sc.forms))
-	for l := range rev {
-		rev[l] = getFloats(N * n)
-		clear(rev[l][max(0, N-first+1)*n:])
-		defer putFloats(rev[l])
+	//
+	// With float32 storage the streams are float32 (rev32) and the step
+	// works on float64 rows: cur[l] holds λ^l_m while step m forms it,
+	// prev[l] the λ^l_{m+1} of the step before, read by the lag-1 term;
+	// λ^l_m is rounded into its row once the step is done.
+	var rev, cur, prev [][]float64
+	var rev32 [][]float32
+	if s.opt.StoreFloat32 {
+		rev32 = make([][]float32, len(sc.forms))
+		cur, prev = make([][]float64, len(sc.forms)), make([][]float64, len(sc.forms))
+		for l := range rev32 {
+			rev32[l] = getFloats32(N * n)
+			clear(rev32[l][max(0, N-first+1)*n:])
+			defer putFloats32(rev32[l])
+			cur[l], prev[l] = make([]float64, n), make([]float64, n)
+		}
+	} else {
+		rev = make([][]float64, len(sc.forms))
+		for l := range rev {
+			rev[l] = getFloats(N * n)
+			clear(rev[l][max(0, N-first+1)*n:])
+			defer putFloats(rev[l])
+		}
+	}
+	// lamRow returns λ^l_m for the step m being formed, lagRow λ^l_{m+1}.
+	lamRow := func(l, m int) []float64 {
+		if rev32 != nil {
+			return cur[l]
+		}
+		return a.row(rev[l], N-m)
+	}
+	lagRow := func(l, m int) []float64 {
+		if rev32 != nil {
+			return prev[l]
+		}
+		return a.row(rev[l], N-m-1)
 	}
 	// Targets: r (int(stateStream)), F (int(fieldStream)) and, for the
 	// parameter derivatives, one per term and parameter with the kernel's
@@ -208,9 +239,13 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			}
 		}
 	}
+	if rev32 != nil {
+		sums.values32 = func(l int) []float32 { return rev32[l] }
+	}
 	if err := sums.start(s.opt.History, n, func(l int) []float64 { return rev[l] }); err != nil {
 		return err
 	}
+	defer sums.release()
 	r, F := sums.out[stateStream], sums.out[fieldStream]
 	usesF := sc.usesFields()
 	wacc := make([]float64, sc.start*n) // Σ_m W_{m,j} λ_m, j < s
@@ -239,7 +274,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		if m < N {
 			for l, f := range sc.forms {
 				if f.lag1 != 0 {
-					floats.AddScaled(F, f.lag1, a.row(rev[l], N-m-1))
+					floats.AddScaled(F, f.lag1, lagRow(l, m))
 				}
 			}
 			for i, t := range sc.terms {
@@ -263,10 +298,13 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			if m < sc.start {
 				floats.Add(a.row(fext, m), a.row(wacc, m))
 			}
+			for _, p := range prev {
+				clear(p) // λ_m is zero within the starting block
+			}
 			continue
 		}
 		t, y := s.grid[m], s.vjpStateInto(a.ys, m)
-		lam := a.row(rev[0], N-m)
+		lam := lamRow(0, m)
 		switch sc.kind {
 		case explicitStep:
 			copy(lam, r)
@@ -292,12 +330,12 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 				a.addParams(sc.dkappa, floats.Dot(lam, f))
 			}
 		case correctorStep:
-			if err := a.corrector(sc, m, r, F, lam, a.row(rev[1], N-m), fy, withAlpha); err != nil {
+			if err := a.corrector(sc, m, r, F, lam, lamRow(1, m), fy, withAlpha); err != nil {
 				return err
 			}
 		}
 		for l, f := range sc.forms {
-			lam := a.row(rev[l], N-m)
+			lam := lamRow(l, m)
 			a.passToY0(sc, l, m, lam, withAlpha)
 			if P > 0 && f.dlag1 != nil {
 				fp, err := field(m - 1)
@@ -315,6 +353,10 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 					a.dparams[p] += dW[m*sc.start+j] * d
 				}
 			}
+		}
+		for l := range rev32 {
+			convert(rev32[l][(N-m)*n:(N-m+1)*n], cur[l])
+			cur[l], prev[l] = prev[l], cur[l]
 		}
 	}
 	phi0 := a.row(fext, 0)

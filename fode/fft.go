@@ -63,14 +63,31 @@ type fftEngine struct{ block int }
 func (fftEngine) String() string { return "fft" }
 
 func (e fftEngine) NewHistory(kernels [][]float64, values []float64, width int) History {
+	return e.newFFT(kernels, values, nil, width)
+}
+
+// newFFT returns an FFT History over values, or over values32 when the
+// stream is stored in float32: its accumulator is then float32 too, and
+// the matrix-product squares are float32 products.
+func (e fftEngine) newFFT(kernels [][]float64, values []float64, values32 []float32, width int) *fftHistory {
 	N := 0
 	if len(kernels) > 0 {
 		N = len(kernels[0]) - 1
 	}
-	h := &fftHistory{kernels: kernels, rowStore: rowStore{values: values, width: width}, N: N, r: e.block}
-	h.acc = make([][]float64, len(kernels))
-	for k := range h.acc {
-		h.acc[k] = make([]float64, (N+1)*width)
+	h := &fftHistory{kernels: kernels, rowStore: rowStore{values: values, values32: values32, width: width}, N: N, r: e.block}
+	// The accumulators come from the buffer pools and go back to them
+	// when the sweep that owns the History releases it.
+	if values32 != nil {
+		h.acc32 = make([][]float32, len(kernels))
+		for k := range h.acc32 {
+			h.acc32[k] = getFloats32((N + 1) * width)
+			clear(h.acc32[k])
+		}
+	} else {
+		h.acc = make([][]float64, len(kernels))
+		for k := range h.acc {
+			h.acc[k] = getZeroed((N + 1) * width)
+		}
 	}
 	// Levels L = r, 2r, ... while a square [a, a+L) -> [a+L, a+2L) can
 	// still reach a target ≤ N.
@@ -87,7 +104,11 @@ func (e fftEngine) NewHistory(kernels [][]float64, values []float64, width int) 
 						}
 					}
 				}
-				lv.toeplitz = append(lv.toeplitz, T)
+				if values32 != nil {
+					lv.toeplitz32 = append(lv.toeplitz32, convert(make([]float32, len(T)), T))
+				} else {
+					lv.toeplitz = append(lv.toeplitz, T)
+				}
 			}
 			h.levels = append(h.levels, lv)
 			continue
@@ -130,20 +151,22 @@ type fftLevel struct {
 	fft      *fourier.FFT   // nil for the matrix-product levels
 	spectra  [][]complex128 // one per kernel
 	toeplitz [][]float64    // one L×L block per kernel, for the matrix-product levels
-	next     int            // start a of the next square to compute
+	// toeplitz32 replaces toeplitz over a stream stored in float32.
+	toeplitz32 [][]float32
+	next       int // start a of the next square to compute
 }
 
 type fftHistory struct {
 	kernels [][]float64
 	rowStore
-	block64 []float64 // a matrix-product square's sources in float64
-	N, r    int
-	acc     [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
-	levels  []*fftLevel
-	cols    [][]float64 // fftGroup gathered columns
-	outs    [][]float64
-	specs   [][]complex128
-	prod    []complex128
+	N, r   int
+	acc    [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
+	acc32  [][]float32 // acc in float32, over a stream stored in float32
+	levels []*fftLevel
+	cols   [][]float64 // fftGroup gathered columns
+	outs   [][]float64
+	specs  [][]complex128
+	prod   []complex128
 }
 
 func (h *fftHistory) Sum(dst [][]float64, m int) {
@@ -160,10 +183,13 @@ func (h *fftHistory) Sum(dst [][]float64, m int) {
 			continue
 		}
 		d = d[:w]
-		if m <= h.N {
-			copy(d, h.acc[k][m*w:(m+1)*w])
-		} else {
+		switch {
+		case m > h.N:
 			clear(d)
+		case h.acc32 != nil:
+			convert(d, h.acc32[k][m*w:(m+1)*w])
+		default:
+			copy(d, h.acc[k][m*w:(m+1)*w])
 		}
 		for j := base; j < m; j++ {
 			if c := h.kernels[k][m-j]; c != 0 {
@@ -180,15 +206,14 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 	L, w := lv.L, h.width
 	if lv.fft == nil {
 		rows := min(a+2*L, h.N+1) - (a + L)
-		var src []float64
 		if h.values32 != nil {
-			if len(h.block64) < L*w {
-				h.block64 = make([]float64, L*w)
+			src := h.values32[a*w : (a+L)*w]
+			for k, T := range lv.toeplitz32 {
+				gemm.F32(false, false, rows, w, L, 1, T[:rows*L], L, src, w, 1, h.acc32[k][(a+L)*w:(a+L+rows)*w], w)
 			}
-			src = convert(h.block64[:L*w], h.values32[a*w:(a+L)*w])
-		} else {
-			src = h.values[a*w : (a+L)*w]
+			return
 		}
+		src := h.values[a*w : (a+L)*w]
 		for k, T := range lv.toeplitz {
 			gemm.F64(false, false, rows, w, L, 1, T[:rows*L], L, src, w, 1, h.acc[k][(a+L)*w:(a+L+rows)*w], w)
 		}
@@ -228,6 +253,16 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 				}
 				lv.fft.Sequence(h.outs[q][:n], prod)
 			}
+			if h.acc32 != nil {
+				acc := h.acc32[k]
+				for m := a + L; m < hi; m++ {
+					dst := acc[m*w+c0 : m*w+c0+g]
+					for q := range dst {
+						dst[q] += float32(scale * h.outs[q][m-a-1])
+					}
+				}
+				continue
+			}
 			acc := h.acc[k]
 			for m := a + L; m < hi; m++ {
 				dst := acc[m*w+c0 : m*w+c0+g]
@@ -237,4 +272,16 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 			}
 		}
 	}
+}
+
+// release hands the accumulators back to the buffer pools; the History
+// must not be used afterwards.
+func (h *fftHistory) release() {
+	for _, a := range h.acc {
+		putFloats(a)
+	}
+	for _, a := range h.acc32 {
+		putFloats32(a)
+	}
+	h.acc, h.acc32 = nil, nil
 }

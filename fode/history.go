@@ -75,7 +75,9 @@ func (r *rowStore) addRow(d []float64, w float64, j int) {
 }
 
 // newHistory32 returns a History of one of the package's engines over a
-// stream stored in float32 (Options.StoreFloat32); the sums are float64.
+// stream stored in float32 (Options.StoreFloat32). The sums it returns are
+// float64; the FFT engine keeps its partial sums (the squares'
+// contributions) in float32, as the stream.
 func newHistory32(e HistoryEngine, kernels [][]float64, values []float32, width int) (History, error) {
 	switch e := e.(type) {
 	case autoEngine:
@@ -83,9 +85,7 @@ func newHistory32(e HistoryEngine, kernels [][]float64, values []float32, width 
 	case directEngine:
 		return &directHistory{kernels: kernels, rowStore: rowStore{values32: values, width: width}, reach: kernelReach(kernels)}, nil
 	case fftEngine:
-		h := e.NewHistory(kernels, nil, width).(*fftHistory)
-		h.values32 = values
-		return h, nil
+		return e.newFFT(kernels, nil, values, width), nil
 	}
 	return nil, fmt.Errorf("fode: float32 storage needs the direct, fft or auto history engine, not %v", e)
 }

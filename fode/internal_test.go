@@ -405,8 +405,8 @@ func TestStateFreeField(t *testing.T) {
 // float32 (and a float64 ring of the recent ones), the schemes that keep
 // field values hold them in float32 (float64 only for the starting
 // values), their solutions and gradients stay within float32 round-off of
-// the float64 ones, and the direct and FFT engines read the same rounded
-// streams.
+// the float64 ones, and the direct and FFT engines (whose partial sums are
+// then float32) agree to float32 round-off.
 func TestStoreFloat32(t *testing.T) {
 	f := chain{d: 4}
 	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
@@ -453,7 +453,8 @@ func TestStoreFloat32(t *testing.T) {
 		if st := sol.State(100); len(st) != len(x0) || math.Abs(st[0]-float64(sol.y32[100*len(x0)])) != 0 {
 			t.Errorf("%v: State(100) = %v from the float32 store", m, st)
 		}
-		if dfft > 1e-12*norm {
+		// The FFT engine accumulates its partial sums in float32 too.
+		if dfft > 1e-6*norm {
 			t.Errorf("%v: FFT and direct engines differ by %.3g with float32 storage", m, dfft)
 		}
 		// With a state-free field too: the same numbers from a ring of

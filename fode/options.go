@@ -147,9 +147,13 @@ type Options struct {
 	// rounded as it is stored and the history sums and the gradient read
 	// the rounded values, so the solution and its gradient carry float32
 	// round-off (about 1e-7 relative); the gradient is the adjoint of the
-	// scheme with the rounding taken as the identity. All arithmetic stays
-	// float64. It needs one of the package's history engines (Direct, FFT
-	// or Auto).
+	// scheme with the rounding taken as the identity. The reverse sweep
+	// of Grad stores its cotangent stream in float32 likewise, and the FFT
+	// engine keeps its partial sums in float32 (its block products are
+	// float32 matrix products), which adds a few float32 round-offs (a
+	// few 1e-7 relative); the steps themselves, the direct sums and the
+	// field's arguments stay float64. It needs one of the package's
+	// history engines (Direct, FFT or Auto).
 	StoreFloat32 bool
 	// T is the final time; the solution starts at t = 0.
 	T float64
@@ -354,7 +358,7 @@ func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, 
 	if len(theta) != f.NumParams() {
 		return 0, 0, fmt.Errorf("fode: %d parameters given, the field has %d", len(theta), f.NumParams())
 	}
-	if _, err := o.checkMemory(steps, len(x0)); err != nil {
+	if _, err := o.checkMemory(steps, len(x0), isStateFree(f)); err != nil {
 		return 0, 0, err
 	}
 	if i := firstNonFinite(x0); i >= 0 {
@@ -496,130 +500,4 @@ func maxAbsFinite(x []float64) (int, float64) {
 		return firstNonFinite(x), 0
 	}
 	return -1, max(m0, m1)
-}
-
-// Memory returns an estimate of the bytes Solve allocates with these
-// options for a batch of n = rows·dim state values: the grid states
-// ((Steps+1)·n·8 bytes), the stored field values and predictor iterates
-// of the methods that keep them, the weight kernels, the buffers of the
-// history engine and the output states. Dopri5, whose step count is not
-// known in advance, is counted for its first step; it checks its memory
-// as it goes. The sum saturates at math.MaxInt64 instead of overflowing.
-// The error reports invalid options, a non-positive n and an estimate
-// above the budget (Options.MaxMemory, default DefaultMaxMemory). Grad
-// needs about as much again.
-func (o Options) Memory(n int) (int64, error) {
-	o = o.withDefaults()
-	steps, _, err := o.grid()
-	if err != nil {
-		return 0, err
-	}
-	if n <= 0 {
-		return 0, fmt.Errorf("fode: state of %d values must not be empty", n)
-	}
-	return o.checkMemory(steps, n)
-}
-
-// checkMemory estimates the bytes of a solve with the given step count and
-// state size and refuses it above the budget.
-func (o *Options) checkMemory(steps, n int) (int64, error) {
-	b := o.memoryWords(steps, n).mul(8)
-	if int64(b) > o.MaxMemory {
-		return int64(b), fmt.Errorf("fode: %d steps of %d state values with method %v would need %s, above the limit of %s (Options.MaxMemory): reduce Steps or the batch", steps, n, o.Method, fmtBytes(b), fmtBytes(satInt(o.MaxMemory)))
-	}
-	return int64(b), nil
-}
-
-// satInt is a non-negative int64 whose arithmetic saturates at
-// math.MaxInt64 instead of overflowing.
-type satInt int64
-
-func (a satInt) mul(b int64) satInt {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if int64(a) > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * satInt(b)
-}
-
-func (a satInt) add(b satInt) satInt {
-	if int64(a) > math.MaxInt64-int64(b) {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// memoryWords estimates the float64 values Solve allocates.
-func (o *Options) memoryWords(steps, n int) satInt {
-	N1 := satInt(steps).add(1) // grid points
-	nn := int64(n)
-	state := N1.mul(nn)    // (N+1)·n
-	words := state.add(N1) // states and grid times
-	if o.StoreFloat32 && o.Method.Fractional() {
-		// The states in float32 and a float64 ring of recent ones.
-		words = (state / 2).add(satInt(nn).mul(10)).add(N1)
-	}
-	words = words.add(satInt(nn).mul(4)) // scratch
-	if o.Method.Implicit() {
-		words = words.add(satInt(nn).mul(4 + 2*andersonDepth)) // Anderson buffers
-	}
-	times := int64(len(o.Times))
-	words = words.add(satInt(times).mul(nn + 2)) // outputs
-	kernels, fields := 0, int64(0)
-	extra := satInt(0)
-	switch o.Method {
-	case Rectangle:
-		kernels, fields = 1, 1
-	case PECE:
-		kernels, fields = 2, int64(2+o.PECE.Correctors) // f_j and 1+Correctors iterates
-	case GL, GLImplicit, L1:
-		kernels = 1
-		// Per term the weights and their partial sums, then the
-		// combined kernel and weights of y_0.
-		extra = N1.mul(2 * int64(max(len(o.Orders), 1))).add(N1.mul(2))
-	case Trapezoid:
-		kernels, fields = 1, 1
-	case FLMM:
-		kernels, fields = 1, 1
-		// ω, the scaled kernel, and the starting weights, their powers,
-		// right-hand sides and solution: s = K+2 values per grid point.
-		K := int64(1)
-		if o.Alpha >= FLMMMinAlpha {
-			K = int64(math.Ceil(0.95/o.Alpha)) + 2
-		}
-		extra = N1.mul(2).add(N1.mul(4 * K)).add(satInt(K).mul(K + (2+2*andersonDepth)*nn))
-	case Euler, RK4:
-		words = satInt(nn).mul(5).add(words) // Runge-Kutta stages
-	case Dopri5:
-		// The states grow with the accepted steps; dopri5 checks them as
-		// it goes. Count the first step and the stages.
-		return satInt(nn).mul(16).add(satInt(times).mul(nn + 2))
-	}
-	fieldWords := state.mul(fields)
-	if o.StoreFloat32 && fields > 0 {
-		// The field values in float32, the starting ones in float64.
-		fieldWords = state.mul(fields - 1).add(state/2 + satInt(8*nn))
-	}
-	words = words.add(fieldWords).add(N1.mul(int64(kernels))).add(extra)
-	if o.History != Direct && !(o.History == Auto && steps < autoCrossover(n)) {
-		// FFT: an accumulator per kernel and the kernel spectra (about
-		// 2(N+1) complex values per kernel over all levels).
-		words = words.add(state.add(N1.mul(6)).mul(int64(kernels)))
-	}
-	return words
-}
-
-// fmtBytes formats a byte count with a binary unit.
-func fmtBytes(b satInt) string {
-	switch {
-	case b >= math.MaxInt64:
-		return "more than 8 EiB"
-	case b >= 1<<30:
-		return fmt.Sprintf("%.3g GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.3g MiB", float64(b)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", int64(b))
 }

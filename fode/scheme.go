@@ -560,6 +560,17 @@ func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64
 	return nil
 }
 
+// release hands the buffers of the Histories that hold pooled ones back
+// for reuse; the sums must not be used afterwards.
+func (ts *termSums) release() {
+	for _, g := range ts.groups {
+		if r, ok := g.hist.(interface{ release() }); ok {
+			r.release()
+		}
+		g.hist = nil
+	}
+}
+
 // sum computes the sums at step m (in the caller's numbering of the
 // streams' rows) into out.
 func (ts *termSums) sum(m int) {

@@ -491,6 +491,7 @@ func (s *solver) fractional(sc *scheme) error {
 	}); err != nil {
 		return err
 	}
+	defer sums.release()
 	fy := s.tmp // f(t_m, ·) of an implicit or corrector step
 	for m := first; m <= N; m++ {
 		t := s.sol.grid[m]

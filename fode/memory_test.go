@@ -1,0 +1,84 @@
+package fode
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+// TestMemoryEstimate: the memory estimates bound what Solve and Grad
+// really allocate (runtime.MemStats.TotalAlloc with the buffer pools
+// emptied first) for every fractional method, short and long solves,
+// direct and FFT histories, float64 and float32 storage, with and without
+// a state-free field, and stay within a small factor of it for the large
+// buffers.
+func TestMemoryEstimate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("many solves")
+	}
+	const rows = 1024
+	x0 := make([]float64, rows*4)
+	for i := range x0 {
+		x0[i] = float64(i%7)/7 - 0.4
+	}
+	n := len(x0)
+	ybar := make([]float64, 2*n)
+	for i := range ybar {
+		ybar[i] = float64(i%5)/5 - 0.5
+	}
+	alloc := func(f func()) uint64 {
+		runtime.GC()
+		runtime.GC() // twice: the pools keep their buffers for one cycle
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL, GLImplicit, L1} {
+		for _, steps := range []int{40, 300} {
+			for _, e := range []HistoryEngine{Direct, FFT} {
+				for _, store32 := range []bool{false, true} {
+					for _, free := range []bool{false, true} {
+						if steps == 40 && e == FFT {
+							continue
+						}
+						name := fmt.Sprintf("%v/%d/%v/f32=%v/free=%v", m, steps, e, store32, free)
+						opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: steps, Times: []float64{0.5, 1}, History: e, StoreFloat32: store32, Iteration: IterationSettings{Tol: 1e-10}}
+						f := chain{d: 4, stateFree: free}
+						var sol *Solution
+						var err error
+						got := alloc(func() { sol, err = Solve(f, x0, nil, opt) })
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						o := opt.withDefaults()
+						est := o.solveBytes(steps, n, free)
+						if got > uint64(est) {
+							t.Errorf("%s: Solve allocated %d bytes, estimated %d", name, got, est)
+						}
+						if pub, _ := opt.Memory(n); pub < int64(est) {
+							t.Errorf("%s: Memory %d below the estimate %d for the field", name, pub, est)
+						}
+						if large := uint64(steps) * uint64(n) * 4; uint64(est) > 2*got+large/2 {
+							t.Errorf("%s: Solve allocated %d bytes, estimated %d: too loose", name, got, est)
+						}
+						gotG := alloc(func() { _, err = Grad(sol, ybar, GradOptions{}) })
+						if err != nil {
+							t.Fatalf("%s: grad: %v", name, err)
+						}
+						estG := o.gradBytes(steps, n, free)
+						if gotG > uint64(estG) {
+							t.Errorf("%s: Grad allocated %d bytes, estimated %d", name, gotG, estG)
+						}
+						if gotG > uint64(est)+1<<16 {
+							t.Errorf("%s: Grad allocated %d bytes, more than the solve's estimate %d", name, gotG, est)
+						}
+						t.Logf("%-36s solve %9d est %9d (%.2f)  grad %9d est %9d (%.2f)", name, got, est, float64(est)/float64(got), gotG, estG, float64(estG)/float64(gotG))
+						sol.Release()
+					}
+				}
+			}
+		}
+	}
+}
