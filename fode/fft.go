@@ -191,11 +191,7 @@ func (h *fftHistory) Sum(dst [][]float64, m int) {
 		default:
 			copy(d, h.acc[k][m*w:(m+1)*w])
 		}
-		for j := base; j < m; j++ {
-			if c := h.kernels[k][m-j]; c != 0 {
-				h.addRow(d, c, j)
-			}
-		}
+		h.addRows(d, h.kernels[k], m, base, m)
 	}
 }
 

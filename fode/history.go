@@ -69,8 +69,63 @@ func (r *rowStore) addRow(d []float64, w float64, j int) {
 		floats.AddScaled(d, w, r.values[j*r.width:(j+1)*r.width])
 		return
 	}
-	for i, x := range r.values32[j*r.width : (j+1)*r.width] {
-		d[i] += w * float64(x)
+	x := r.row32(j)
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		dd, xx := d[i:i+4:i+4], x[i:i+4:i+4]
+		dd[0] += w * float64(xx[0])
+		dd[1] += w * float64(xx[1])
+		dd[2] += w * float64(xx[2])
+		dd[3] += w * float64(xx[3])
+	}
+	for ; i < len(d); i++ {
+		d[i] += w * float64(x[i])
+	}
+}
+
+// addRows adds Σ_{lo≤j<hi} w[m-j] v_j into d, skipping zero weights: row
+// by row over a float64 stream, two rows at a time over a float32 one.
+func (r *rowStore) addRows(d []float64, w []float64, m, lo, hi int) {
+	if r.values32 == nil {
+		for j := lo; j < hi; j++ {
+			if c := w[m-j]; c != 0 {
+				r.addRow(d, c, j)
+			}
+		}
+		return
+	}
+	pend := -1 // a row with a nonzero weight waiting for its pair
+	for j := lo; j < hi; j++ {
+		if w[m-j] == 0 {
+			continue
+		}
+		if pend < 0 {
+			pend = j
+			continue
+		}
+		addRows32(d[:r.width], w[m-pend], r.row32(pend), w[m-j], r.row32(j))
+		pend = -1
+	}
+	if pend >= 0 {
+		r.addRow(d, w[m-pend], pend)
+	}
+}
+
+func (r *rowStore) row32(j int) []float32 { return r.values32[j*r.width : (j+1)*r.width] }
+
+// addRows32 adds a·x + b·y into d, widening x and y to float64.
+func addRows32(d []float64, a float64, x []float32, b float64, y []float32) {
+	x, y = x[:len(d)], y[:len(d)]
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		dd, xx, yy := d[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
+		dd[0] += a*float64(xx[0]) + b*float64(yy[0])
+		dd[1] += a*float64(xx[1]) + b*float64(yy[1])
+		dd[2] += a*float64(xx[2]) + b*float64(yy[2])
+		dd[3] += a*float64(xx[3]) + b*float64(yy[3])
+	}
+	for ; i < len(d); i++ {
+		d[i] += a*float64(x[i]) + b*float64(y[i])
 	}
 }
 
@@ -111,6 +166,14 @@ func (h *directHistory) Sum(dst [][]float64, m int) {
 		if d != nil {
 			clear(d[:h.width])
 		}
+	}
+	if h.values32 != nil {
+		for k, d := range dst {
+			if d != nil {
+				h.addRows(d, h.kernels[k], m, max(0, m-h.reach), m)
+			}
+		}
+		return
 	}
 	// One pass over the stream serves every kernel, so each row is read
 	// from memory once per call.

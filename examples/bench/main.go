@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -55,6 +56,8 @@ type config struct {
 	dtype       string
 	history     string
 	unrolledMax int
+	storeF32    bool
+	cpuProfile  string
 }
 
 // result is one output line; its keys are a contract with outside checks.
@@ -70,6 +73,7 @@ type result struct {
 	MaxRSSMB    float64  `json:"max_rss_mb"`
 	GradRelDiff *float64 `json:"grad_rel_diff"`
 	Iters       int      `json:"iters"`
+	StoreF32    bool     `json:"store_float32,omitempty"`
 	Skipped     string   `json:"skipped,omitempty"`
 }
 
@@ -97,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.iters, "iters", 0, "timed iterations (0: as many as fit in about 3 s, at least 2)")
 	fs.Float64Var(&c.alpha, "alpha", 0.5, "order alpha")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per configuration")
+	fs.BoolVar(&c.storeF32, "store-float32", false, "store the solve's states and field values in float32 (fode.Options.StoreFloat32) whatever its size")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed iterations to this file (with one step count and one mode)")
 	fs.IntVar(&c.unrolledMax, "unrolled-max-steps", 300, "skip the unrolled mode above this many steps (its memory grows like steps²)")
 	fs.BoolVar(&c.child, "child", false, "internal: run one configuration")
 	fs.IntVar(&c.childSteps, "child-steps", 0, "internal")
@@ -231,7 +237,7 @@ func measure(c config) (*result, error) {
 	}
 	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"), G.WithValue(x0t))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
-		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps, History: engines[c.history]},
+		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps, History: engines[c.history], StoreFloat32: c.storeF32},
 		Grad:  mode, Seed: 1, Dtype: dt,
 	})
 	if err != nil {
@@ -263,6 +269,16 @@ func measure(c config) (*result, error) {
 	if err := step(); err != nil { // warm-up
 		return nil, err
 	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	more := func(k int) bool {
 		if c.iters > 0 {
@@ -277,6 +293,9 @@ func measure(c config) (*result, error) {
 		}
 	}
 	elapsed := time.Since(start)
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	close(stop)
 	<-done
 	if err := writeGrad(c.gradOut, grads); err != nil {
@@ -285,7 +304,7 @@ func measure(c config) (*result, error) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return &result{
-		Steps: c.childSteps, Mode: c.childMode, Iters: k, Dtype: c.dtype, History: c.history, BLAS: gemm.Name(),
+		Steps: c.childSteps, Mode: c.childMode, Iters: k, Dtype: c.dtype, History: c.history, BLAS: gemm.Name(), StoreF32: c.storeF32,
 		MsPerIter:  float64(elapsed.Microseconds()) / 1000 / float64(k),
 		PeakHeapMB: float64(peak.Load()) / (1 << 20),
 		PeakLiveMB: float64(live.Load()) / (1 << 20),
