@@ -32,7 +32,6 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		thetabar: make([]float64, len(sol.theta)),
 		x0bar:    make([]float64, n),
 		xb:       getFloats(n),
-		v:        getFloats(n),
 	}
 	if sol.y32 != nil {
 		a.ys, a.yf = make([]float64, n), make([]float64, n)
@@ -109,6 +108,9 @@ func (a *adj) eval(dst []float64, t float64, x []float64, step int) error {
 func (a *adj) implicitAdjoint(lam, r, F []float64, kappa, t float64, y []float64, step int) error {
 	if a.fp == nil {
 		a.fp = newFixedPoint(a.n, a.sol.opt.Iteration)
+	}
+	if a.v == nil {
+		a.v = getFloats(a.n)
 	}
 	arg := func(lam []float64) { // v = F + κλ
 		if F == nil {
@@ -202,7 +204,10 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			rev32[l] = getFloats32(N * n)
 			clear(rev32[l][max(0, N-first+1)*n:])
 			defer putFloats32(rev32[l])
-			cur[l], prev[l] = make([]float64, n), make([]float64, n)
+			cur[l] = make([]float64, n)
+			if sc.forms[l].lag1 != 0 {
+				prev[l] = make([]float64, n)
+			}
 		}
 	} else {
 		rev = make([][]float64, len(sc.forms))
@@ -261,7 +266,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	}
 	// field returns f_j, stored or re-evaluated.
 	field := func(j int) ([]float64, error) {
-		if s.fv != nil {
+		if s.fv != nil || s.fv32 != nil {
 			return s.fieldRow(fy, j), nil
 		}
 		return fy, a.eval(fy, s.grid[j], s.stateInto(a.yf, j), j)
@@ -356,7 +361,9 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		}
 		for l := range rev32 {
 			convert(rev32[l][(N-m)*n:(N-m+1)*n], cur[l])
-			cur[l], prev[l] = prev[l], cur[l]
+			if prev[l] != nil {
+				cur[l], prev[l] = prev[l], cur[l]
+			}
 		}
 	}
 	phi0 := a.row(fext, 0)
@@ -414,6 +421,9 @@ func (a *adj) corrector(sc *scheme, m int, r, F, lamC, lamP, fq []float64, withA
 		floats.Add(qbar, a.xb)
 	}
 	clear(lamC)
+	if a.v == nil {
+		a.v = getFloats(a.n)
+	}
 	for k := sc.correctors; k >= 1; k-- {
 		floats.Add(lamC, qbar)
 		q := a.row(s.pred[k-1], m)

@@ -165,6 +165,9 @@ func checkGradInput(sol *Solution, ybar []float64, opt GradOptions) error {
 	if i := firstNonFinite(ybar); i >= 0 {
 		return fmt.Errorf("fode: cotangent component %d (output time %v) = %v: %w", i, sol.Times[i/n], ybar[i], ErrNotFinite)
 	}
+	if opt.GradAlpha && sol.noFields {
+		return errors.New("fode: dL/dalpha of a solution whose field values were released (Solution.ReleaseFieldValues)")
+	}
 	if opt.GradAlpha && (!sol.Method.Fractional() || opt.Mode != Adjoint) {
 		return fmt.Errorf("fode: dL/dalpha needs a fractional method and the adjoint mode, got %v with %v", sol.Method, opt.Mode)
 	}

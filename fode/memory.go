@@ -189,7 +189,14 @@ func (o *Options) solveBytes(steps, n int, stateFree bool) satInt {
 	}
 	s := o.memShape(steps, stateFree)
 	state := N1.mul(nn)
-	ring := satInt(1 + max(3, s.first)).mul(nn)
+	kind := explicitStep
+	switch {
+	case s.implicit:
+		kind = implicitStep
+	case s.corrector > 0:
+		kind = correctorStep
+	}
+	ring := satInt(ringSize(kind, int(s.first))).mul(nn)
 	kept := row.mul(2 * times).add(satInt(times).mul(128))
 	store32 := o.StoreFloat32
 	switch {

@@ -3,6 +3,7 @@ package fode
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -77,6 +78,50 @@ func TestMemoryEstimate(t *testing.T) {
 						t.Logf("%-36s solve %9d est %9d (%.2f)  grad %9d est %9d (%.2f)", name, got, est, float64(est)/float64(got), gotG, estG, float64(estG)/float64(gotG))
 						sol.Release()
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestReleaseFieldValues: a solution whose field values were handed back
+// gives the same gradient without dL/dα, bit for bit, refuses dL/dα, and
+// keeps its outputs and states.
+func TestReleaseFieldValues(t *testing.T) {
+	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	ybar := make([]float64, 2*len(x0))
+	for i := range ybar {
+		ybar[i] = float64(i%5) - 1.5
+	}
+	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL, L1} {
+		for _, store32 := range []bool{false, true} {
+			for _, free := range []bool{false, true} {
+				opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 300, Times: []float64{0.5, 1}, StoreFloat32: store32, History: FFT}
+				f := chain{d: 4, stateFree: free}
+				var g [2]*Gradient
+				for i := range g {
+					sol, err := Solve(f, x0, nil, opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if i == 1 {
+						st := sol.State(0)[1]
+						sol.ReleaseFieldValues()
+						sol.ReleaseFieldValues()
+						if sol.fv != nil || sol.fv32 != nil || sol.State(0)[1] != st {
+							t.Errorf("%v: field values kept or state lost after ReleaseFieldValues", m)
+						}
+						if _, err := Grad(sol, ybar, GradOptions{GradAlpha: true}); err == nil {
+							t.Errorf("%v: dL/dalpha without the field values: no error", m)
+						}
+					}
+					if g[i], err = Grad(sol, ybar, GradOptions{}); err != nil {
+						t.Fatal(err)
+					}
+					sol.Release()
+				}
+				if !slices.Equal(g[0].X0, g[1].X0) {
+					t.Errorf("%v (float32 %v, state-free %v): the gradient changes after ReleaseFieldValues", m, store32, free)
 				}
 			}
 		}

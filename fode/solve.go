@@ -51,6 +51,8 @@ type Solution struct {
 	outW   []float64 // with interpolation weight outW[i] on the later one
 	// released is set by Release: the grid states are gone.
 	released bool
+	// noFields is set by ReleaseFieldValues.
+	noFields bool
 	// ring, when not zero, is the number of rows of y for a state-free
 	// field: y_0 in row 0 and y_m (m ≥ 1) in row 1+(m-1)%(ring-1);
 	// kept holds the states the outputs are interpolated from.
@@ -90,6 +92,23 @@ func (s *Solution) Release() {
 	}
 	s.y, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil
 	s.released = true
+}
+
+// ReleaseFieldValues hands the solution's stored field values back to the
+// package for reuse, as Release does for everything: only a gradient by
+// the orders (GradOptions.GradAlpha) reads them, so call it once the
+// solution will be differentiated without one. Grad then needs no more
+// than the states (none, with a StateFreeField, beyond the few the solve
+// kept) and the cotangent stream it builds, and refuses GradAlpha. At,
+// Final, Grid and State keep working. Calling it again does nothing.
+func (s *Solution) ReleaseFieldValues() {
+	if s.released || !s.Method.Fractional() {
+		return
+	}
+	putFloats(s.fv)
+	putFloats32(s.fv32)
+	s.fv, s.fv32 = nil, nil
+	s.noFields = true
 }
 
 // State returns the state at grid time Grid()[j] as a view (nil after
@@ -275,7 +294,18 @@ func (s *solver) ringRows(sc *scheme) int {
 			return 0
 		}
 	}
-	return 1 + max(3, sc.firstStep())
+	return ringSize(sc.kind, sc.firstStep())
+}
+
+// ringSize returns the rows of a ring of states: y_0 and the newest state
+// for an explicit or corrector step, which reads no earlier one; y_0 and
+// the last three for an implicit step (it extrapolates from the last two)
+// or the starting block's states.
+func ringSize(kind stepKind, first int) int {
+	if kind != implicitStep && first == 1 {
+		return 2
+	}
+	return 1 + max(3, first)
 }
 
 // keepOutput copies state m aside when an output is interpolated from it
@@ -290,11 +320,18 @@ func (s *solver) keepOutput(m int) {
 	}
 	for i := range sol.outJ {
 		j := sol.outJ[i]
-		if m == j || (m == j+1 && sol.outW[i] != 0) {
-			if _, ok := sol.kept[m]; !ok {
-				sol.kept[m] = append([]float64(nil), s.stateRow(m)...)
-			}
+		if m != j && (m != j+1 || sol.outW[i] == 0) {
+			continue
 		}
+		if _, ok := sol.kept[m]; ok {
+			continue
+		}
+		if m == j && sol.outW[i] == 0 {
+			// The output is the state itself: its row is the copy.
+			sol.kept[m] = copy2(sol.out[i*s.n:(i+1)*s.n], s.stateRow(m))
+			continue
+		}
+		sol.kept[m] = append([]float64(nil), s.stateRow(m)...)
 	}
 }
 
@@ -345,7 +382,7 @@ func (s *solver) checkStep(y []float64, m int) error {
 
 // uniform allocates the uniform grid and the state storage.
 func (s *solver) uniform(x0 []float64) {
-	N, n := s.steps, s.n
+	N := s.steps
 	g := make([]float64, N+1)
 	for j := range g {
 		g[j] = float64(j) * s.h
@@ -353,8 +390,6 @@ func (s *solver) uniform(x0 []float64) {
 	g[N] = s.opt.T
 	s.sol.grid = g
 	s.x0 = x0
-	s.tmp = make([]float64, n)
-	s.tmp2 = make([]float64, n)
 }
 
 func (s *solver) row(buf []float64, j int) []float64 { return buf[j*s.n : (j+1)*s.n] }
@@ -401,11 +436,16 @@ func (s *solver) run() error {
 	ring := s.ringRows(sc)
 	if ring == 0 && s.opt.StoreFloat32 {
 		// Every state in float32, the scheme working on a float64 ring.
-		ring = 1 + max(3, sc.firstStep())
+		ring = ringSize(sc.kind, sc.firstStep())
 		s.sol.y32 = getFloats32((s.steps + 1) * s.n)
 	}
 	s.allocStates(ring)
 	s.planOutputs()
+	if ring > 0 {
+		// The outputs at grid points are kept in the output rows
+		// themselves (see keepOutput).
+		s.sol.out = make([]float64, len(s.sol.Times)*s.n)
+	}
 	return s.fractional(sc)
 }
 
@@ -424,15 +464,25 @@ func (s *solver) fractional(sc *scheme) error {
 	switch {
 	case store32:
 		// The field values the starting weights read stay float64.
-		s.sol.fv = getFloats(first * n)
 		s.sol.fv32 = getFloats32((N + 1) * n)
 		s.fcur = make([]float64, n)
-		fprev = s.row(s.sol.fv, 0)
+		fprev = s.fcur
+		if sc.start > 0 {
+			s.sol.fv = getFloats(first * n)
+			fprev = s.row(s.sol.fv, 0)
+		}
 	case sc.storesFields():
 		s.sol.fv = getFloats((N + 1) * n)
 		fprev = s.row(s.sol.fv, 0)
 	case sc.usesFields():
+		s.tmp2 = make([]float64, n)
 		fprev = s.tmp2
+	}
+	if sc.kind != explicitStep {
+		s.tmp = make([]float64, n)
+		if s.tmp2 == nil {
+			s.tmp2 = make([]float64, n)
+		}
 	}
 	if fprev != nil {
 		if err := s.eval(fprev, 0, s.y0, 0); err != nil {
@@ -463,14 +513,23 @@ func (s *solver) fractional(sc *scheme) error {
 			}
 		}
 		s.keepOutput(m)
-		if store32 {
+		switch {
+		case store32 && sc.start > 0:
 			s.store32(m, s.row(s.sol.fv, m))
+		case store32:
+			s.store32(m, fprev)
 		}
 	}
 	// One History per stream serves all the terms over it.
 	sums := &termSums{out: make([][]float64, len(sc.forms))}
-	if sc.kind != explicitStep {
+	switch {
+	case sc.kind != explicitStep:
 		sums.out[0] = s.tmp2 // B, beside f(t_m, ·) in s.tmp
+	case first <= N:
+		sums.out[0] = s.stateRow(first) // each step points it at its state
+	}
+	if sc.kind == correctorStep && first <= N {
+		sums.out[1] = s.row(s.sol.pred[0], first) // likewise, the prediction
 	}
 	for _, t := range sc.terms {
 		sums.add(int(t.stream), t.w, t.form)
@@ -554,6 +613,12 @@ func (s *solver) fractional(sc *scheme) error {
 		}
 	}
 	return nil
+}
+
+// copy2 copies src into dst and returns dst.
+func copy2(dst, src []float64) []float64 {
+	copy(dst, src)
+	return dst
 }
 
 // store32 rounds the field value f_m into the float32 store.
@@ -685,7 +750,9 @@ func (s *solver) outputs() error {
 	if sol.outJ == nil {
 		s.planOutputs()
 	}
-	sol.out = make([]float64, len(sol.Times)*n)
+	if sol.out == nil {
+		sol.out = make([]float64, len(sol.Times)*n)
+	}
 	for i, tau := range sol.Times {
 		j, w := sol.outJ[i], sol.outW[i]
 		dst := sol.out[i*n : (i+1)*n]

@@ -432,6 +432,10 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 		}
 	}
 	if op.keep.Load() {
+		if op.learned() == 0 {
+			// Only a gradient by the orders reads the field values.
+			sol.ReleaseFieldValues()
+		}
 		op.store.put(v, sol)
 	} else {
 		sol.Release() // nothing will read the states back
