@@ -473,7 +473,7 @@ func TestOtherDataset(t *testing.T) {
 
 // TestAccuracyFloor trains a small model briefly and requires an accuracy
 // no broken model reaches (seven classes: chance is about 0.14; this
-// configuration reaches 0.77 with seed 1).
+// configuration reaches 0.83 with seed 1 and the current defaults).
 func TestAccuracyFloor(t *testing.T) {
 	var out, errb bytes.Buffer
 	args := []string{"-data", coraFixture(t), "-runs", "1", "-epochs", "40", "-patience", "0", "-T", "2", "-steps", "2", "-hidden", "16", "-json", "-quiet"}
@@ -487,8 +487,8 @@ func TestAccuracyFloor(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Acc < 0.6 {
-		t.Errorf("test accuracy %.3f, want at least 0.6", r.Acc)
+	if r.Acc < 0.75 {
+		t.Errorf("test accuracy %.3f, want at least 0.75", r.Acc)
 	}
 }
 
