@@ -31,7 +31,6 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		outs:     gridCotangents(sol, ybar),
 		thetabar: make([]float64, len(sol.theta)),
 		x0bar:    make([]float64, n),
-		xb:       getFloats(n),
 	}
 	if sol.y32 != nil {
 		a.ys, a.yf = make([]float64, n), make([]float64, n)
@@ -67,6 +66,14 @@ func (a *adj) finish() *Gradient {
 		g.Alpha = a.dparams[0]
 	}
 	return g
+}
+
+// xbuf returns the scratch row for one VJP result, allocated on first use.
+func (a *adj) xbuf() []float64 {
+	if a.xb == nil {
+		a.xb = getFloats(a.n)
+	}
+	return a.xb
 }
 
 func (a *adj) row(buf []float64, j int) []float64 { return buf[j*a.n : (j+1)*a.n] }
@@ -121,10 +128,10 @@ func (a *adj) implicitAdjoint(lam, r, F []float64, kappa, t float64, y []float64
 	}
 	g := func(gx, lam []float64) error {
 		arg(lam)
-		if err := a.vjp(a.xb, false, t, y, a.v, step); err != nil {
+		if err := a.vjp(a.xbuf(), false, t, y, a.v, step); err != nil {
 			return err
 		}
-		floats.AddTo(gx, r, a.xb)
+		floats.AddTo(gx, r, a.xbuf())
 		return nil
 	}
 	copy(lam, r)
@@ -135,10 +142,10 @@ func (a *adj) implicitAdjoint(lam, r, F []float64, kappa, t float64, y []float64
 	}
 	// One more product at the converged λ adds the parameter cotangent.
 	arg(lam)
-	if err := a.vjp(a.xb, true, t, y, a.v, step); err != nil {
+	if err := a.vjp(a.xbuf(), true, t, y, a.v, step); err != nil {
 		return err
 	}
-	floats.AddTo(lam, r, a.xb)
+	floats.AddTo(lam, r, a.xbuf())
 	return nil
 }
 
@@ -201,7 +208,9 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		rev32 = make([][]float32, len(sc.forms))
 		cur, prev = make([][]float64, len(sc.forms)), make([][]float64, len(sc.forms))
 		for l := range rev32 {
-			rev32[l] = getFloats32(N * n)
+			// (N+1)·n, the size of the forward's float32 field values,
+			// whose buffer it reuses after ReleaseFieldValues.
+			rev32[l] = getFloats32((N + 1) * n)[:N*n]
 			clear(rev32[l][max(0, N-first+1)*n:])
 			defer putFloats32(rev32[l])
 			cur[l] = make([]float64, n)
@@ -212,7 +221,7 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	} else {
 		rev = make([][]float64, len(sc.forms))
 		for l := range rev {
-			rev[l] = getFloats(N * n)
+			rev[l] = getFloats((N + 1) * n)[:N*n]
 			clear(rev[l][max(0, N-first+1)*n:])
 			defer putFloats(rev[l])
 		}
@@ -312,12 +321,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		lam := lamRow(0, m)
 		switch sc.kind {
 		case explicitStep:
-			copy(lam, r)
 			if usesF && m < N {
-				if err := a.vjp(a.xb, true, t, y, F, m); err != nil {
+				// λ = Jᵀ F + r, formed in λ's own row.
+				if err := a.vjp(lam, true, t, y, F, m); err != nil {
 					return err
 				}
-				floats.Add(lam, a.xb)
+				floats.Add(lam, r)
+			} else {
+				copy(lam, r)
 			}
 		case implicitStep:
 			Fm := F
@@ -373,10 +384,10 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		}
 	}
 	if usesF {
-		if err := a.vjp(a.xb, true, 0, s.vjpStateInto(a.ys, 0), phi0, 0); err != nil {
+		if err := a.vjp(a.xbuf(), true, 0, s.vjpStateInto(a.ys, 0), phi0, 0); err != nil {
 			return err
 		}
-		floats.Add(a.x0bar, a.xb)
+		floats.Add(a.x0bar, a.xbuf())
 	}
 	floats.Add(a.x0bar, a.row(rext, 0))
 	return nil
@@ -415,10 +426,10 @@ func (a *adj) corrector(sc *scheme, m int, r, F, lamC, lamP, fq []float64, withA
 	qbar := lamP // it ends as the prediction's cotangent
 	copy(qbar, r)
 	if m < a.N {
-		if err := a.vjp(a.xb, true, t, s.vjpStateInto(a.ys, m), F, m); err != nil {
+		if err := a.vjp(a.xbuf(), true, t, s.vjpStateInto(a.ys, m), F, m); err != nil {
 			return err
 		}
-		floats.Add(qbar, a.xb)
+		floats.Add(qbar, a.xbuf())
 	}
 	clear(lamC)
 	if a.v == nil {
@@ -434,10 +445,10 @@ func (a *adj) corrector(sc *scheme, m int, r, F, lamC, lamP, fq []float64, withA
 			a.addParams(sc.dkappa, floats.Dot(qbar, fq))
 		}
 		floats.ScaleTo(a.v, sc.kappa, qbar)
-		if err := a.vjp(a.xb, true, t, q, a.v, m); err != nil {
+		if err := a.vjp(a.xbuf(), true, t, q, a.v, m); err != nil {
 			return err
 		}
-		copy(qbar, a.xb)
+		copy(qbar, a.xbuf())
 	}
 	return nil
 }
@@ -462,10 +473,10 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 	g := func(gx, lam []float64) error {
 		blockPhi(lam)
 		for m := 1; m < first; m++ {
-			if err := a.vjp(a.xb, false, s.grid[m], s.vjpStateInto(a.ys, m), a.row(phi, m), m); err != nil {
+			if err := a.vjp(a.xbuf(), false, s.grid[m], s.vjpStateInto(a.ys, m), a.row(phi, m), m); err != nil {
 				return err
 			}
-			floats.AddTo(gx[(m-1)*n:m*n], a.row(rext, m), a.xb)
+			floats.AddTo(gx[(m-1)*n:m*n], a.row(rext, m), a.xbuf())
 		}
 		return nil
 	}
@@ -479,7 +490,7 @@ func (a *adj) startBlock(sc *scheme, rext, fext []float64, withAlpha bool) error
 	blockPhi(lam)
 	for m := 1; m < first; m++ {
 		lm := lam[(m-1)*n : m*n]
-		if err := a.vjp(a.xb, true, s.grid[m], s.vjpStateInto(a.ys, m), a.row(phi, m), m); err != nil {
+		if err := a.vjp(a.xbuf(), true, s.grid[m], s.vjpStateInto(a.ys, m), a.row(phi, m), m); err != nil {
 			return err
 		}
 		a.passToY0(sc, 0, m, lm, withAlpha)

@@ -279,13 +279,13 @@ func (a *adj) rk(rk *rkMethod) error {
 			if !rk.used[i] {
 				continue
 			}
-			if err := a.vjp(a.xb, true, t0+rk.c[i]*h, Y[i], kbar[i], m-1); err != nil {
+			if err := a.vjp(a.xbuf(), true, t0+rk.c[i]*h, Y[i], kbar[i], m-1); err != nil {
 				return err
 			}
-			floats.Add(ybar, a.xb)
+			floats.Add(ybar, a.xbuf())
 			for j, aij := range rk.tab.A[i] {
 				if aij != 0 {
-					floats.AddScaled(kbar[j], h*aij, a.xb)
+					floats.AddScaled(kbar[j], h*aij, a.xbuf())
 				}
 			}
 		}

@@ -76,17 +76,20 @@ func (e fftEngine) newFFT(kernels [][]float64, values []float64, values32 []floa
 	}
 	h := &fftHistory{kernels: kernels, rowStore: rowStore{values: values, values32: values32, width: width}, N: N, r: e.block}
 	// The accumulators come from the buffer pools and go back to them
-	// when the sweep that owns the History releases it.
+	// when the sweep that owns the History releases it. They are rings
+	// of accRows(N) rows: target m lives in row m mod R from the square
+	// that first adds to it until Sum reads it.
+	h.R = accRows(N)
 	if values32 != nil {
 		h.acc32 = make([][]float32, len(kernels))
 		for k := range h.acc32 {
-			h.acc32[k] = getFloats32((N + 1) * width)
+			h.acc32[k] = getFloats32(h.R * width)
 			clear(h.acc32[k])
 		}
 	} else {
 		h.acc = make([][]float64, len(kernels))
 		for k := range h.acc {
-			h.acc[k] = getZeroed((N + 1) * width)
+			h.acc[k] = getZeroed(h.R * width)
 		}
 	}
 	// Levels L = r, 2r, ... while a square [a, a+L) -> [a+L, a+2L) can
@@ -160,8 +163,10 @@ type fftHistory struct {
 	kernels [][]float64
 	rowStore
 	N, r   int
-	acc    [][]float64 // acc[k][m*width:] holds the squares' part of S^(k)_m
+	acc    [][]float64 // acc[k][(m%R)*width:] holds the squares' part of S^(k)_m
 	acc32  [][]float32 // acc in float32, over a stream stored in float32
+	R      int         // rows of the accumulator rings
+	done   int         // the targets below done are consumed and their rows cleared
 	levels []*fftLevel
 	cols   [][]float64 // fftGroup gathered columns
 	outs   [][]float64
@@ -169,14 +174,33 @@ type fftHistory struct {
 	prod   []complex128
 }
 
+// accRows returns the rows of an accumulator ring over targets 0..N. When
+// Sum(m) computes a square [a, a+L) -> [a+L, a+2L) (a+L = m, or less when
+// steps were skipped; the targets below m are dropped), every target still
+// held lies in [m, min(N, m+L-1)]: within (N+1)/2+1 rows of m, since a
+// square with L > (N+1)/2 is the first of its level and reaches only to
+// N < 2L.
+func accRows(N int) int { return min(N+1, (N+1)/2+2) }
+
 func (h *fftHistory) Sum(dst [][]float64, m int) {
+	w := h.width
+	// Rows of targets before m will not be read: clear them for the
+	// targets R later that share them.
+	for ; h.done < min(m, h.N+1); h.done++ {
+		r := h.done % h.R
+		for _, a := range h.acc {
+			clear(a[r*w : (r+1)*w])
+		}
+		for _, a := range h.acc32 {
+			clear(a[r*w : (r+1)*w])
+		}
+	}
 	for _, lv := range h.levels {
 		for lv.next+lv.L <= m && lv.next+lv.L <= h.N {
-			h.square(lv, lv.next)
+			h.square(lv, lv.next, m)
 			lv.next += 2 * lv.L
 		}
 	}
-	w := h.width
 	base := (m / h.r) * h.r
 	for k, d := range dst {
 		if d == nil {
@@ -187,37 +211,47 @@ func (h *fftHistory) Sum(dst [][]float64, m int) {
 		case m > h.N:
 			clear(d)
 		case h.acc32 != nil:
-			convert(d, h.acc32[k][m*w:(m+1)*w])
+			r := m % h.R
+			convert(d, h.acc32[k][r*w:(r+1)*w])
 		default:
-			copy(d, h.acc[k][m*w:(m+1)*w])
+			r := m % h.R
+			copy(d, h.acc[k][r*w:(r+1)*w])
 		}
 		h.addRows(d, h.kernels[k], m, base, m)
 	}
 }
 
 // square adds the contributions of sources [a, a+L) to targets
-// [a+L, a+2L) ∩ [0, N]: per column, the circular convolution of length 2L
-// of the sources with K holds them at indices L-1 .. 2L-2.
-func (h *fftHistory) square(lv *fftLevel, a int) {
+// [max(a+L, cur), a+2L) ∩ [0, N]: per column, the circular convolution of
+// length 2L of the sources with K holds them at indices L-1 .. 2L-2.
+func (h *fftHistory) square(lv *fftLevel, a, cur int) {
 	L, w := lv.L, h.width
+	lo := max(a+L, cur)     // the first target still to be read
+	hi := min(a+2*L, h.N+1) // one past the last target
 	if lv.fft == nil {
-		rows := min(a+2*L, h.N+1) - (a + L)
-		if h.values32 != nil {
-			src := h.values32[a*w : (a+L)*w]
-			for k, T := range lv.toeplitz32 {
-				gemm.F32(false, false, rows, w, L, 1, T[:rows*L], L, src, w, 1, h.acc32[k][(a+L)*w:(a+L+rows)*w], w)
+		// Targets lo..hi-1 are rows p = lo-a-L.. of the Toeplitz block,
+		// in at most two runs of contiguous ring rows.
+		for t := lo; t < hi; {
+			r := t % h.R
+			rows := min(hi-t, h.R-r)
+			p := t - a - L
+			if h.values32 != nil {
+				src := h.values32[a*w : (a+L)*w]
+				for k, T := range lv.toeplitz32 {
+					gemm.F32(false, false, rows, w, L, 1, T[p*L:(p+rows)*L], L, src, w, 1, h.acc32[k][r*w:(r+rows)*w], w)
+				}
+			} else {
+				src := h.values[a*w : (a+L)*w]
+				for k, T := range lv.toeplitz {
+					gemm.F64(false, false, rows, w, L, 1, T[p*L:(p+rows)*L], L, src, w, 1, h.acc[k][r*w:(r+rows)*w], w)
+				}
 			}
-			return
-		}
-		src := h.values[a*w : (a+L)*w]
-		for k, T := range lv.toeplitz {
-			gemm.F64(false, false, rows, w, L, 1, T[:rows*L], L, src, w, 1, h.acc[k][(a+L)*w:(a+L+rows)*w], w)
+			t += rows
 		}
 		return
 	}
 	n := 2 * L
 	prod := h.prod[:L+1]
-	hi := min(a+2*L, h.N+1) // one past the last target
 	scale := 1 / float64(n)
 	// Columns go in groups of fftGroup, gathered and scattered in one
 	// sweep over the rows, so each cache line of the row-major stream is
@@ -251,8 +285,9 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 			}
 			if h.acc32 != nil {
 				acc := h.acc32[k]
-				for m := a + L; m < hi; m++ {
-					dst := acc[m*w+c0 : m*w+c0+g]
+				for m := lo; m < hi; m++ {
+					r := m % h.R
+					dst := acc[r*w+c0 : r*w+c0+g]
 					for q := range dst {
 						dst[q] += float32(scale * h.outs[q][m-a-1])
 					}
@@ -260,8 +295,9 @@ func (h *fftHistory) square(lv *fftLevel, a int) {
 				continue
 			}
 			acc := h.acc[k]
-			for m := a + L; m < hi; m++ {
-				dst := acc[m*w+c0 : m*w+c0+g]
+			for m := lo; m < hi; m++ {
+				r := m % h.R
+				dst := acc[r*w+c0 : r*w+c0+g]
 				for q := range dst {
 					dst[q] += scale * h.outs[q][m-a-1]
 				}

@@ -198,11 +198,22 @@ func checkGradInput(sol *Solution, ybar []float64, opt GradOptions) error {
 func gridCotangents(sol *Solution, ybar []float64) map[int][]float64 {
 	n := sol.Rows * sol.Dim
 	g := make(map[int][]float64)
+	// A grid state that gets one whole output cotangent reads it in
+	// place (the sweep only reads these rows); a second one copies it.
+	shared := make(map[int]bool)
 	add := func(j int, w float64, src []float64) {
 		row, ok := g[j]
+		if !ok && w == 1 {
+			g[j], shared[j] = src, true
+			return
+		}
 		if !ok {
 			row = make([]float64, n)
 			g[j] = row
+		}
+		if shared[j] {
+			row = append([]float64(nil), row...)
+			g[j], shared[j] = row, false
 		}
 		floats.AddScaled(row, w, src)
 	}

@@ -157,7 +157,7 @@ func fftBytes(steps, n int, kernels int64, acc32 bool) satInt {
 	if acc32 {
 		size = 4
 	}
-	per := pooled(N1.mul(int64(n)), size)
+	per := pooled(satInt(accRows(int(min(N1, 1<<40)-1))).mul(int64(n)), size)
 	// The matrix-product squares' Toeplitz blocks (float64 and, for a
 	// float32 accumulator, float32), L = 32..256.
 	per = per.add(satInt(32*32 + 64*64 + 128*128 + 256*256).mul(12))
@@ -247,7 +247,7 @@ func (o *Options) gradBytes(steps, n int, stateFree bool) satInt {
 	if o.StoreFloat32 {
 		size = 4
 	}
-	b = b.add(pooled(satInt(steps).mul(nn), size).mul(s.forms)) // the cotangent streams
+	b = b.add(pooled(N1.mul(nn), size).mul(s.forms)) // the cotangent streams
 	b = b.add(row.mul(2 + s.forms + 3*s.first))                 // sums, working rows, starting rows
 	if s.implicit {
 		b = b.add(row.mul(4 + 2*andersonDepth))

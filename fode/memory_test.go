@@ -2,6 +2,7 @@ package fode
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"testing"
@@ -123,6 +124,41 @@ func TestReleaseFieldValues(t *testing.T) {
 				if !slices.Equal(g[0].X0, g[1].X0) {
 					t.Errorf("%v (float32 %v, state-free %v): the gradient changes after ReleaseFieldValues", m, store32, free)
 				}
+			}
+		}
+	}
+}
+
+// TestFFTRing: the FFT history's accumulator rings give the direct sums,
+// with every target read and with targets skipped, for step counts around
+// the level sizes, over float64 and float32 streams.
+func TestFFTRing(t *testing.T) {
+	const w = 3
+	for _, N := range []int{1, 5, 31, 32, 33, 63, 64, 65, 100, 257, 511, 512, 513, 600, 1025} {
+		kern := make([]float64, N+1)
+		for L := 1; L <= N; L++ {
+			kern[L] = 1 / math.Sqrt(float64(L))
+		}
+		vals := make([]float64, (N+1)*w)
+		for i := range vals {
+			vals[i] = math.Sin(float64(i) * 0.37)
+		}
+		vals32 := convert(make([]float32, len(vals)), vals)
+		for _, skip := range []int{1, 3} {
+			hs := []History{fftEngine{block: 32}.NewHistory([][]float64{kern}, vals, w), fftEngine{block: 32}.newFFT([][]float64{kern}, nil, vals32, w)}
+			ds := []History{Direct.NewHistory([][]float64{kern}, vals, w), Direct.NewHistory([][]float64{kern}, convert(make([]float64, len(vals)), vals32), w)}
+			for i, h := range hs {
+				got, want := make([]float64, w), make([]float64, w)
+				for m := 0; m <= N; m += skip {
+					h.Sum([][]float64{got}, m)
+					ds[i].Sum([][]float64{want}, m)
+					for c := range got {
+						if d := math.Abs(got[c] - want[c]); d > 1e-5*(1+math.Abs(want[c])) || (i == 0 && d > 1e-11*(1+math.Abs(want[c]))) {
+							t.Fatalf("N %d, skip %d, float32 %v: sum %d component %d = %v, want %v", N, skip, i == 1, m, c, got[c], want[c])
+						}
+					}
+				}
+				h.(*fftHistory).release()
 			}
 		}
 	}
