@@ -248,7 +248,7 @@ func (o *Options) gradBytes(steps, n int, stateFree bool) satInt {
 		size = 4
 	}
 	b = b.add(pooled(N1.mul(nn), size).mul(s.forms)) // the cotangent streams
-	b = b.add(row.mul(2 + s.forms + 3*s.first))                 // sums, working rows, starting rows
+	b = b.add(row.mul(2 + s.forms + 3*s.first))      // sums, working rows, starting rows
 	if s.implicit {
 		b = b.add(row.mul(4 + 2*andersonDepth))
 	}
