@@ -39,6 +39,13 @@
 // α, -field attention uses the attention field (symmetric normalisation,
 // key dimension 4).
 //
+// -orders a1,a2,... and -coeffs c1,c2,... make the FDE multi-term,
+// Σ c_i D^{a_i} Y = (Â - I) Y (with -method gl, gl-implicit or l1), and
+// -learn-orders learns the orders and coefficients (one Adam step each
+// epoch, no weight decay; orders kept in [0.05, 1], coefficients at
+// least 0.01). -memory M keeps only the last M steps of the fractional
+// history (short memory), in the solve and in its exact gradient.
+//
 // Per-epoch progress goes to stderr; with -json the last stdout line is
 // {"dataset", "runs", "test_accuracy_mean", "test_accuracy_std",
 // "seconds_per_run", ...}.
@@ -53,6 +60,8 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,8 +80,9 @@ type config struct {
 	labelIn                                   float64
 	seed                                      uint64
 	lcc, json, quiet, rowNorm, learnAlpha     bool
-	attnClean, dropNode                       bool
-	every                                     int
+	attnClean, dropNode, learnOrders          bool
+	every, memory                             int
+	orders, coeffs                            []float64
 }
 
 type result struct {
@@ -112,6 +122,15 @@ type result struct {
 	LearnedAlphas    []float64 `json:"learned_alphas,omitempty"`
 	LearnedAlphaMean float64   `json:"learned_alpha_mean,omitempty"`
 	LearnedAlphaStd  float64   `json:"learned_alpha_std,omitempty"`
+	// Orders and Coeffs are the multi-term equation's orders α_i and
+	// coefficients c_i as given (-orders, -coeffs), Memory the short
+	// memory (-memory, 0: full). With -learn-orders, LearnedOrders and
+	// LearnedCoeffs hold each run's values at the chosen epoch.
+	Orders        []float64   `json:"orders,omitempty"`
+	Coeffs        []float64   `json:"coeffs,omitempty"`
+	Memory        int         `json:"memory"`
+	LearnedOrders [][]float64 `json:"learned_orders,omitempty"`
+	LearnedCoeffs [][]float64 `json:"learned_coeffs,omitempty"`
 }
 
 func main() {
@@ -132,6 +151,11 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.T, "T", 5, "final time")
 	fs.IntVar(&c.steps, "steps", 10, "solver steps")
 	fs.BoolVar(&c.learnAlpha, "learn-alpha", false, "learn the order α (starting from -alpha; kept in [0.05, 1], no weight decay)")
+	var orders, coeffs string
+	fs.StringVar(&orders, "orders", "", "orders α_1,α_2,... of a multi-term equation Σ c_i D^{α_i} X = f (with -method gl, gl-implicit or l1; replaces -alpha)")
+	fs.StringVar(&coeffs, "coeffs", "", "coefficients c_1,c_2,... of the multi-term equation (default all 1)")
+	fs.BoolVar(&c.learnOrders, "learn-orders", false, "learn the orders and coefficients of the multi-term equation (starting from -orders and -coeffs; orders kept in [0.05, 1], coefficients at least 0.01, no weight decay)")
+	fs.IntVar(&c.memory, "memory", 0, "short memory: keep only the last M steps of the fractional history (0: full memory)")
 	fs.StringVar(&c.method, "method", "rect", "solver method (rect, pece, ...; euler/rk4 with alpha 1)")
 	fs.StringVar(&c.history, "history", "auto", "history engine: direct, fft or auto")
 	fs.StringVar(&c.dtype, "dtype", "float32", "float type of the network: float32 (fast) or float64 (exact)")
@@ -175,6 +199,13 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
+	var err error
+	if c.orders, err = parseList("-orders", orders); err != nil {
+		return c, err
+	}
+	if c.coeffs, err = parseList("-coeffs", coeffs); err != nil {
+		return c, err
+	}
 	switch {
 	case c.runs < 1 || c.runs > maxRuns:
 		return c, fmt.Errorf("-runs %d outside [1, %d]", c.runs, maxRuns)
@@ -210,10 +241,16 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-attn-from %q: want encoding or state", c.attnFrom)
 	case c.attnFrom == "state" && (c.attnDrop > 0 || c.attnClean):
 		return c, errors.New("-attn-dropout and -attn-clean apply to the attention computed from the encoding, not to -attn-from state")
-	}
-	m, err := fode.ParseMethod(c.method)
-	if err != nil {
-		return c, err
+	case len(c.coeffs) > 0 && len(c.orders) == 0:
+		return c, errors.New("-coeffs needs -orders")
+	case c.learnOrders && len(c.orders) == 0:
+		return c, errors.New("-learn-orders needs -orders")
+	case c.learnOrders && c.field == "attention" && c.attnFrom == "encoding":
+		return c, errors.New("-learn-orders needs -field linear or -attn-from state")
+	case len(c.orders) > 0 && c.learnAlpha:
+		return c, errors.New("-learn-alpha learns the single order α; with -orders use -learn-orders")
+	case c.memory < 0:
+		return c, fmt.Errorf("-memory %d must not be negative", c.memory)
 	}
 	if _, err := graph.ParseAttentionNorm(c.attnNorm); err != nil {
 		return c, fmt.Errorf("-attn-norm: %w", err)
@@ -221,10 +258,14 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if _, err := parseHistory(c.history); err != nil {
 		return c, err
 	}
-	if err := fode.CheckOptions(fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps}); err != nil {
+	opt, err := c.solveOptions()
+	if err != nil {
 		return c, err
 	}
-	if c.learnAlpha && !m.Fractional() {
+	if err := fode.CheckOptions(opt); err != nil {
+		return c, err
+	}
+	if m := opt.Method; c.learnAlpha && !m.Fractional() {
 		return c, fmt.Errorf("-learn-alpha needs a fractional method, not %v", m)
 	}
 	return c, nil
@@ -238,6 +279,50 @@ const (
 	maxWidth  = 1 << 14
 	maxEpochs = 1 << 20
 )
+
+// solveOptions returns the FDE's solver options from the flags: one
+// order -alpha, or the multi-term -orders and -coeffs.
+func (c config) solveOptions() (fode.Options, error) {
+	m, err := fode.ParseMethod(c.method)
+	if err != nil {
+		return fode.Options{}, err
+	}
+	hist, err := parseHistory(c.history)
+	if err != nil {
+		return fode.Options{}, err
+	}
+	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, History: hist, ShortMemory: c.memory}
+	if c.dtype == "float32" {
+		// The fields compute in float32: an implicit step's fixed-point
+		// iteration cannot settle below float32's round-off.
+		opt.Iteration.Tol = 1e-6
+	}
+	if len(c.orders) > 0 {
+		opt.Alpha, opt.Orders, opt.Coeffs = 0, c.orders, c.coeffs
+	}
+	return opt, nil
+}
+
+// parseList parses a comma-separated list of at most fode.MaxTerms
+// numbers ("" is none).
+func parseList(flag, s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > fode.MaxTerms {
+		return nil, fmt.Errorf("%s: %d values, at most %d", flag, len(parts), fode.MaxTerms)
+	}
+	out := make([]float64, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: value %d: %w", flag, i+1, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
 
 func parseHistory(s string) (fode.HistoryEngine, error) {
 	switch s {
@@ -266,9 +351,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	// The solve stores (steps+1) states of nodes × hidden values (and its
 	// gradient about as much again): refuse what cannot fit up front.
-	m, _ := fode.ParseMethod(c.method)
-	hist, _ := parseHistory(c.history)
-	if _, err := (fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, History: hist}).Memory(ds.Nodes() * c.hidden); err != nil {
+	opt, err := c.solveOptions()
+	if err != nil {
+		return err
+	}
+	if _, err := opt.Memory(ds.Nodes() * c.hidden); err != nil {
 		return fmt.Errorf("-steps %d with %d nodes × -hidden %d: %w", c.steps, ds.Nodes(), c.hidden, err)
 	}
 	full := ds.Nodes()
@@ -304,7 +391,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	res := &result{Dataset: ds.Name, Runs: c.runs, Field: c.field, Alpha: c.alpha, T: c.T, Steps: c.steps,
-		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc, Dtype: c.dtype, LearnAlpha: c.learnAlpha, Select: c.selectBy}
+		Method: c.method, Hidden: c.hidden, Nodes: ds.Nodes(), Split: splitDesc, Dtype: c.dtype, LearnAlpha: c.learnAlpha, Select: c.selectBy,
+		Orders: c.orders, Coeffs: c.coeffs, Memory: c.memory}
 	var secs, trainSecs float64
 	epochs := 0
 	for r := 0; r < c.runs; r++ {
@@ -332,6 +420,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if c.learnAlpha {
 			res.LearnedAlphas = append(res.LearnedAlphas, rr.bestAlpha)
 			learned = fmt.Sprintf(", learned α %.4f", rr.bestAlpha)
+		}
+		if c.learnOrders {
+			res.LearnedOrders = append(res.LearnedOrders, rr.bestOrders)
+			res.LearnedCoeffs = append(res.LearnedCoeffs, rr.bestCoeffs)
+			learned = fmt.Sprintf(", learned orders %.4f, coefficients %.4f", rr.bestOrders, rr.bestCoeffs)
 		}
 		fmt.Fprintf(progress, "run %d/%d: test accuracy %.2f%% (validation %.2f%%, epoch %d%s, %.1f s)\n",
 			r+1, c.runs, 100*rr.test, 100*rr.val, rr.epoch, learned, el)

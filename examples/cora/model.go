@@ -77,10 +77,11 @@ type net struct {
 	attnKeep       float64
 	self           []bool  // the pattern's entries on the diagonal (kept)
 	alpha          *G.Node // the learned order α (nil when α is fixed)
+	orders, coeffs *G.Node // the learned orders and coefficients (-learn-orders; nil otherwise)
 	attn           *G.Node // the attention weights (attention field only)
 	target         *G.Node // one-hot labels of the training nodes / |train|
 	logits, loss   *G.Node
-	learn          G.Nodes // encP, decP and α (when learned), in this order
+	learn          G.Nodes // encP, decP and α or the orders and coefficients (when learned), in this order
 	encP, decP     G.Nodes // the encoder's (with the attention's) and the decoder's weights
 	inKeep, keep   float64
 	featPtr        []int   // -drop-node: the feature rows' extents, dropped whole
@@ -166,9 +167,10 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	h0 = G.Must(G.BroadcastAdd(h0, brow, nil, []byte{0}))
 	n.encP = append(n.encP, enc.Learnables()...)
 
-	method, _ := fode.ParseMethod(c.method)
-	hist, _ := parseHistory(c.history)
-	opt := fode.Options{Method: method, Alpha: c.alpha, T: c.T, Steps: c.steps, History: hist}
+	opt, err := c.solveOptions()
+	if err != nil {
+		return nil, err
+	}
 	// diffuse solves the graph FDE from x (nodes × d); the attention
 	// weights come from the encoding h0 in either placement.
 	diffuse := func(x *G.Node, d int) (*G.Node, error) {
@@ -179,11 +181,11 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 				return nil, err
 			}
 			field.SetFloat32(dt == tensor.Float32)
-			block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha})
+			block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha, LearnOrders: c.learnOrders, LearnCoeffs: c.learnOrders})
 			if err != nil {
 				return nil, err
 			}
-			n.alpha = block.Alpha()
+			n.alpha, n.orders, n.coeffs = block.Alpha(), block.Orders(), block.Coeffs()
 			return block.Fwd(x)
 		case "attention":
 			if c.attnFrom == "state" {
@@ -197,13 +199,13 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 				if err != nil {
 					return nil, err
 				}
-				block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha})
+				block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha, LearnOrders: c.learnOrders, LearnCoeffs: c.learnOrders})
 				if err != nil {
 					return nil, err
 				}
-				n.alpha = block.Alpha()
+				n.alpha, n.orders, n.coeffs = block.Alpha(), block.Orders(), block.Coeffs()
 				for _, l := range block.Learnables() {
-					if l != n.alpha {
+					if l != n.alpha && l != n.orders && l != n.coeffs {
 						n.encP = append(n.encP, l)
 					}
 				}
@@ -264,8 +266,10 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		}
 	}
 	n.learn = append(append(G.Nodes{}, n.encP...), n.decP...)
-	if n.alpha != nil {
-		n.learn = append(n.learn, n.alpha) // last: trainRun steps it apart
+	for _, l := range []*G.Node{n.alpha, n.orders, n.coeffs} {
+		if l != nil {
+			n.learn = append(n.learn, l) // last: trainRun steps them apart
+		}
 	}
 	if train {
 		n.target = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), ds.Classes), G.WithName("target"),
@@ -356,6 +360,9 @@ type runResult struct {
 	heldout      float64 // validation accuracy with the epoch chosen on the other half
 	alpha        float64 // the learned α after the last epoch (0 when fixed)
 	bestAlpha    float64 // the learned α at the chosen epoch
+	// The learned orders and coefficients after the last epoch and at
+	// the chosen one (-learn-orders).
+	orders, coeffs, bestOrders, bestCoeffs []float64
 }
 
 // minAlpha is the floor of a learned α: the solver needs α in (0, 1], and
@@ -374,6 +381,34 @@ func clampAlpha(n *G.Node) (float64, error) {
 		return float64(*v), nil
 	}
 	return 0, fmt.Errorf("learned α of value type %T, want a float scalar", n.Value())
+}
+
+// minCoeff is the floor of a learned coefficient of the multi-term
+// equation: the solver needs c_i > 0.
+const minCoeff = 0.01
+
+// clampTerms projects the learned orders onto [minAlpha, 1] and the
+// coefficients onto [minCoeff, ∞) after an optimizer step and returns
+// copies of both.
+func clampTerms(orders, coeffs *G.Node) (o, c []float64, err error) {
+	for _, t := range []struct {
+		n      *G.Node
+		lo, hi float64
+		dst    *[]float64
+	}{{orders, minAlpha, 1, &o}, {coeffs, minCoeff, math.Inf(1), &c}} {
+		v, err := ops.Float64s(t.n.Value())
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range v {
+			v[i] = min(t.hi, max(t.lo, v[i]))
+		}
+		if err := ops.SetFloat64s(t.n.Value(), v); err != nil {
+			return nil, nil, err
+		}
+		*t.dst = append([]float64(nil), v...)
+	}
+	return o, c, nil
 }
 
 // accuracy returns the fraction of the nodes idx whose largest logit is
@@ -464,6 +499,12 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 			nodes  G.Nodes
 		}{G.NewAdamSolver(G.WithLearnRate(c.lr)), G.Nodes{tr.alpha}})
 	}
+	if tr.orders != nil {
+		groups = append(groups, struct {
+			solver *G.AdamSolver
+			nodes  G.Nodes
+		}{G.NewAdamSolver(G.WithLearnRate(c.lr)), G.Nodes{tr.orders, tr.coeffs}})
+	}
 	var ema [][]float64 // the averaged weights (-ema)
 	rng := rand.New(rand.NewPCG(seed, 0x636f7261))
 	res.val = -1
@@ -513,6 +554,11 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 				return res, fmt.Errorf("epoch %d: %w", epoch, err)
 			}
 		}
+		if tr.orders != nil {
+			if res.orders, res.coeffs, err = clampTerms(tr.orders, tr.coeffs); err != nil {
+				return res, fmt.Errorf("epoch %d: learned orders: %w", epoch, err)
+			}
+		}
 		vm.Reset()
 		res.trainSeconds += time.Since(start).Seconds()
 		res.epochs++
@@ -556,6 +602,7 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		if val.better(best, c.selectBy) {
 			best = val
 			res.val, res.test, res.epoch, res.bestAlpha = val.acc, test, epoch, res.alpha
+			res.bestOrders, res.bestCoeffs = res.orders, res.coeffs
 			since = 0
 		} else {
 			since++
@@ -564,6 +611,9 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 			learned := ""
 			if tr.alpha != nil {
 				learned = fmt.Sprintf(", α %.4f", res.alpha)
+			}
+			if tr.orders != nil {
+				learned = fmt.Sprintf(", orders %.3f, coefficients %.3f", res.orders, res.coeffs)
 			}
 			if ev.attn != nil {
 				self, peak, err := attentionStats(p.pattern, ev.attn)
