@@ -3,6 +3,7 @@ package fode
 import (
 	"math"
 	"math/bits"
+	"runtime/metrics"
 	"sync"
 )
 
@@ -52,12 +53,16 @@ func getBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, n int) [
 	if n < minPooled || n <= 0 {
 		return make([]T, n)
 	}
-	c, size := sizeClass(n)
 	var b []T
-	if p, ok := pools[c].Get().(*[]T); ok {
-		b = (*p)[:n]
+	if n >= bigPooled {
+		b = bigGet[T](n)
 	} else {
-		b = make([]T, n, size)
+		c, size := sizeClass(n)
+		if p, ok := pools[c].Get().(*[]T); ok {
+			b = (*p)[:n]
+		} else {
+			b = make([]T, n, size)
+		}
 	}
 	if poisonRecycled {
 		nan := T(math.NaN())
@@ -97,10 +102,117 @@ func putBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, b []T) {
 	if c < minPooled || c == 0 {
 		return
 	}
+	if c >= bigPooled {
+		bigPut(b)
+		return
+	}
 	idx, size := sizeClass(c)
 	if size != c {
 		return
 	}
 	b = b[:c]
 	pools[idx].Put(&b)
+}
+
+// Buffers of at least bigPooled values (32 MiB of float64) are allocated
+// at their exact size and kept, once handed back, in a cache that
+// survives garbage collections: sync.Pool drops its contents at every
+// collection, and with a graph of a million nodes collections ran
+// between a solve and its gradient, so every solve allocated its
+// gigabytes afresh (and the garbage collector let the heap grow by as
+// much again before it freed the old ones). A get takes the smallest
+// cached buffer of at least the size asked and at most a quarter more; a
+// cached buffer that no get has taken within bigKeepCycles collections is
+// dropped at the next get or put, and at most bigKeep buffers are kept.
+const (
+	bigKeep       = 8
+	bigKeepCycles = 8
+)
+
+var bigPooled = 1 << 22
+
+type bigEntry struct {
+	f64 []float64
+	f32 []float32
+	gc  uint64 // the collection count when it was handed back
+}
+
+var big struct {
+	sync.Mutex
+	bufs []bigEntry
+}
+
+// gcCycles returns the number of completed garbage collections.
+func gcCycles() uint64 {
+	s := [1]metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// bigPurge drops the cached buffers unused for bigKeepCycles collections;
+// big must be locked.
+func bigPurge(now uint64) {
+	kept := big.bufs[:0]
+	for _, e := range big.bufs {
+		if e.gc+bigKeepCycles >= now {
+			kept = append(kept, e)
+		}
+	}
+	clear(big.bufs[len(kept):])
+	big.bufs = kept
+}
+
+func bigGet[T float32 | float64](n int) []T {
+	now := gcCycles()
+	big.Lock()
+	bigPurge(now)
+	best := -1
+	for i, e := range big.bufs {
+		c := 0
+		if _, ok := any(e.f64).([]T); ok && e.f64 != nil {
+			c = cap(e.f64)
+		} else if _, ok := any(e.f32).([]T); ok && e.f32 != nil {
+			c = cap(e.f32)
+		}
+		if c >= n && c <= n+n/4 && (best < 0 || c < bigCap(big.bufs[best])) {
+			best = i
+		}
+	}
+	var b []T
+	if best >= 0 {
+		e := big.bufs[best]
+		big.bufs = append(big.bufs[:best], big.bufs[best+1:]...)
+		if e.f64 != nil {
+			b = any(e.f64).([]T)
+		} else {
+			b = any(e.f32).([]T)
+		}
+	}
+	big.Unlock()
+	if b == nil {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+func bigCap(e bigEntry) int { return max(cap(e.f64), cap(e.f32)) }
+
+func bigPut[T float32 | float64](b []T) {
+	e := bigEntry{gc: gcCycles()}
+	switch v := any(b[:cap(b)]).(type) {
+	case []float64:
+		e.f64 = v
+	case []float32:
+		e.f32 = v
+	}
+	big.Lock()
+	bigPurge(e.gc)
+	if len(big.bufs) == bigKeep {
+		big.bufs = append(big.bufs[:0], big.bufs[1:]...)
+	}
+	big.bufs = append(big.bufs, e)
+	big.Unlock()
 }

@@ -75,9 +75,10 @@ func (a satInt) add(b satInt) satInt {
 }
 
 // pooled returns the bytes of a pooled buffer (getFloats, getFloats32) of
-// the given number of values of size bytes each: its size class.
+// the given number of values of size bytes each: its size class, or the
+// values themselves for a big buffer.
 func pooled(values satInt, size int64) satInt {
-	if values >= satInt(minPooled) && values < 1<<50 {
+	if values >= satInt(minPooled) && values < satInt(bigPooled) {
 		_, c := sizeClass(int(values))
 		values = satInt(c)
 	}

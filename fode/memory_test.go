@@ -163,3 +163,34 @@ func TestFFTRing(t *testing.T) {
 		}
 	}
 }
+
+// TestBigBuffers: big buffers come back from the cache that survives
+// collections, by element type and size (at most a quarter larger), and
+// are dropped once unused for bigKeepCycles collections.
+func TestBigBuffers(t *testing.T) {
+	defer func(b int) { bigPooled = b }(bigPooled)
+	bigPooled = 1 << 13
+	big.Lock()
+	big.bufs = nil
+	big.Unlock()
+	a := getFloats(10000)
+	putFloats(a)
+	runtime.GC()
+	if b32 := getFloats32(10000); &b32[0] == (*float32)(nil) || len(b32) != 10000 {
+		t.Fatal("float32 buffer")
+	}
+	if b := getFloats(12000); &b[0] == &a[0] {
+		t.Error("a buffer more than a quarter too small was reused")
+	}
+	b := getFloats(9000)
+	if &b[0] != &a[0] || len(b) != 9000 {
+		t.Error("the cached buffer was not reused after a collection")
+	}
+	putFloats(b)
+	for range bigKeepCycles + 1 {
+		runtime.GC()
+	}
+	if c := getFloats(9000); &c[0] == &a[0] {
+		t.Error("a buffer unused for many collections was kept")
+	}
+}
