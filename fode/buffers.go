@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"runtime/metrics"
 	"sync"
+	"time"
 )
 
 // Large float64 buffers (grid states, field values, predictor iterates,
@@ -122,11 +123,14 @@ func putBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, b []T) {
 // gigabytes afresh (and the garbage collector let the heap grow by as
 // much again before it freed the old ones). A get takes the smallest
 // cached buffer of at least the size asked and at most a quarter more; a
-// cached buffer that no get has taken within bigKeepCycles collections is
-// dropped at the next get or put, and at most bigKeep buffers are kept.
+// cached buffer that no get has taken within bigKeepCycles collections
+// and bigKeepTime (a heap held near a memory limit collects many times a
+// second) is dropped at the next get or put, and at most bigKeep buffers
+// are kept. FreeBuffers drops them all.
 const (
 	bigKeep       = 8
 	bigKeepCycles = 8
+	bigKeepTime   = 5 * time.Minute
 )
 
 var bigPooled = 1 << 22
@@ -134,7 +138,8 @@ var bigPooled = 1 << 22
 type bigEntry struct {
 	f64 []float64
 	f32 []float32
-	gc  uint64 // the collection count when it was handed back
+	gc  uint64    // the collection count when it was handed back
+	at  time.Time // and the time
 }
 
 var big struct {
@@ -157,7 +162,7 @@ func gcCycles() uint64 {
 func bigPurge(now uint64) {
 	kept := big.bufs[:0]
 	for _, e := range big.bufs {
-		if e.gc+bigKeepCycles >= now {
+		if e.gc+bigKeepCycles >= now || time.Since(e.at) < bigKeepTime {
 			kept = append(kept, e)
 		}
 	}
@@ -201,7 +206,7 @@ func bigGet[T float32 | float64](n int) []T {
 func bigCap(e bigEntry) int { return max(cap(e.f64), cap(e.f32)) }
 
 func bigPut[T float32 | float64](b []T) {
-	e := bigEntry{gc: gcCycles()}
+	e := bigEntry{gc: gcCycles(), at: time.Now()}
 	switch v := any(b[:cap(b)]).(type) {
 	case []float64:
 		e.f64 = v
@@ -214,5 +219,18 @@ func bigPut[T float32 | float64](b []T) {
 		big.bufs = append(big.bufs[:0], big.bufs[1:]...)
 	}
 	big.bufs = append(big.bufs, e)
+	big.Unlock()
+}
+
+// FreeBuffers drops the big buffers (tens of megabytes and more) that the
+// package keeps for reuse by later solves and gradients once a solution
+// is released, so that the garbage collector can return their memory. The
+// package drops them by itself once they have not been reused for a few
+// minutes and several collections; call it when a process is done with
+// large solves and goes on to other work.
+func FreeBuffers() {
+	big.Lock()
+	clear(big.bufs)
+	big.bufs = big.bufs[:0]
 	big.Unlock()
 }

@@ -493,6 +493,7 @@ type termSums struct {
 	// values32 returns a stream stored in float32 (nil for one in
 	// float64), read by the history engine in place of values.
 	values32 func(key int) []float32
+	owned    [][]float64 // the buffers start took from the pools
 }
 
 // sumGroup is the terms over one stream.
@@ -544,14 +545,14 @@ func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64
 		g.dst = make([][]float64, len(g.kernels))
 		for k, t := range g.target {
 			if seen[t] {
-				g.sums[k] = make([]float64, n)
+				g.sums[k] = ts.take(n)
 			}
 			g.direct[k], seen[t] = !seen[t], true
 		}
 	}
 	for t, o := range ts.out {
 		if o == nil {
-			ts.out[t] = make([]float64, n)
+			ts.out[t] = ts.take(n)
 		}
 		if !seen[t] {
 			ts.empty = append(ts.empty, t)
@@ -562,7 +563,17 @@ func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64
 
 // release hands the buffers of the Histories that hold pooled ones back
 // for reuse; the sums must not be used afterwards.
+func (ts *termSums) take(n int) []float64 {
+	b := getZeroed(n)
+	ts.owned = append(ts.owned, b)
+	return b
+}
+
 func (ts *termSums) release() {
+	for _, b := range ts.owned {
+		putFloats(b)
+	}
+	ts.owned = nil
 	for _, g := range ts.groups {
 		if r, ok := g.hist.(interface{ release() }); ok {
 			r.release()
