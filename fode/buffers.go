@@ -130,8 +130,9 @@ func putBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, b []T) {
 const (
 	bigKeep       = 8
 	bigKeepCycles = 8
-	bigKeepTime   = 5 * time.Minute
 )
+
+var bigKeepTime = 5 * time.Minute
 
 var bigPooled = 1 << 22
 

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestMemoryEstimate: the memory estimates bound what Solve and Grad
@@ -168,8 +169,8 @@ func TestFFTRing(t *testing.T) {
 // collections, by element type and size (at most a quarter larger), and
 // are dropped once unused for bigKeepCycles collections.
 func TestBigBuffers(t *testing.T) {
-	defer func(b int) { bigPooled = b }(bigPooled)
-	bigPooled = 1 << 13
+	defer func(b int, k time.Duration) { bigPooled, bigKeepTime = b, k }(bigPooled, bigKeepTime)
+	bigPooled, bigKeepTime = 1<<13, 0
 	big.Lock()
 	big.bufs = nil
 	big.Unlock()
@@ -192,5 +193,11 @@ func TestBigBuffers(t *testing.T) {
 	}
 	if c := getFloats(9000); &c[0] == &a[0] {
 		t.Error("a buffer unused for many collections was kept")
+	}
+	d := getFloats(9000)
+	putFloats(d)
+	FreeBuffers()
+	if e := getFloats(9000); &e[0] == &d[0] {
+		t.Error("FreeBuffers kept a buffer")
 	}
 }
