@@ -78,7 +78,7 @@ type fdeOp struct {
 // will read them: once G.Grad (or any SymDiff) has built the node's
 // gradient, or once a LispMachine has differentiated the node (its first
 // DoDiff solves again). A forward-only graph keeps nothing. A float32
-// node whose solve would take 256 MiB or more in float64 stores its states
+// node whose solve would take 32 MiB or more in float64 stores its states
 // and field values in float32 (fode.Options.StoreFloat32, with the
 // package's own history engines); set StoreFloat32 in cfg.Solve to store
 // in float32 whatever the size. Errors report shape, size and
@@ -333,7 +333,7 @@ func (op *fdeOp) String() string {
 
 // storeFloat32Bytes is the estimated float64 memory of a solve
 // (fode.Options.Memory) from which a float32 FDE node stores in float32.
-const storeFloat32Bytes = 256 << 20
+const storeFloat32Bytes = 32 << 20
 
 // inputs unpacks the input values into x0, θ and the solve options.
 func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, err error) {
@@ -355,10 +355,11 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if h := opt.History; op.dtype == tensor.Float32 && (h == nil || h == fode.Auto || h == fode.Direct || h == fode.FFT) {
 		// A float32 model with a large solve keeps the states and field
 		// values it stores in float32: half their memory, within the
-		// model's own precision. A smaller solve stays float64: there the
-		// conversions cost more time than the memory is worth (the
-		// benchmark block, 128 × 64 states, ran 10–20 % slower at 20–400
-		// steps, about 100 MiB).
+		// model's own precision, and as fast from about 100 steps of the
+		// benchmark block (128 × 64 states: 100 and 400 steps ran as fast
+		// as with float64 storage, 20 steps 10–15 % slower, where the
+		// widening of the float32 rows in the direct history sums costs
+		// more than the memory is worth). A smaller solve stays float64.
 		if m, err := opt.Memory(len(x0)); err != nil || m >= storeFloat32Bytes {
 			opt.StoreFloat32 = true
 		}
