@@ -134,14 +134,19 @@
 // # Memory
 //
 // A solve stores every grid state and, for most schemes, every field
-// value: O(N·rows·Dim) memory, and Grad needs about as much again.
-// Options.Memory estimates the bytes of a solve, and Solve refuses, before
-// allocating anything, a solve whose estimate exceeds Options.MaxMemory
-// (DefaultMaxMemory, 16 GiB, when zero); Dopri5, whose step count is not
-// known in advance, checks its stored states as it goes. Solution.Release
-// hands the stored states back for reuse once no gradient is needed.
-// The buffers come from pools of four size classes per octave, so reuse
-// rounds a buffer up by less than a quarter. A field that implements
+// value: O(N·rows·Dim) memory, and Grad needs at most about as much again
+// for its cotangent stream. Options.Memory estimates (from above) the
+// bytes of a solve, and Solve refuses, before allocating anything, a solve
+// whose estimate exceeds Options.MaxMemory (DefaultMaxMemory, 16 GiB, when
+// zero); Dopri5, whose step count is not known in advance, checks its
+// stored states as it goes. Solution.Release hands the stored states back
+// for reuse once no gradient is needed, and Solution.ReleaseFieldValues
+// hands back the field values, which only a gradient by the orders reads,
+// before a Grad without one. The buffers come from pools of four size
+// classes per octave, so reuse rounds a buffer up by less than a quarter;
+// buffers of tens of megabytes and more are kept at their exact size
+// across garbage collections until FreeBuffers or a few minutes without
+// reuse. A field that implements
 // StateFreeField (its VJP does not read the state, as for a
 // parameter-free linear field) lets Rectangle, Trapezoid and FLMM keep
 // only a few recent states and those at the output times: about half the
