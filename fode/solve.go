@@ -465,7 +465,8 @@ func (s *solver) fractional(sc *scheme) error {
 	case store32:
 		// The field values the starting weights read stay float64.
 		s.sol.fv32 = getFloats32((N + 1) * n)
-		s.fcur = make([]float64, n)
+		s.fcur = getFloats(n) // a scratch row, back to the pools at the end
+		defer putFloats(s.fcur)
 		fprev = s.fcur
 		if sc.start > 0 {
 			s.sol.fv = getFloats(first * n)
