@@ -46,7 +46,7 @@
 // least 0.01). -memory M keeps only the last M steps of the fractional
 // history (short memory), in the solve and in its exact gradient.
 //
-// The Go heap is held to three quarters of the machine's memory unless
+// The Go heap is held to half of the machine's memory unless
 // $GOMEMLIMIT sets another limit.
 //
 // Per-epoch progress goes to stderr; with -json the last stdout line is

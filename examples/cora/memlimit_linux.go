@@ -8,7 +8,7 @@ import (
 )
 
 // memoryLimit returns the soft limit the Go heap is held to unless
-// $GOMEMLIMIT says otherwise: three quarters of the machine's memory
+// $GOMEMLIMIT says otherwise: half of the machine's memory
 // (0 when it cannot be read). Without a limit the collector lets the heap
 // grow to twice what is live, which on a million-node graph is more than
 // the machine has; with it, the heap is collected harder as it nears the
@@ -19,5 +19,5 @@ func memoryLimit() int64 {
 		return 0
 	}
 	total := uint64(si.Totalram) * uint64(si.Unit)
-	return int64(min(total/4*3, math.MaxInt64))
+	return int64(min(total/2, math.MaxInt64))
 }

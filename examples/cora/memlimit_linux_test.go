@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestMemoryLimit: the default heap limit is three quarters of the
+// TestMemoryLimit: the default heap limit is half of the
 // machine's memory, more than the 256 MiB any test machine has.
 func TestMemoryLimit(t *testing.T) {
 	l := memoryLimit()
