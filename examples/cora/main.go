@@ -259,9 +259,6 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if _, err := graph.ParseAttentionNorm(c.attnNorm); err != nil {
 		return c, fmt.Errorf("-attn-norm: %w", err)
 	}
-	if _, err := parseHistory(c.history); err != nil {
-		return c, err
-	}
 	opt, err := c.solveOptions()
 	if err != nil {
 		return c, err

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gofde/gofde/data"
 	"github.com/gofde/gofde/layers"
-	"github.com/gofde/gofde/ops"
 )
 
 // sample is the Fashion-MNIST sample embedded in package data, used as a
@@ -178,17 +177,7 @@ func TestFloat32GradientMatchesFloat64(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range n.learn {
-			gv, err := p.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			g, err := ops.Float64s(gv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads[dt] = append(grads[dt], g...)
-		}
+		grads[dt] = gradients(t, n.learn)
 		vm.Close()
 	}
 	var d, nrm float64
