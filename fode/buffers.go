@@ -74,15 +74,6 @@ func getBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, n int) [
 	return b
 }
 
-// convert writes src into dst, rounded to float32 or widened to float64,
-// and returns dst.
-func convert[D, S float32 | float64](dst []D, src []S) []D {
-	for i, x := range src {
-		dst[i] = D(x)
-	}
-	return dst
-}
-
 // getZeroed returns a buffer of n zeros.
 func getZeroed(n int) []float64 {
 	b := getFloats(n)

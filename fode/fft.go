@@ -217,7 +217,7 @@ func (h *fftHistory) Sum(dst [][]float64, m int) {
 			r := m % h.R
 			copy(d, h.acc[k][r*w:(r+1)*w])
 		}
-		h.addRows(d, h.kernels[k], m, base, m)
+		h.sumRows(d, h.kernels[k], m, base, m, 0, true)
 	}
 }
 

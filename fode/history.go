@@ -62,70 +62,78 @@ type rowStore struct {
 	width    int
 }
 
-// addRow adds w times stream row j into d.
-func (r *rowStore) addRow(d []float64, w float64, j int) {
-	d = d[:r.width]
-	if r.values32 == nil {
-		floats.AddScaled(d, w, r.values[j*r.width:(j+1)*r.width])
-		return
-	}
-	x := r.row32(j)
-	i := 0
-	for ; i+4 <= len(d); i += 4 {
-		dd, xx := d[i:i+4:i+4], x[i:i+4:i+4]
-		dd[0] += w * float64(xx[0])
-		dd[1] += w * float64(xx[1])
-		dd[2] += w * float64(xx[2])
-		dd[3] += w * float64(xx[3])
-	}
-	for ; i < len(d); i++ {
-		d[i] += w * float64(x[i])
-	}
-}
-
-// addRows adds Σ_{lo≤j<hi} w[m-j] v_j into d, skipping zero weights: row
-// by row over a float64 stream, two rows at a time over a float32 one.
-func (r *rowStore) addRows(d []float64, w []float64, m, lo, hi int) {
+// sumRows writes Σ_{lo≤j<hi} w[m-j] v_j into d (adds it with add), for
+// the columns [c, c+len(d)) of the rows, skipping zero weights: row by row
+// over a float64 stream, two rows at a time over a float32 one.
+func (r *rowStore) sumRows(d, w []float64, m, lo, hi, c int, add bool) {
 	if r.values32 == nil {
 		for j := lo; j < hi; j++ {
-			if c := w[m-j]; c != 0 {
-				r.addRow(d, c, j)
+			a := w[m-j]
+			if a == 0 {
+				continue
 			}
+			x := r.values[j*r.width+c:][:len(d)]
+			if add {
+				floats.AddScaled(d, a, x)
+			} else {
+				floats.ScaleTo(d, a, x)
+			}
+			add = true
 		}
-		return
+	} else {
+		pend := -1 // a row with a nonzero weight waiting for its pair
+		for j := lo; j < hi; j++ {
+			if w[m-j] == 0 {
+				continue
+			}
+			if pend < 0 {
+				pend = j
+				continue
+			}
+			rows32(d, w[m-pend], r.row32(pend, c, len(d)), w[m-j], r.row32(j, c, len(d)), add)
+			pend, add = -1, true
+		}
+		if pend >= 0 {
+			x := r.row32(pend, c, len(d))
+			rows32(d, w[m-pend], x, 0, x, add)
+			add = true
+		}
 	}
-	pend := -1 // a row with a nonzero weight waiting for its pair
-	for j := lo; j < hi; j++ {
-		if w[m-j] == 0 {
-			continue
-		}
-		if pend < 0 {
-			pend = j
-			continue
-		}
-		addRows32(d[:r.width], w[m-pend], r.row32(pend), w[m-j], r.row32(j))
-		pend = -1
-	}
-	if pend >= 0 {
-		r.addRow(d, w[m-pend], pend)
+	if !add {
+		clear(d)
 	}
 }
 
-func (r *rowStore) row32(j int) []float32 { return r.values32[j*r.width : (j+1)*r.width] }
+// row32 returns columns [c, c+n) of row j of a float32 stream.
+func (r *rowStore) row32(j, c, n int) []float32 { return r.values32[j*r.width+c:][:n] }
 
-// addRows32 adds a·x + b·y into d, widening x and y to float64.
-func addRows32(d []float64, a float64, x []float32, b float64, y []float32) {
+// rows32 writes a·x + b·y into d (adds it with add), widening x and y to
+// float64.
+func rows32(d []float64, a float64, x []float32, b float64, y []float32, add bool) {
 	x, y = x[:len(d)], y[:len(d)]
 	i := 0
+	if add {
+		for ; i+4 <= len(d); i += 4 {
+			dd, xx, yy := d[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
+			dd[0] += a*float64(xx[0]) + b*float64(yy[0])
+			dd[1] += a*float64(xx[1]) + b*float64(yy[1])
+			dd[2] += a*float64(xx[2]) + b*float64(yy[2])
+			dd[3] += a*float64(xx[3]) + b*float64(yy[3])
+		}
+		for ; i < len(d); i++ {
+			d[i] += a*float64(x[i]) + b*float64(y[i])
+		}
+		return
+	}
 	for ; i+4 <= len(d); i += 4 {
 		dd, xx, yy := d[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
-		dd[0] += a*float64(xx[0]) + b*float64(yy[0])
-		dd[1] += a*float64(xx[1]) + b*float64(yy[1])
-		dd[2] += a*float64(xx[2]) + b*float64(yy[2])
-		dd[3] += a*float64(xx[3]) + b*float64(yy[3])
+		dd[0] = a*float64(xx[0]) + b*float64(yy[0])
+		dd[1] = a*float64(xx[1]) + b*float64(yy[1])
+		dd[2] = a*float64(xx[2]) + b*float64(yy[2])
+		dd[3] = a*float64(xx[3]) + b*float64(yy[3])
 	}
 	for ; i < len(d); i++ {
-		d[i] += a*float64(x[i]) + b*float64(y[i])
+		d[i] = a*float64(x[i]) + b*float64(y[i])
 	}
 }
 
@@ -161,29 +169,41 @@ func kernelReach(kernels [][]float64) int {
 	return r
 }
 
+// Sum splits the columns between the cores (see split).
 func (h *directHistory) Sum(dst [][]float64, m int) {
-	for _, d := range dst {
-		if d != nil {
-			clear(d[:h.width])
-		}
+	if h.width < splitMin {
+		h.sumCols(dst, m, 0, h.width)
+		return
 	}
+	split(h.width, func(c0, c1 int) { h.sumCols(dst, m, c0, c1) })
+}
+
+// sumCols writes the columns [c0, c1) of the sums.
+func (h *directHistory) sumCols(dst [][]float64, m, c0, c1 int) {
+	lo := max(0, m-h.reach)
 	if h.values32 != nil {
 		for k, d := range dst {
 			if d != nil {
-				h.addRows(d, h.kernels[k], m, max(0, m-h.reach), m)
+				h.sumRows(d[c0:c1], h.kernels[k], m, lo, m, c0, false)
 			}
 		}
 		return
 	}
 	// One pass over the stream serves every kernel, so each row is read
 	// from memory once per call.
-	for j := max(0, m-h.reach); j < m; j++ {
+	for _, d := range dst {
+		if d != nil {
+			clear(d[c0:c1])
+		}
+	}
+	for j := lo; j < m; j++ {
+		x := h.values[j*h.width+c0 : j*h.width+c1]
 		for k, d := range dst {
 			if d == nil {
 				continue
 			}
 			if w := h.kernels[k][m-j]; w != 0 {
-				h.addRow(d, w, j)
+				floats.AddScaled(d[c0:c1], w, x)
 			}
 		}
 	}

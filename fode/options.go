@@ -475,29 +475,3 @@ func (o *Options) checkOrders() error {
 	}
 	return nil
 }
-
-// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
-func firstNonFinite(x []float64) int { return finite.First(x) }
-
-// maxAbsFinite returns the index of the first NaN or ±Inf in x, or -1 when
-// there is none, and, when there is none, the largest magnitude |x|∞. It
-// folds the maximum into firstNonFinite's pass.
-func maxAbsFinite(x []float64) (int, float64) {
-	var s0, s1, m0, m1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		a, b := x[i], x[i+1]
-		s0 += a * 0
-		s1 += b * 0
-		m0 = max(m0, math.Abs(a))
-		m1 = max(m1, math.Abs(b))
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * 0
-		m0 = max(m0, math.Abs(x[i]))
-	}
-	if s0+s1 != 0 {
-		return firstNonFinite(x), 0
-	}
-	return -1, max(m0, m1)
-}

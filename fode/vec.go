@@ -1,0 +1,123 @@
+package fode
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/gofde/gofde/internal/finite"
+)
+
+// The solver's passes over a long state (a graph's nodes × features) run
+// on all cores. Conversions between float32 and float64, the widening
+// history sums over float32 streams and the finiteness checks are bound by
+// scalar arithmetic, not by memory, and run about twice as fast on two
+// cores; the plain vector adds stay on one core, where memory bounds them.
+
+// splitMin is the length from which split divides a pass between cores:
+// below it a goroutine hand-off costs more than the pass.
+const splitMin = 1 << 16
+
+// split runs body over [0, n) in contiguous pieces, one per core, each a
+// multiple of 64 long but the last. Callers run passes shorter than
+// splitMin themselves: a closure handed to split is allocated.
+func split(n int, body func(lo, hi int)) {
+	k := min(runtime.GOMAXPROCS(0), n/(splitMin/2))
+	if k < 2 {
+		body(0, n)
+		return
+	}
+	size := (n/k + 63) &^ 63
+	var wg sync.WaitGroup
+	for lo := size; lo < n; lo += size {
+		wg.Add(1)
+		go func(lo int) {
+			defer wg.Done()
+			body(lo, min(lo+size, n))
+		}(lo)
+	}
+	body(0, min(size, n))
+	wg.Wait()
+}
+
+// convert writes src converted to dst's element type into dst and returns
+// dst.
+func convert[D, S float32 | float64](dst []D, src []S) []D {
+	if len(src) < splitMin {
+		convertSerial(dst, src)
+	} else {
+		split(len(src), func(lo, hi int) { convertSerial(dst[lo:hi], src[lo:hi]) })
+	}
+	return dst
+}
+
+func convertSerial[D, S float32 | float64](dst []D, src []S) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = D(x)
+	}
+}
+
+// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+func firstNonFinite(x []float64) int {
+	if len(x) < splitMin {
+		return finite.First(x)
+	}
+	first := -1
+	var mu sync.Mutex
+	split(len(x), func(lo, hi int) {
+		if i := finite.First(x[lo:hi]); i >= 0 {
+			mu.Lock()
+			if first < 0 || lo+i < first {
+				first = lo + i
+			}
+			mu.Unlock()
+		}
+	})
+	return first
+}
+
+// maxAbsFinite returns the index of the first NaN or ±Inf in x, or -1 when
+// there is none, and, when there is none, the largest magnitude |x|∞.
+func maxAbsFinite(x []float64) (int, float64) {
+	if len(x) < splitMin {
+		return maxAbsFiniteSerial(x)
+	}
+	first, m := -1, 0.0
+	var mu sync.Mutex
+	split(len(x), func(lo, hi int) {
+		i, a := maxAbsFiniteSerial(x[lo:hi])
+		mu.Lock()
+		if i >= 0 && (first < 0 || lo+i < first) {
+			first = lo + i
+		}
+		m = max(m, a)
+		mu.Unlock()
+	})
+	if first >= 0 {
+		return first, 0
+	}
+	return -1, m
+}
+
+// maxAbsFiniteSerial is maxAbsFinite on one core: it folds the maximum
+// into finite.First's test (v·0 is 0 exactly for finite v).
+func maxAbsFiniteSerial(x []float64) (int, float64) {
+	var s0, s1, m0, m1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		a, b := x[i], x[i+1]
+		s0 += a * 0
+		s1 += b * 0
+		m0 = max(m0, math.Abs(a))
+		m1 = max(m1, math.Abs(b))
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * 0
+		m0 = max(m0, math.Abs(x[i]))
+	}
+	if s0+s1 != 0 {
+		return finite.First(x), 0
+	}
+	return -1, max(m0, m1)
+}
