@@ -26,7 +26,7 @@ import (
 // methods at most about as much again as the solve.
 func (o Options) Memory(n int) (int64, error) {
 	o = o.withDefaults()
-	steps, _, err := o.grid()
+	steps, _, err := o.stepping()
 	if err != nil {
 		return 0, err
 	}

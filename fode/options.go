@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/gofde/gofde/internal/finite"
@@ -335,8 +336,51 @@ const UnstableGrowth = 1e6
 // settings, also those that o.Method does not read.
 func CheckOptions(o Options) error {
 	o = o.withDefaults()
-	_, _, err := o.grid()
+	_, _, err := o.stepping()
 	return err
+}
+
+// Grid returns the grid t_0 = 0 < t_1 < … < t_N = T that Solve steps on
+// with these options: N = Steps, or ⌈T/StepSize⌉ without Steps, and
+// t_j = jT/N with t_N = T exactly. It returns an error for options that
+// CheckOptions refuses and for Dopri5, which chooses its own grid.
+func (o Options) Grid() ([]float64, error) {
+	o = o.withDefaults()
+	steps, h, err := o.stepping()
+	if err != nil {
+		return nil, err
+	}
+	if o.Method == Dopri5 {
+		return nil, errors.New("fode: Grid: method dopri5 chooses its grid while it solves")
+	}
+	return uniformGrid(steps, h, o.T), nil
+}
+
+// uniformGrid returns t_j = j h for j < steps and t_steps = T.
+func uniformGrid(steps int, h, T float64) []float64 {
+	g := make([]float64, steps+1)
+	for j := range g {
+		g[j] = float64(j) * h
+	}
+	g[steps] = T
+	return g
+}
+
+// Locate returns where time tau lies on an increasing grid, as Solve's
+// outputs use it: the state at tau is y_j + w (y_{j+1} − y_j), with w = 0
+// when tau is grid point j (to 1e-9 relative) and j the last point when
+// tau lies beyond it.
+func Locate(grid []float64, tau float64) (j int, w float64) {
+	last := len(grid) - 1
+	j = sort.SearchFloat64s(grid, tau) // the first grid point >= tau
+	switch {
+	case j > last:
+		return last, 0
+	case math.Abs(grid[j]-tau) <= 1e-9*math.Max(1, math.Abs(tau)):
+		return j, 0
+	}
+	j--
+	return j, (tau - grid[j]) / (grid[j+1] - grid[j])
 }
 
 // validate checks the options, with their defaults applied, against the
@@ -345,7 +389,7 @@ func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, 
 	if f == nil {
 		return 0, 0, errors.New("fode: nil field")
 	}
-	if steps, h, err = o.grid(); err != nil {
+	if steps, h, err = o.stepping(); err != nil {
 		return 0, 0, err
 	}
 	d := f.Dim()
@@ -370,9 +414,9 @@ func (o *Options) validate(f Field, x0, theta []float64) (steps int, h float64, 
 	return steps, h, nil
 }
 
-// grid checks the options, with their defaults applied, that do not
+// stepping checks the options, with their defaults applied, that do not
 // depend on the field and returns the step count and the step size.
-func (o *Options) grid() (steps int, h float64, err error) {
+func (o *Options) stepping() (steps int, h float64, err error) {
 	if o.Method < 0 || int(o.Method) >= len(methodNames) {
 		return 0, 0, fmt.Errorf("fode: unknown method %v", o.Method)
 	}

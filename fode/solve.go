@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"gonum.org/v1/gonum/floats"
 )
@@ -382,13 +381,7 @@ func (s *solver) checkStep(y []float64, m int) error {
 
 // uniform allocates the uniform grid and the state storage.
 func (s *solver) uniform(x0 []float64) {
-	N := s.steps
-	g := make([]float64, N+1)
-	for j := range g {
-		g[j] = float64(j) * s.h
-	}
-	g[N] = s.opt.T
-	s.sol.grid = g
+	s.sol.grid = uniformGrid(s.steps, s.h, s.opt.T)
 	s.x0 = x0
 }
 
@@ -719,21 +712,8 @@ func (s *solver) planOutputs() {
 	sol := s.sol
 	sol.outJ = make([]int, len(sol.Times))
 	sol.outW = make([]float64, len(sol.Times))
-	g := sol.grid
-	last := len(g) - 1
 	for i, tau := range sol.Times {
-		j := sort.SearchFloat64s(g, tau) // first grid point >= tau
-		var w float64
-		switch {
-		case j > last:
-			j, w = last, 0
-		case math.Abs(g[j]-tau) <= 1e-9*math.Max(1, math.Abs(tau)):
-			w = 0
-		default:
-			j--
-			w = (tau - g[j]) / (g[j+1] - g[j])
-		}
-		sol.outJ[i], sol.outW[i] = j, w
+		sol.outJ[i], sol.outW[i] = Locate(sol.grid, tau)
 	}
 }
 

@@ -3,6 +3,7 @@ package fode_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -267,5 +268,49 @@ func TestParseMethodRoundTrip(t *testing.T) {
 		if err != nil || got != m {
 			t.Errorf("ParseMethod(%q) = %v, %v", m.String(), got, err)
 		}
+	}
+}
+
+// TestGridMatchesSolve checks Options.Grid against the grid Solve steps
+// on: the step count of a step size (rounded up, with slack for T/StepSize
+// a whole number up to rounding), the final time T exactly, and Locate
+// against the outputs Solve interpolates.
+func TestGridMatchesSolve(t *testing.T) {
+	lin, _ := problems.NewLinear(1)
+	for _, c := range []struct {
+		T, h  float64
+		steps int
+	}{{1, 0.3, 4}, {1, 0.25, 4}, {1, 0.1, 10}, {0.3, 0.1, 3}, {1, 2, 1}} {
+		o := fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: c.T, StepSize: c.h, Times: []float64{c.T / 3, c.T}}
+		g, err := o.Grid()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g) != c.steps+1 || g[c.steps] != c.T {
+			t.Errorf("T = %v, h = %v: grid %v; want %d steps ending at T", c.T, c.h, g, c.steps)
+		}
+		sol, err := fode.Solve(lin, []float64{1}, []float64{1}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(sol.Grid(), g) {
+			t.Errorf("T = %v, h = %v: Solve's grid %v, Grid %v", c.T, c.h, sol.Grid(), g)
+		}
+		for i, tau := range o.Times {
+			j, w := fode.Locate(g, tau)
+			y := sol.State(j)[0]
+			if w != 0 {
+				y += w * (sol.State(j + 1)[0] - y)
+			}
+			if got := sol.At(i)[0]; math.Abs(got-y) > 1e-15 {
+				t.Errorf("T = %v, h = %v: output at %v = %v, Locate gives %v", c.T, c.h, tau, got, y)
+			}
+		}
+	}
+	if _, err := (fode.Options{Method: fode.Dopri5, T: 1, Alpha: 1}).Grid(); err == nil {
+		t.Error("Grid of a dopri5 solve: no error")
+	}
+	if _, err := (fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: -1, Steps: 3}).Grid(); err == nil {
+		t.Error("Grid with T = -1: no error")
 	}
 }

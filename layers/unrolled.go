@@ -2,8 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"math"
-	"sort"
 	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
@@ -16,41 +14,6 @@ import (
 // Fwd calls (of one block or of several) never share a name: Gorgonia
 // identifies input nodes by name.
 var unrolledIDs atomic.Uint64
-
-// unrolledGrid returns the step count and the grid t_0..t_N of a uniform
-// solve, exactly as fode builds them: N = Steps, or ceil(T/StepSize) (with
-// fode's 1e-9 slack, at least 1) when Steps is zero; h = T/N, t_j = j h
-// and t_N = T. Every step has the same size h (fode has no shorter last
-// step). The options must have passed fode.CheckOptions.
-func unrolledGrid(o fode.Options) (int, []float64) {
-	N := o.Steps
-	if N == 0 {
-		N = max(int(math.Ceil(o.T/o.StepSize-1e-9)), 1)
-	}
-	h := o.T / float64(N)
-	g := make([]float64, N+1)
-	for j := range g {
-		g[j] = float64(j) * h
-	}
-	g[N] = o.T
-	return N, g
-}
-
-// outputPoint returns the grid interval of output time tau as fode's
-// Solution does: the state is y_j + w (y_{j+1} - y_j), with w = 0 when tau
-// is a grid point (to 1e-9 relative) or beyond the last one.
-func outputPoint(g []float64, tau float64) (j int, w float64) {
-	last := len(g) - 1
-	j = sort.SearchFloat64s(g, tau) // first grid point >= tau
-	switch {
-	case j > last:
-		return last, 0
-	case math.Abs(g[j]-tau) <= 1e-9*math.Max(1, math.Abs(tau)):
-		return j, 0
-	}
-	j--
-	return j, (tau - g[j]) / (g[j+1] - g[j])
-}
 
 // unrolled builds the solve from primitive Gorgonia operations, step by
 // step, with the weights of fode: the history F_m = [f_0; …; f_{m-1}]
@@ -66,7 +29,11 @@ func outputPoint(g []float64, tau float64) (j int, w float64) {
 func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	gf := b.field.(GraphField)
 	o := b.cfg.Solve
-	N, grid := unrolledGrid(o)
+	grid, err := o.Grid()
+	if err != nil {
+		return nil, fmt.Errorf("layers: unrolled solve: %w", err)
+	}
+	N := len(grid) - 1
 	h := o.T / float64(N)
 	times := o.Times
 	if len(times) == 0 {
@@ -79,7 +46,7 @@ func (b *FDEBlock) unrolled(x *G.Node) (*G.Node, error) {
 	points := make([]point, len(times))
 	last := 0 // the last grid state an output needs
 	for i, tau := range times {
-		j, w := outputPoint(grid, tau)
+		j, w := fode.Locate(grid, tau)
 		points[i] = point{j, w}
 		if w != 0 {
 			last = max(last, j+1)
