@@ -33,7 +33,7 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		x0bar:    make([]float64, n),
 	}
 	if sol.y32 != nil {
-		a.ys, a.yf = make([]float64, n), make([]float64, n)
+		a.ys, a.yf = getFloats(n), getFloats(n)
 	}
 	a.pool = newRowPool(a.f, a.theta, sol.Rows, sol.opt.Workers)
 	if a.pool != nil {
@@ -56,9 +56,10 @@ func (a *adj) finish() *Gradient {
 		a.pool = nil
 	}
 	// The scratch streams go back for the next sweep.
-	putFloats(a.xb)
-	putFloats(a.v)
-	a.xb, a.v = nil, nil
+	for _, b := range [][]float64{a.xb, a.v, a.ys, a.yf} {
+		putFloats(b)
+	}
+	a.xb, a.v, a.ys, a.yf = nil, nil, nil, nil
 	g := &Gradient{X0: a.x0bar, Theta: a.thetabar, Alpha: math.NaN()}
 	if K := len(a.sol.Orders); K > 0 && len(a.dparams) == 2*K {
 		g.Orders, g.Coeffs = a.dparams[:K], a.dparams[K:]
@@ -213,9 +214,11 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			rev32[l] = getFloats32((N + 1) * n)[:N*n]
 			clear(rev32[l][max(0, N-first+1)*n:])
 			defer putFloats32(rev32[l])
-			cur[l] = make([]float64, n)
+			cur[l] = getZeroed(n)
+			defer putFloats(cur[l])
 			if sc.forms[l].lag1 != 0 {
-				prev[l] = make([]float64, n)
+				prev[l] = getZeroed(n)
+				defer putFloats(prev[l])
 			}
 		}
 	} else {
