@@ -25,7 +25,7 @@ type prepared struct {
 	ds       *graph.Dataset
 	adj      *sparse.CSR // Â for the linear field
 	pattern  *sparse.CSR // A + I for the attention field
-	self     []bool     // the pattern's diagonal entries
+	self     []bool      // the pattern's diagonal entries
 	features *sparse.CSR
 }
 
