@@ -233,7 +233,7 @@ func measure(c config) (*result, error) {
 	}
 	x0t, err := value.New(dt, tensor.Shape{c.batch, c.dim}, x0v)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("initial state: %w", err)
 	}
 	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"), G.WithValue(x0t))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
