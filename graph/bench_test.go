@@ -8,10 +8,12 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/sparsetest"
 	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/sparse"
 )
 
-func coraAdj(b *testing.B) *CSR {
+func coraAdj(b *testing.B) *sparse.CSR {
 	ds, err := LoadNPZ(coraPath(b))
 	if err != nil {
 		b.Fatal(err)
@@ -31,7 +33,7 @@ func coraAdj(b *testing.B) *CSR {
 func BenchmarkSpMM(b *testing.B) {
 	a := coraAdj(b)
 	rng := rand.New(rand.NewPCG(1, 1))
-	x, y := randVec(rng, a.Cols*64), make([]float64, a.Rows*64)
+	x, y := sparsetest.RandVec(rng, a.Cols*64), make([]float64, a.Rows*64)
 	b.ResetTimer()
 	for range b.N {
 		if err := a.MulDense(y, x, 64); err != nil {
@@ -51,7 +53,7 @@ func BenchmarkGraphFDE(b *testing.B) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	g := G.NewGraph()
 	x := G.NewMatrix(g, tensor.Float64, G.WithShape(a.Rows, 64), G.WithName("x"),
-		G.WithValue(tensor.New(tensor.WithShape(a.Rows, 64), tensor.WithBacking(randVec(rng, a.Rows*64)))))
+		G.WithValue(tensor.New(tensor.WithShape(a.Rows, 64), tensor.WithBacking(sparsetest.RandVec(rng, a.Rows*64)))))
 	blk, err := layers.NewFDEBlock(g, "fde", f, layers.BlockConfig{Solve: fode.Options{Alpha: 0.85, T: 10, Steps: 10}})
 	if err != nil {
 		b.Fatal(err)
@@ -85,7 +87,7 @@ func BenchmarkLinearDiffusionFloat32(b *testing.B) {
 	}
 	f.SetFloat32(true)
 	rng := rand.New(rand.NewPCG(3, 3))
-	x, y := randVec(rng, f.Dim()), make([]float64, f.Dim())
+	x, y := sparsetest.RandVec(rng, f.Dim()), make([]float64, f.Dim())
 	b.SetBytes(int64(a.NNZ() * 64 * 4))
 	b.ResetTimer()
 	for range b.N {

@@ -11,6 +11,7 @@ import (
 	"github.com/sbinet/npyio/npz"
 
 	"github.com/gofde/gofde/data"
+	"github.com/gofde/gofde/sparse"
 )
 
 // Dataset is a node-classification graph: an adjacency matrix, node
@@ -20,9 +21,9 @@ type Dataset struct {
 	Name string
 	// Adj is the n × n adjacency as stored (possibly directed, with
 	// weights); Symmetrize and the normalisations derive the model's.
-	Adj *CSR
+	Adj *sparse.CSR
 	// Features is the n × F node-feature matrix.
-	Features *CSR
+	Features *sparse.CSR
 	// Labels holds the class of every node, in [0, Classes).
 	Labels []int
 	// Classes is 1 + the largest label.
@@ -86,7 +87,7 @@ func readDataset(z *data.NPZ) (*Dataset, error) {
 	if adj.Rows != adj.Cols {
 		return nil, fmt.Errorf("adjacency of shape %d×%d is not square", adj.Rows, adj.Cols)
 	}
-	var attr *CSR
+	var attr *sparse.CSR
 	if z.Has("attr_matrix") && !z.Has("attr_data") {
 		attr, err = readDense(z, "attr_matrix")
 	} else {
@@ -120,7 +121,7 @@ func readDataset(z *data.NPZ) (*Dataset, error) {
 	return &Dataset{Adj: adj, Features: attr, Labels: labels, Classes: classes, NodeIDs: ids}, nil
 }
 
-func readCSR(z *data.NPZ, prefix string) (*CSR, error) {
+func readCSR(z *data.NPZ, prefix string) (*sparse.CSR, error) {
 	shape, err := z.Ints(prefix + "_shape")
 	if err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ func readCSR(z *data.NPZ, prefix string) (*CSR, error) {
 	if len(ptr) == 0 {
 		return nil, fmt.Errorf("%s_indptr is empty", prefix)
 	}
-	m, err := NewCSR(shape[0], shape[1], ptr, col, val)
+	m, err := sparse.NewCSR(shape[0], shape[1], ptr, col, val)
 	if err != nil {
 		return nil, fmt.Errorf("%s_*: %w", prefix, err)
 	}
@@ -151,7 +152,7 @@ func readCSR(z *data.NPZ, prefix string) (*CSR, error) {
 }
 
 // readDense reads a dense feature matrix and keeps its non-zeros.
-func readDense(z *data.NPZ, key string) (*CSR, error) {
+func readDense(z *data.NPZ, key string) (*sparse.CSR, error) {
 	v, rows, cols, err := z.Matrix(key)
 	if err != nil {
 		return nil, err
@@ -165,12 +166,12 @@ func readDense(z *data.NPZ, key string) (*CSR, error) {
 			}
 		}
 	}
-	return FromCOO(rows, cols, ri, ci, vals)
+	return sparse.FromCOO(rows, cols, ri, ci, vals)
 }
 
 // check reports whether d's parts are consistent: valid matrices (see
-// CSR.Validate), a square adjacency with one row per label, features with
-// one row per node and one NodeID per node.
+// sparse.CSR.Validate), a square adjacency with one row per label,
+// features with one row per node and one NodeID per node.
 func (d *Dataset) check() error {
 	if d == nil {
 		return errors.New("graph: nil Dataset")
@@ -259,7 +260,7 @@ func (d *Dataset) Subgraph(keep []int) (*Dataset, error) {
 		}
 		newID[i] = k
 	}
-	sub := func(m *CSR, cols int, mapCols bool) (*CSR, error) {
+	sub := func(m *sparse.CSR, cols int, mapCols bool) (*sparse.CSR, error) {
 		var r, c []int
 		var v []float64
 		for k, i := range keep {
@@ -273,15 +274,15 @@ func (d *Dataset) Subgraph(keep []int) (*Dataset, error) {
 				r, c, v = append(r, k), append(c, j), append(v, m.Val[e])
 			}
 		}
-		return FromCOO(len(keep), cols, r, c, v)
+		return sparse.FromCOO(len(keep), cols, r, c, v)
 	}
 	adj, err := sub(d.Adj, len(keep), true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graph: Subgraph adjacency: %w", err)
 	}
 	attr, err := sub(d.Features, d.Features.Cols, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graph: Subgraph features: %w", err)
 	}
 	out := &Dataset{Name: d.Name, Adj: adj, Features: attr, Classes: d.Classes, Labels: make([]int, len(keep)), NodeIDs: make([]int, len(keep))}
 	for k, i := range keep {

@@ -11,6 +11,11 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/internal/csrpair"
+	"github.com/gofde/gofde/internal/spmm"
+	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/sparse"
 )
 
 // LinearDiffusion is the graph diffusion field f(X) = (Â - I) X on a fixed
@@ -25,7 +30,7 @@ import (
 // The sparse products run on all cores. SetFloat32 makes them run in
 // float32, which halves the memory traffic of a large graph's products.
 type LinearDiffusion struct {
-	sp  *sparse
+	sp  *csrpair.Pair
 	d   int
 	f32 bool
 }
@@ -42,7 +47,7 @@ func (f *LinearDiffusion) Float32() bool { return f.f32 }
 
 // NewLinearDiffusion returns the field (Â - I) X for a square Â and d
 // features per node.
-func NewLinearDiffusion(adj *CSR, d int) (*LinearDiffusion, error) {
+func NewLinearDiffusion(adj *sparse.CSR, d int) (*LinearDiffusion, error) {
 	if err := adj.Validate(); err != nil {
 		return nil, fmt.Errorf("graph: NewLinearDiffusion: %w", err)
 	}
@@ -52,7 +57,7 @@ func NewLinearDiffusion(adj *CSR, d int) (*LinearDiffusion, error) {
 	if d < 1 {
 		return nil, fmt.Errorf("graph: NewLinearDiffusion: %d features per node; want at least 1", d)
 	}
-	sp, err := newSparse(adj, false)
+	sp, err := csrpair.New(adj, false)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +65,7 @@ func NewLinearDiffusion(adj *CSR, d int) (*LinearDiffusion, error) {
 }
 
 // Dim returns n·d.
-func (f *LinearDiffusion) Dim() int { return f.sp.a.Rows * f.d }
+func (f *LinearDiffusion) Dim() int { return f.sp.A.Rows * f.d }
 
 // NumParams returns 0.
 func (f *LinearDiffusion) NumParams() int { return 0 }
@@ -81,11 +86,11 @@ func (f *LinearDiffusion) Eval(dst []float64, _ float64, x, theta []float64) err
 	if err := checkState("LinearDiffusion", f.Dim(), 0, x, theta, dst); err != nil {
 		return err
 	}
-	a, n := f.sp.a, f.Dim()
+	a, n := f.sp.A, f.Dim()
 	a32, _ := f.vals32()
 	for r := 0; r < len(x); r += n {
 		if f.f32 {
-			diffuse32(dst[r:r+n], a.Ptr, a.Col, a32, x[r:r+n], f.d)
+			spmm.Diffuse32(dst[r:r+n], a.Ptr, a.Col, a32, x[r:r+n], f.d)
 		} else {
 			diffuse(dst[r:r+n], a.Ptr, a.Col, a.Val, x[r:r+n], f.d)
 		}
@@ -98,7 +103,7 @@ func (f *LinearDiffusion) vals32() (a32, t32 []float32) {
 	if !f.f32 {
 		return nil, nil
 	}
-	return f.sp.vals32()
+	return f.sp.Vals32()
 }
 
 // VJP overwrites xbar with (Âᵀ - I) v; there is no θ.
@@ -112,11 +117,11 @@ func (f *LinearDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, v [
 	if len(xbar) != len(x) {
 		return fmt.Errorf("graph: LinearDiffusion.VJP: xbar of length %d, want %d", len(xbar), len(x))
 	}
-	t, n := f.sp.t, f.Dim()
+	t, n := f.sp.T, f.Dim()
 	_, t32 := f.vals32()
 	for r := 0; r < len(x); r += n {
 		if f.f32 {
-			diffuse32(xbar[r:r+n], t.Ptr, t.Col, t32, v[r:r+n], f.d)
+			spmm.Diffuse32(xbar[r:r+n], t.Ptr, t.Col, t32, v[r:r+n], f.d)
 		} else {
 			diffuse(xbar[r:r+n], t.Ptr, t.Col, t.Val, v[r:r+n], f.d)
 		}
@@ -130,7 +135,7 @@ func (f *LinearDiffusion) Graph(_ float64, x *G.Node, params G.Nodes) (*G.Node, 
 	if len(params) != 0 {
 		return nil, fmt.Errorf("graph: LinearDiffusion.Graph: %d parameter nodes, want 0", len(params))
 	}
-	return graphDiffusion(f.sp, f.d, nil, x)
+	return graphDiffusion(f.sp.A, f.d, nil, x)
 }
 
 // EdgeDiffusion is the diffusion field f(X; w) = (A(w) - I) X, where
@@ -140,17 +145,17 @@ func (f *LinearDiffusion) Graph(_ float64, x *G.Node, params G.Nodes) (*G.Node, 
 // products are x̄ = (A(w)ᵀ - I) v and θ̄_k += ⟨v_i, x_j⟩ (summed over the
 // d features) for the entry k = (i, j).
 //
-// With w from EdgeAttention it is the attention diffusion of GRAND /
+// With w from ops.EdgeAttention it is the attention diffusion of GRAND /
 // F-GRAND; as a layers.ParamField (one parameter tensor of shape (NNZ))
 // Init starts from the random-walk weights 1/deg(i).
 type EdgeDiffusion struct {
-	sp *sparse
+	sp *csrpair.Pair
 	d  int
 }
 
 // NewEdgeDiffusion returns the field (A(w) - I) X on the pattern of a
 // square matrix (its values are ignored) for d features per node.
-func NewEdgeDiffusion(pattern *CSR, d int) (*EdgeDiffusion, error) {
+func NewEdgeDiffusion(pattern *sparse.CSR, d int) (*EdgeDiffusion, error) {
 	if err := pattern.Validate(); err != nil {
 		return nil, fmt.Errorf("graph: NewEdgeDiffusion: %w", err)
 	}
@@ -160,7 +165,7 @@ func NewEdgeDiffusion(pattern *CSR, d int) (*EdgeDiffusion, error) {
 	if d < 1 {
 		return nil, fmt.Errorf("graph: NewEdgeDiffusion: %d features per node; want at least 1", d)
 	}
-	sp, err := newSparse(pattern, true)
+	sp, err := csrpair.New(pattern, true)
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +173,13 @@ func NewEdgeDiffusion(pattern *CSR, d int) (*EdgeDiffusion, error) {
 }
 
 // Pattern returns the sparsity pattern whose values θ holds.
-func (f *EdgeDiffusion) Pattern() *CSR { return f.sp.a }
+func (f *EdgeDiffusion) Pattern() *sparse.CSR { return f.sp.A }
 
 // Dim returns n·d.
-func (f *EdgeDiffusion) Dim() int { return f.sp.a.Rows * f.d }
+func (f *EdgeDiffusion) Dim() int { return f.sp.A.Rows * f.d }
 
 // NumParams returns the number of stored entries of the pattern.
-func (f *EdgeDiffusion) NumParams() int { return f.sp.a.NNZ() }
+func (f *EdgeDiffusion) NumParams() int { return f.sp.A.NNZ() }
 
 // ParamShapes returns the one parameter shape (NNZ).
 func (f *EdgeDiffusion) ParamShapes() []tensor.Shape { return []tensor.Shape{{f.NumParams()}} }
@@ -184,7 +189,7 @@ func (f *EdgeDiffusion) Init(theta []float64, _ *rand.Rand) error {
 	if len(theta) != f.NumParams() {
 		return fmt.Errorf("graph: EdgeDiffusion.Init: θ of length %d, want %d", len(theta), f.NumParams())
 	}
-	a := f.sp.a
+	a := f.sp.A
 	for i := 0; i < a.Rows; i++ {
 		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
 			theta[k] = 1 / float64(a.Ptr[i+1]-a.Ptr[i])
@@ -198,7 +203,7 @@ func (f *EdgeDiffusion) Eval(dst []float64, _ float64, x, theta []float64) error
 	if err := checkState("EdgeDiffusion", f.Dim(), f.NumParams(), x, theta, dst); err != nil {
 		return err
 	}
-	a, n := f.sp.a, f.Dim()
+	a, n := f.sp.A, f.Dim()
 	for r := 0; r < len(x); r += n {
 		diffuse(dst[r:r+n], a.Ptr, a.Col, theta, x[r:r+n], f.d)
 	}
@@ -217,11 +222,11 @@ func (f *EdgeDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, v []f
 	if thetabar != nil && len(thetabar) != len(theta) {
 		return fmt.Errorf("graph: EdgeDiffusion.VJP: thetabar of length %d, want %d", len(thetabar), len(theta))
 	}
-	a, t, n := f.sp.a, f.sp.t, f.Dim()
+	a, t, n := f.sp.A, f.sp.T, f.Dim()
 	var tv, e []float64
 	if xbar != nil {
 		tv = make([]float64, len(theta))
-		for k, p := range f.sp.perm {
+		for k, p := range f.sp.Perm {
 			tv[k] = theta[p]
 		}
 	}
@@ -233,7 +238,7 @@ func (f *EdgeDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, v []f
 			diffuse(xbar[r:r+n], t.Ptr, t.Col, tv, v[r:r+n], f.d)
 		}
 		if thetabar != nil {
-			edgeDots(e, a.Ptr, a.Col, v[r:r+n], x[r:r+n], f.d)
+			spmm.EdgeDots(e, a.Ptr, a.Col, v[r:r+n], x[r:r+n], f.d)
 			for k, s := range e {
 				thetabar[k] += s
 			}
@@ -248,33 +253,32 @@ func (f *EdgeDiffusion) Graph(_ float64, x *G.Node, params G.Nodes) (*G.Node, er
 	if len(params) != 1 {
 		return nil, fmt.Errorf("graph: EdgeDiffusion.Graph: %d parameter nodes, want 1", len(params))
 	}
-	return graphDiffusion(f.sp, f.d, params[0], x)
+	return graphDiffusion(f.sp.A, f.d, params[0], x)
 }
 
-func graphDiffusion(sp *sparse, d int, vals, x *G.Node) (*G.Node, error) {
+// graphDiffusion builds A X - X from a sparse product node of a, with the
+// values node vals (nil: a's own values), for a state x of n·d values.
+func graphDiffusion(a *sparse.CSR, d int, vals, x *G.Node) (*G.Node, error) {
 	if x == nil {
 		return nil, errors.New("graph: diffusion graph of a nil state")
 	}
 	shape := x.Shape().Clone()
-	if shape.TotalSize() != sp.a.Rows*d {
-		return nil, fmt.Errorf("graph: diffusion of a state of shape %v, want %d×%d values", shape, sp.a.Rows, d)
+	if shape.TotalSize() != a.Rows*d {
+		return nil, fmt.Errorf("graph: diffusion of a state of shape %v, want %d×%d values", shape, a.Rows, d)
 	}
 	xm := x
-	if x.Dims() != 2 || shape[0] != sp.a.Rows {
+	if x.Dims() != 2 || shape[0] != a.Rows {
 		var err error
-		if xm, err = G.Reshape(x, tensor.Shape{sp.a.Rows, d}); err != nil {
+		if xm, err = G.Reshape(x, tensor.Shape{a.Rows, d}); err != nil {
 			return nil, err
 		}
 	}
-	op, err := newSpmmOp(sp, false, vals != nil, xm)
-	if err != nil {
-		return nil, err
-	}
 	var ax *G.Node
+	var err error
 	if vals != nil {
-		ax, err = apply(op, vals, xm)
+		ax, err = ops.SpMMValues(a, vals, xm)
 	} else {
-		ax, err = apply(op, xm)
+		ax, err = ops.SpMM(a, xm)
 	}
 	if err != nil {
 		return nil, err
@@ -291,7 +295,7 @@ func graphDiffusion(sp *sparse, d int, vals, x *G.Node) (*G.Node, error) {
 
 // diffuse writes dst = A x - x for one n × d state.
 func diffuse(dst []float64, ptr, col []int, val, x []float64, d int) {
-	spmm(dst, ptr, col, val, x, d, false)
+	spmm.Product(dst, ptr, col, val, x, d, false)
 	for i, v := range x {
 		dst[i] -= v
 	}
@@ -316,23 +320,23 @@ func checkState(name string, dim, np int, x, theta, other []float64) error {
 //
 //	f(X; W_K, W_Q) = (A(w(X)) - I) X,   w(X) = attention(X W_K, X W_Q),
 //
-// with the scaled dot-product attention of EdgeAttentionWith (row softmax
-// or its symmetric normalisation) on a fixed pattern, X of shape (n, d)
-// and the key and query projections W_K, W_Q of shape (d, d_k) as θ (W_K
-// first, row-major). Its VJP differentiates through the attention: x̄ =
+// with the scaled dot-product attention of ops.EdgeAttentionWith (row
+// softmax or its symmetric normalisation) on a fixed pattern, X of shape
+// (n, d) and the key and query projections W_K, W_Q of shape (d, d_k) as
+// θ (W_K first, row-major). Its VJP differentiates through the attention: x̄ =
 // (A(w)ᵀ - I) v + dK W_Kᵀ + dQ W_Qᵀ and θ̄ += (Xᵀ dK, Xᵀ dQ), where dK and
 // dQ are the attention's gradients for the cotangent ⟨v_i, x_j⟩ of the
 // weight of entry (i, j).
 type AttentionDiffusion struct {
-	sp     *sparse
+	sp     *csrpair.Pair
 	d, dk  int
-	mirror []int // SymSoftmax: the index of entry (j, i) for entry (i, j)
+	mirror []int // ops.SymSoftmax: the index of entry (j, i) for entry (i, j)
 }
 
 // NewAttentionDiffusion returns the field on the pattern of a square
 // matrix (its values are ignored; every row needs an entry, normally a
 // self-loop) for d features per node and key dimension dk.
-func NewAttentionDiffusion(pattern *CSR, d, dk int, norm AttentionNorm) (*AttentionDiffusion, error) {
+func NewAttentionDiffusion(pattern *sparse.CSR, d, dk int, norm ops.AttentionNorm) (*AttentionDiffusion, error) {
 	if err := pattern.Validate(); err != nil {
 		return nil, fmt.Errorf("graph: NewAttentionDiffusion: %w", err)
 	}
@@ -342,7 +346,7 @@ func NewAttentionDiffusion(pattern *CSR, d, dk int, norm AttentionNorm) (*Attent
 	if d < 1 || dk < 1 {
 		return nil, fmt.Errorf("graph: NewAttentionDiffusion: %d features per node and key dimension %d; want at least 1", d, dk)
 	}
-	if norm != RowSoftmax && norm != SymSoftmax {
+	if norm != ops.RowSoftmax && norm != ops.SymSoftmax {
 		return nil, fmt.Errorf("graph: NewAttentionDiffusion: unknown normalisation %v", norm)
 	}
 	for i := 0; i < pattern.Rows; i++ {
@@ -350,22 +354,22 @@ func NewAttentionDiffusion(pattern *CSR, d, dk int, norm AttentionNorm) (*Attent
 			return nil, fmt.Errorf("graph: NewAttentionDiffusion: node %d has no neighbours (add self-loops)", i)
 		}
 	}
-	sp, err := newSparse(pattern, true)
+	sp, err := csrpair.New(pattern, true)
 	if err != nil {
 		return nil, err
 	}
 	f := &AttentionDiffusion{sp: sp, d: d, dk: dk}
-	if norm == SymSoftmax {
-		if !slices.Equal(sp.a.Ptr, sp.t.Ptr) || !slices.Equal(sp.a.Col, sp.t.Col) {
+	if norm == ops.SymSoftmax {
+		if !slices.Equal(sp.A.Ptr, sp.T.Ptr) || !slices.Equal(sp.A.Col, sp.T.Col) {
 			return nil, errors.New("graph: NewAttentionDiffusion: the symmetric normalisation needs a symmetric pattern")
 		}
-		f.mirror = sp.perm
+		f.mirror = sp.Perm
 	}
 	return f, nil
 }
 
 // Dim returns n·d.
-func (f *AttentionDiffusion) Dim() int { return f.sp.a.Rows * f.d }
+func (f *AttentionDiffusion) Dim() int { return f.sp.A.Rows * f.d }
 
 // NumParams returns 2·d·d_k.
 func (f *AttentionDiffusion) NumParams() int { return 2 * f.d * f.dk }
@@ -393,7 +397,7 @@ func (f *AttentionDiffusion) Init(theta []float64, rng *rand.Rand) error {
 // attention returns K = X W_K, Q = X W_Q and the attention's row softmax
 // p and weights w for one n × d state x.
 func (f *AttentionDiffusion) attention(x, theta []float64) (k, q, p, w []float64, err error) {
-	n, d, dk := f.sp.a.Rows, f.d, f.dk
+	n, d, dk := f.sp.A.Rows, f.d, f.dk
 	k, q = make([]float64, n*dk), make([]float64, n*dk)
 	wk, wq := theta[:d*dk], theta[d*dk:]
 	for i := range n {
@@ -406,7 +410,7 @@ func (f *AttentionDiffusion) attention(x, theta []float64) (k, q, p, w []float64
 			floats.AddScaled(qi, v, wq[c*dk:(c+1)*dk])
 		}
 	}
-	p, w, err = attnWeights(f.sp.a, f.mirror, k, q, nil, dk)
+	p, w, err = spmm.AttentionWeights(f.sp.A.Ptr, f.sp.A.Col, f.mirror, k, q, nil, dk)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("graph: AttentionDiffusion: %w", err)
 	}
@@ -418,7 +422,7 @@ func (f *AttentionDiffusion) Eval(dst []float64, _ float64, x, theta []float64) 
 	if err := checkState("AttentionDiffusion", f.Dim(), f.NumParams(), x, theta, dst); err != nil {
 		return err
 	}
-	a, n := f.sp.a, f.Dim()
+	a, n := f.sp.A, f.Dim()
 	for r := 0; r < len(x); r += n {
 		_, _, _, w, err := f.attention(x[r:r+n], theta)
 		if err != nil {
@@ -444,7 +448,7 @@ func (f *AttentionDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, 
 	if xbar == nil && thetabar == nil {
 		return nil
 	}
-	a, t, n, d, dk := f.sp.a, f.sp.t, f.Dim(), f.d, f.dk
+	a, t, n, d, dk := f.sp.A, f.sp.T, f.Dim(), f.d, f.dk
 	wk, wq := theta[:d*dk], theta[d*dk:]
 	gw := make([]float64, a.NNZ())
 	tv := make([]float64, a.NNZ())
@@ -454,11 +458,11 @@ func (f *AttentionDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, 
 		if err != nil {
 			return err
 		}
-		edgeDots(gw, a.Ptr, a.Col, vr, xr, d)
-		dK, dQ := attnGrads(a, f.mirror, k, q, p, w, gw, dk)
+		spmm.EdgeDots(gw, a.Ptr, a.Col, vr, xr, d)
+		dK, dQ := spmm.AttentionGrads(a.Ptr, a.Col, f.mirror, k, q, p, w, gw, dk)
 		if xbar != nil {
 			xb := xbar[r : r+n]
-			for e, pe := range f.sp.perm {
+			for e, pe := range f.sp.Perm {
 				tv[e] = w[pe]
 			}
 			diffuse(xb, t.Ptr, t.Col, tv, vr, d)

@@ -14,7 +14,10 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/sparsetest"
 	"github.com/gofde/gofde/layers"
+	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/sparse"
 )
 
 // coraPath returns ../shared/data/npz/cora.npz relative to the repository
@@ -39,94 +42,9 @@ func coraPath(t testing.TB) string {
 	}
 }
 
-// randomCSR returns a rows × cols matrix with about density·rows·cols
-// entries and values in [-1, 1).
-func randomCSR(t testing.TB, rng *rand.Rand, rows, cols int, density float64) *CSR {
-	t.Helper()
-	var r, c []int
-	var v []float64
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			if rng.Float64() < density || j == i%cols {
-				r, c, v = append(r, i), append(c, j), append(v, 2*rng.Float64()-1)
-			}
-		}
-	}
-	m, err := FromCOO(rows, cols, r, c, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func randVec(rng *rand.Rand, n int) []float64 {
-	x := make([]float64, n)
-	for i := range x {
-		x[i] = 2*rng.Float64() - 1
-	}
-	return x
-}
-
-func TestNewCSRErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		rows, cols int
-		ptr, col   []int
-		val        []float64
-		want       string
-	}{
-		{"short indptr", 2, 2, []int{0, 1}, []int{0}, []float64{1}, "indptr has 2 entries"},
-		{"decreasing", 2, 2, []int{0, 2, 1}, []int{0, 1}, []float64{1, 1}, "decreases"},
-		{"nonzero start", 1, 2, []int{1, 1}, []int{0}, []float64{1}, "indptr[0]"},
-		{"end mismatch", 2, 2, []int{0, 1, 3}, []int{0, 1}, []float64{1, 1}, "indptr[2] = 3"},
-		{"values", 2, 2, []int{0, 1, 2}, []int{0, 1}, []float64{1}, "1 values and 2 column"},
-		{"column range", 2, 2, []int{0, 1, 2}, []int{0, 2}, []float64{1, 1}, "column index 2"},
-		{"nan", 1, 1, []int{0, 1}, []int{0}, []float64{math.NaN()}, "not finite"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewCSR(tc.rows, tc.cols, tc.ptr, tc.col, tc.val)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestCSRSortsAndTransposes(t *testing.T) {
-	m, err := NewCSR(2, 3, []int{0, 3, 4}, []int{2, 0, 2}, []float64{1, 2, 3})
-	if err == nil {
-		t.Fatal("inconsistent arrays accepted")
-	}
-	m, err = NewCSR(2, 3, []int{0, 3, 4}, []int{2, 0, 2, 1}, []float64{1, 2, 3, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []float64{2, 0, 4, 0, 4, 0}
-	for i, v := range m.Dense() {
-		if v != want[i] {
-			t.Fatalf("dense %v, want %v", m.Dense(), want)
-		}
-	}
-	tr, perm := m.Transpose()
-	d := tr.Dense()
-	for i := 0; i < 2; i++ {
-		for j := 0; j < 3; j++ {
-			if d[j*2+i] != want[i*3+j] {
-				t.Fatalf("transpose %v of %v", d, want)
-			}
-		}
-	}
-	for k, p := range perm {
-		if tr.Val[k] != m.Val[p] {
-			t.Fatalf("perm %v does not map values", perm)
-		}
-	}
-}
-
 func TestNormalize(t *testing.T) {
 	// path 0-1-2
-	a, err := FromCOO(3, 3, []int{0, 1, 1, 2}, []int{1, 0, 2, 1}, []float64{1, 1, 1, 1})
+	a, err := sparse.FromCOO(3, 3, []int{0, 1, 1, 2}, []int{1, 0, 2, 1}, []float64{1, 1, 1, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,315 +78,15 @@ func TestNormalize(t *testing.T) {
 			t.Fatalf("random-walk row %d sums to %v", i, sum)
 		}
 	}
-	if _, err := NormalizeSym(&CSR{Rows: 2, Cols: 3, Ptr: []int{0, 0, 0}}); err == nil {
+	if _, err := NormalizeSym(&sparse.CSR{Rows: 2, Cols: 3, Ptr: []int{0, 0, 0}}); err == nil {
 		t.Fatal("non-square matrix accepted")
-	}
-}
-
-// checkGrad compares the gradients of L = Σ c ⊙ y(params) computed by
-// Gorgonia (TapeMachine and LispMachine) with central differences.
-func checkGrad(t *testing.T, build func(g *G.ExprGraph, in G.Nodes) (*G.Node, error), vals [][]float64, shapes []tensor.Shape, tol float64) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(7, 7))
-	var cw []float64
-	loss := func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) {
-		y, err := build(g, in)
-		if err != nil {
-			return nil, err
-		}
-		if cw == nil {
-			cw = randVec(rng, y.Shape().TotalSize())
-		}
-		c := G.NewTensor(g, tensor.Float64, y.Dims(), G.WithShape(y.Shape()...), G.WithName("c"),
-			G.WithValue(tensor.New(tensor.WithShape(y.Shape()...), tensor.WithBacking(append([]float64(nil), cw...)))))
-		return G.Sum(G.Must(G.HadamardProd(y, c)))
-	}
-	eval := func(v [][]float64, grad, lisp bool) (float64, [][]float64) {
-		g := G.NewGraph()
-		in := make(G.Nodes, len(v))
-		for i := range v {
-			in[i] = G.NewTensor(g, tensor.Float64, shapes[i].Dims(), G.WithShape(shapes[i]...), G.WithName(string(rune('a'+i))),
-				G.WithValue(tensor.New(tensor.WithShape(shapes[i]...), tensor.WithBacking(append([]float64(nil), v[i]...)))))
-		}
-		l, err := loss(g, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m G.VM
-		switch {
-		case grad && lisp:
-			m = G.NewLispMachine(g)
-		case grad:
-			if _, err := G.Grad(l, in...); err != nil {
-				t.Fatal(err)
-			}
-			m = G.NewTapeMachine(g, G.BindDualValues(in...))
-		default:
-			m = G.NewTapeMachine(g)
-		}
-		defer m.Close()
-		if err := m.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		var gs [][]float64
-		if grad {
-			for _, n := range in {
-				gv, err := n.Grad()
-				if err != nil {
-					t.Fatal(err)
-				}
-				gs = append(gs, append([]float64(nil), gv.Data().([]float64)...))
-			}
-		}
-		return l.Value().Data().(float64), gs
-	}
-	_, tape := eval(vals, true, false)
-	_, lisp := eval(vals, true, true)
-	const h = 1e-6
-	for i := range vals {
-		for j := range vals[i] {
-			p := cloneAll(vals)
-			p[i][j] += h
-			lp, _ := eval(p, false, false)
-			p[i][j] -= 2 * h
-			lm, _ := eval(p, false, false)
-			fd := (lp - lm) / (2 * h)
-			if math.Abs(tape[i][j]-fd) > tol*(1+math.Abs(fd)) {
-				t.Fatalf("input %d[%d]: tape gradient %v, finite difference %v", i, j, tape[i][j], fd)
-			}
-			if math.Abs(lisp[i][j]-fd) > tol*(1+math.Abs(fd)) {
-				t.Fatalf("input %d[%d]: lisp gradient %v, finite difference %v", i, j, lisp[i][j], fd)
-			}
-		}
-	}
-}
-
-func cloneAll(v [][]float64) [][]float64 {
-	out := make([][]float64, len(v))
-	for i := range v {
-		out[i] = append([]float64(nil), v[i]...)
-	}
-	return out
-}
-
-func TestSpMMGradient(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	a := randomCSR(t, rng, 5, 4, 0.4)
-	tests := []struct {
-		name string
-		run  func(t *testing.T)
-	}{
-		{"fixed", func(t *testing.T) {
-			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) { return SpMM(a, in[0]) },
-				[][]float64{randVec(rng, 4*3)}, []tensor.Shape{{4, 3}}, 1e-7)
-		}},
-		{"values", func(t *testing.T) {
-			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) { return SpMMValues(a, in[0], in[1]) },
-				[][]float64{randVec(rng, a.NNZ()), randVec(rng, 4*3)}, []tensor.Shape{{a.NNZ()}, {4, 3}}, 1e-7)
-		}},
-		{"attention", func(t *testing.T) {
-			sq := randomCSR(t, rng, 6, 6, 0.4)
-			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) { return EdgeAttention(sq, in[0], in[1]) },
-				[][]float64{randVec(rng, 6*2), randVec(rng, 6*2)}, []tensor.Shape{{6, 2}, {6, 2}}, 1e-7)
-		}},
-		{"attention sym", func(t *testing.T) {
-			sym, err := Symmetrize(randomCSR(t, rng, 6, 6, 0.4))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sq, err := NormalizeSym(sym) // the pattern A + I
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) {
-				return EdgeAttentionWith(sq, in[0], in[1], AttentionOptions{Norm: SymSoftmax})
-			}, [][]float64{randVec(rng, 6*3), randVec(rng, 6*3)}, []tensor.Shape{{6, 3}, {6, 3}}, 1e-7)
-		}},
-		{"attention masked", func(t *testing.T) {
-			sym, err := Symmetrize(randomCSR(t, rng, 6, 6, 0.5))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sq, err := NormalizeSym(sym)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := make([]float64, sq.NNZ())
-			for e := range m {
-				m[e] = []float64{0, 1, 0.5, 2}[e%4]
-			}
-			for i := 0; i < sq.Rows; i++ { // keep every row alive
-				m[sq.Ptr[i]] = 1
-			}
-			for _, norm := range []AttentionNorm{RowSoftmax, SymSoftmax} {
-				checkGrad(t, func(g *G.ExprGraph, in G.Nodes) (*G.Node, error) {
-					mask := G.NewVector(g, tensor.Float64, G.WithShape(len(m)), G.WithName("mask"),
-						G.WithValue(tensor.New(tensor.WithShape(len(m)), tensor.WithBacking(append([]float64(nil), m...)))))
-					return EdgeAttentionWith(sq, in[0], in[1], AttentionOptions{Norm: norm, Mask: mask})
-				}, [][]float64{randVec(rng, 6*3), randVec(rng, 6*3)}, []tensor.Shape{{6, 3}, {6, 3}}, 1e-7)
-			}
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, tc.run)
-	}
-}
-
-// TestAttentionMask: a masked entry gets weight 0 and the rest of its row
-// is renormalised; a mask that removes a whole row, a negative or NaN
-// multiplier and a mask of the wrong size are errors.
-func TestAttentionMask(t *testing.T) {
-	// Pattern of A + I for the path 0 - 1 - 2.
-	pat, err := NewCSR(3, 3, []int{0, 2, 5, 7}, []int{0, 1, 0, 1, 2, 1, 2}, []float64{1, 1, 1, 1, 1, 1, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(mask []float64, n int) ([]float64, error) {
-		g := G.NewGraph()
-		k := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(3, 2), tensor.WithBacking([]float64{1, 0, 0.5, 1, -1, 2}))))
-		mk := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("m"), G.WithValue(tensor.New(tensor.WithShape(n), tensor.WithBacking(mask))))
-		w, err := EdgeAttentionWith(pat, k, k, AttentionOptions{Mask: mk})
-		if err != nil {
-			return nil, err
-		}
-		m := G.NewTapeMachine(g)
-		defer m.Close()
-		if err := m.RunAll(); err != nil {
-			return nil, err
-		}
-		return w.Value().Data().([]float64), nil
-	}
-	w, err := run([]float64{1, 1, 0, 1, 1, 1, 1}, 7) // drop entry (1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w[2] != 0 || math.Abs(w[3]+w[4]-1) > 1e-15 || math.Abs(w[0]+w[1]-1) > 1e-15 {
-		t.Errorf("weights %v: want w[2] = 0 and rows summing to one", w)
-	}
-	for name, mask := range map[string][]float64{
-		"whole row": {1, 1, 0, 0, 0, 1, 1}, "negative": {1, 1, -1, 1, 1, 1, 1}, "NaN": {1, 1, math.NaN(), 1, 1, 1, 1},
-	} {
-		if _, err := run(mask, 7); err == nil {
-			t.Errorf("%s: mask %v accepted", name, mask)
-		}
-	}
-	if _, err := run(make([]float64, 5), 5); err == nil || !strings.Contains(err.Error(), "mask") {
-		t.Errorf("mask of the wrong size: error %v", err)
-	}
-}
-
-// TestAttentionNorm: equal scores give the random-walk matrix (RowSoftmax)
-// and NormalizeSym's matrix (SymSoftmax); the symmetric weights are
-// symmetric for any scores; an asymmetric pattern and an unknown
-// normalisation are errors.
-func TestAttentionNorm(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	sym, err := Symmetrize(randomCSR(t, rng, 7, 7, 0.4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ahat, err := NormalizeSym(sym)
-	if err != nil {
-		t.Fatal(err)
-	}
-	arw, err := NormalizeRW(sym)
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights := func(norm AttentionNorm, kv, qv []float64) []float64 {
-		t.Helper()
-		g := G.NewGraph()
-		k := G.NewMatrix(g, tensor.Float64, G.WithShape(7, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(7, 2), tensor.WithBacking(kv))))
-		q := G.NewMatrix(g, tensor.Float64, G.WithShape(7, 2), G.WithName("q"), G.WithValue(tensor.New(tensor.WithShape(7, 2), tensor.WithBacking(qv))))
-		w, err := EdgeAttentionWith(ahat, k, q, AttentionOptions{Norm: norm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := G.NewTapeMachine(g)
-		defer m.Close()
-		if err := m.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		return append([]float64(nil), w.Value().Data().([]float64)...)
-	}
-	zero := make([]float64, 14)
-	for name, tc := range map[string]struct {
-		norm AttentionNorm
-		want *CSR
-	}{"row": {RowSoftmax, arw}, "sym": {SymSoftmax, ahat}} {
-		w := weights(tc.norm, zero, zero)
-		for e, v := range w {
-			if math.Abs(v-tc.want.Val[e]) > 1e-15 {
-				t.Fatalf("%s: equal scores give w[%d] = %v, want %v", name, e, v, tc.want.Val[e])
-			}
-		}
-	}
-	w := weights(SymSoftmax, randVec(rng, 14), randVec(rng, 14))
-	tr, perm := ahat.Transpose()
-	for e := range tr.Val {
-		if w[e] != w[perm[e]] {
-			t.Fatalf("symmetric weights differ: w[%d] = %v, mirror %v", e, w[e], w[perm[e]])
-		}
-	}
-	g := G.NewGraph()
-	k := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("k"), G.WithValue(tensor.New(tensor.WithShape(3, 2), tensor.WithBacking(make([]float64, 6)))))
-	asym, err := NewCSR(3, 3, []int{0, 2, 3, 4}, []int{0, 1, 1, 2}, []float64{1, 1, 1, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := EdgeAttentionWith(asym, k, k, AttentionOptions{Norm: SymSoftmax}); err == nil || !strings.Contains(err.Error(), "symmetric") {
-		t.Errorf("asymmetric pattern: error %v", err)
-	}
-	if _, err := EdgeAttentionWith(asym, k, k, AttentionOptions{Norm: RowSoftmax}); err != nil {
-		t.Errorf("asymmetric pattern with the row softmax: %v", err)
-	}
-	if _, err := EdgeAttentionWith(asym, k, k, AttentionOptions{Norm: AttentionNorm(9)}); err == nil {
-		t.Error("unknown normalisation accepted")
-	}
-	for _, s := range []string{"row", "sym"} {
-		if n, err := ParseAttentionNorm(s); err != nil || n.String() != s {
-			t.Errorf("ParseAttentionNorm(%q) = %v, %v", s, n, err)
-		}
-	}
-	if _, err := ParseAttentionNorm("softmax"); err == nil {
-		t.Error("ParseAttentionNorm accepted an unknown name")
-	}
-}
-
-func TestSpMMForward(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	a := randomCSR(t, rng, 7, 5, 0.3)
-	x := randVec(rng, 5*3)
-	got := make([]float64, 7*3)
-	if err := a.MulDense(got, x, 3); err != nil {
-		t.Fatal(err)
-	}
-	d := a.Dense()
-	for i := 0; i < 7; i++ {
-		for c := 0; c < 3; c++ {
-			s := 0.0
-			for j := 0; j < 5; j++ {
-				s += d[i*5+j] * x[j*3+c]
-			}
-			if math.Abs(got[i*3+c]-s) > 1e-14 {
-				t.Fatalf("(%d,%d) = %v, want %v", i, c, got[i*3+c], s)
-			}
-		}
-	}
-	if err := a.MulDense(got, x[:3], 3); err == nil {
-		t.Fatal("bad size accepted")
-	}
-	g := G.NewGraph()
-	xn := G.NewMatrix(g, tensor.Float64, G.WithShape(4, 3), G.WithName("x"))
-	if _, err := SpMM(a, xn); err == nil {
-		t.Fatal("shape mismatch accepted")
 	}
 }
 
 // TestFieldVJP checks the fields' VJPs against central differences of Eval.
 func TestFieldVJP(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	a := randomCSR(t, rng, 6, 6, 0.3)
+	a := sparsetest.RandomCSR(t, rng, 6, 6, 0.3)
 	lin, err := NewLinearDiffusion(a, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -485,11 +103,11 @@ func TestFieldVJP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attRow, err := NewAttentionDiffusion(pattern, 2, 3, RowSoftmax)
+	attRow, err := NewAttentionDiffusion(pattern, 2, 3, ops.RowSoftmax)
 	if err != nil {
 		t.Fatal(err)
 	}
-	attSym, err := NewAttentionDiffusion(pattern, 3, 2, SymSoftmax)
+	attSym, err := NewAttentionDiffusion(pattern, 3, 2, ops.SymSoftmax)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,8 +118,8 @@ func TestFieldVJP(t *testing.T) {
 		if _, ok := f.(*AttentionDiffusion); ok {
 			rows = 2
 		}
-		x, v := randVec(rng, rows*f.Dim()), randVec(rng, rows*f.Dim())
-		th := randVec(rng, f.NumParams())
+		x, v := sparsetest.RandVec(rng, rows*f.Dim()), sparsetest.RandVec(rng, rows*f.Dim())
+		th := sparsetest.RandVec(rng, f.NumParams())
 		xbar, tbar := make([]float64, len(x)), make([]float64, len(th))
 		if err := f.VJP(xbar, tbar, 0, x, th, v); err != nil {
 			t.Fatal(err)
@@ -543,7 +161,7 @@ func TestFieldVJP(t *testing.T) {
 // one); Init fills θ; bad arguments are errors.
 func TestAttentionDiffusion(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	a := randomCSR(t, rng, 7, 7, 0.3)
+	a := sparsetest.RandomCSR(t, rng, 7, 7, 0.3)
 	sym, err := Symmetrize(a)
 	if err != nil {
 		t.Fatal(err)
@@ -558,9 +176,9 @@ func TestAttentionDiffusion(t *testing.T) {
 	}
 	const d, dk = 3, 2
 	for _, tc := range []struct {
-		norm AttentionNorm
-		want *CSR
-	}{{RowSoftmax, arw}, {SymSoftmax, ahat}} {
+		norm ops.AttentionNorm
+		want *sparse.CSR
+	}{{ops.RowSoftmax, arw}, {ops.SymSoftmax, ahat}} {
 		f, err := NewAttentionDiffusion(ahat, d, dk, tc.norm)
 		if err != nil {
 			t.Fatal(err)
@@ -582,7 +200,7 @@ func TestAttentionDiffusion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x := randVec(rng, f.Dim())
+		x := sparsetest.RandVec(rng, f.Dim())
 		got, want := make([]float64, len(x)), make([]float64, len(x))
 		if err := f.Eval(got, 0, x, th); err != nil {
 			t.Fatal(err)
@@ -605,25 +223,25 @@ func TestAttentionDiffusion(t *testing.T) {
 			t.Error("Init without a random source accepted")
 		}
 	}
-	if _, err := NewAttentionDiffusion(ahat, 0, 2, RowSoftmax); err == nil {
+	if _, err := NewAttentionDiffusion(ahat, 0, 2, ops.RowSoftmax); err == nil {
 		t.Error("d = 0 accepted")
 	}
-	if _, err := NewAttentionDiffusion(ahat, 2, 2, AttentionNorm(7)); err == nil {
+	if _, err := NewAttentionDiffusion(ahat, 2, 2, ops.AttentionNorm(7)); err == nil {
 		t.Error("unknown normalisation accepted")
 	}
-	noSelf, err := NewCSR(2, 2, []int{0, 1, 1}, []int{1}, []float64{1})
+	noSelf, err := sparse.NewCSR(2, 2, []int{0, 1, 1}, []int{1}, []float64{1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewAttentionDiffusion(noSelf, 2, 2, RowSoftmax); err == nil || !strings.Contains(err.Error(), "no neighbours") {
+	if _, err := NewAttentionDiffusion(noSelf, 2, 2, ops.RowSoftmax); err == nil || !strings.Contains(err.Error(), "no neighbours") {
 		t.Errorf("a row without entries: %v", err)
 	}
-	asym, err := NewCSR(2, 2, []int{0, 2, 3}, []int{0, 1, 1}, []float64{1, 1, 1})
+	asym, err := sparse.NewCSR(2, 2, []int{0, 2, 3}, []int{0, 1, 1}, []float64{1, 1, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewAttentionDiffusion(asym, 2, 2, SymSoftmax); err == nil || !strings.Contains(err.Error(), "symmetric") {
-		t.Errorf("an asymmetric pattern with SymSoftmax: %v", err)
+	if _, err := NewAttentionDiffusion(asym, 2, 2, ops.SymSoftmax); err == nil || !strings.Contains(err.Error(), "symmetric") {
+		t.Errorf("an asymmetric pattern with ops.SymSoftmax: %v", err)
 	}
 }
 
@@ -631,7 +249,7 @@ func TestAttentionDiffusion(t *testing.T) {
 // (adjoint) with backpropagation through the unrolled solver.
 func TestBlockMatchesUnrolled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
-	adjRaw := randomCSR(t, rng, 12, 12, 0.2)
+	adjRaw := sparsetest.RandomCSR(t, rng, 12, 12, 0.2)
 	for k := range adjRaw.Val {
 		adjRaw.Val[k] = 1
 	}
@@ -644,8 +262,8 @@ func TestBlockMatchesUnrolled(t *testing.T) {
 		t.Fatal(err)
 	}
 	const d = 3
-	x0 := randVec(rng, 12*d)
-	cw := randVec(rng, 12*d)
+	x0 := sparsetest.RandVec(rng, 12*d)
+	cw := sparsetest.RandVec(rng, 12*d)
 	newField := map[string]func() (layers.ParamField, error){
 		"linear": func() (layers.ParamField, error) { return NewLinearDiffusion(norm, d) },
 		"edge":   func() (layers.ParamField, error) { return NewEdgeDiffusion(norm, d) },

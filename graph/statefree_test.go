@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/sparsetest"
 )
 
 // hidden wraps a field so that fode cannot see its StateFreeVJP.
@@ -15,7 +16,7 @@ type hidden struct{ fode.Field }
 // gradient as the one that keeps all of them, in float64 and float32.
 func TestLinearDiffusionStateFree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	sq := randomCSR(t, rng, 60, 60, 0.1)
+	sq := sparsetest.RandomCSR(t, rng, 60, 60, 0.1)
 	sym, err := Symmetrize(sq)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +32,7 @@ func TestLinearDiffusionStateFree(t *testing.T) {
 		}
 		f.SetFloat32(f32)
 		var _ fode.StateFreeField = f
-		x0, ybar := randVec(rng, f.Dim()), randVec(rng, f.Dim())
+		x0, ybar := sparsetest.RandVec(rng, f.Dim()), sparsetest.RandVec(rng, f.Dim())
 		opt := fode.Options{Alpha: 0.7, T: 3, Steps: 12}
 		var outs [2][]float64
 		var grads [2][]float64

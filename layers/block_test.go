@@ -10,7 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
-	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/internal/value"
 )
 
 // model is a small network around one FDE block, built identically (same
@@ -277,7 +277,7 @@ func TestBlockFloat32(t *testing.T) {
 		for i := range xv {
 			xv[i] = math.Cos(0.8*float64(i) + 0.1)
 		}
-		xt, err := ops.NewTensor(dt, tensor.Shape{4, 3}, xv)
+		xt, err := value.New(dt, tensor.Shape{4, 3}, xv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,11 +309,11 @@ func TestBlockFloat32(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		if y, err = ops.Float64s(out.Value()); err != nil {
+		if y, err = value.Float64s(out.Value()); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range gn {
-			v, err := ops.Float64s(n.Value())
+			v, err := value.Float64s(n.Value())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/gofde/gofde/internal/value"
 	"github.com/gofde/gofde/ops"
 )
 
@@ -47,7 +48,7 @@ func paramNode(g *G.ExprGraph, dt tensor.Dtype, name string, shape tensor.Shape,
 	if g == nil {
 		return nil, errors.New("nil graph")
 	}
-	v, err := ops.NewTensor(dt, shape, data)
+	v, err := value.New(dt, shape, data)
 	if err != nil {
 		return nil, err
 	}

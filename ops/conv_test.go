@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/internal/value"
 )
 
 // convNet is Σ w ⊙ pool(relu(conv(x, K) + b)) built from our ops (with the
@@ -83,7 +85,7 @@ func newConvNetFused(t *testing.T, dt tensor.Dtype, ours, fused, lisp bool) *con
 
 func mustTensor(t *testing.T, dt tensor.Dtype, s tensor.Shape, v []float64) *tensor.Dense {
 	t.Helper()
-	d, err := NewTensor(dt, s, v)
+	d, err := value.New(dt, s, v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // libraryPrefixes start the messages of this library's errors.
-var libraryPrefixes = []string{"ops:", "fode:", "graph:", "layers:", "conv:"}
+var libraryPrefixes = []string{"ops:", "fode:", "graph:", "sparse:", "layers:", "conv:"}
 
 // Cause strips Gorgonia's machine context from an error that a machine's
 // RunAll returned, so that a user sees "ops: FDE gradient: fode: cotangent

@@ -1,14 +1,3 @@
-// Package ops provides Gorgonia operations for neural fractional
-// differential equations: one solve of D^α x = f(t, x; θ) as one graph
-// node, whose gradient is computed by the fode adjoint rather than by
-// differentiating an unrolled solver graph; and the batched convolution,
-// pooling and ReLU nodes of the image models (Conv2D, Conv2DReLU,
-// MaxPool2D, ReLU), whose arithmetic is package conv.
-//
-// Every op of the package keeps its output tensor from one run of a
-// machine to the next instead of allocating a new one (a TapeMachine's
-// Reset drops the last run's values): a node's value is overwritten by the
-// node's next run, so copy it to keep it.
 package ops
 
 import (
@@ -24,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/value"
 )
 
 // Config describes the solve an FDE node performs.
@@ -40,8 +30,10 @@ type Config struct {
 	Grad fode.GradMode
 }
 
-// opIDs gives every FDE op a distinct identity, so that Gorgonia never
-// merges two of them (they may hold fields with internal state).
+// opIDs gives every FDE op and every matrix of the sparse ops a distinct
+// identity, so that Gorgonia never merges two of them (an FDE op may hold
+// a field with internal state, and two sparse ops of equal shapes may hold
+// different matrices).
 var opIDs atomic.Uint64
 
 // fdeOp solves the FDE from its inputs (x0, parameters..., [α]).
@@ -340,12 +332,12 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if len(vals) < op.Arity() {
 		return nil, nil, opt, fmt.Errorf("ops: FDE: %d inputs, want %d", len(vals), op.Arity())
 	}
-	if x0, err = Float64s(vals[0]); err != nil {
+	if x0, err = value.Float64s(vals[0]); err != nil {
 		return nil, nil, opt, fmt.Errorf("ops: FDE: initial state: %w", err)
 	}
 	theta = make([]float64, 0, op.cfg.Field.NumParams())
 	for i := range op.paramShapes {
-		p, err := Float64s(vals[1+i])
+		p, err := value.Float64s(vals[1+i])
 		if err != nil {
 			return nil, nil, opt, fmt.Errorf("ops: FDE: parameter %d: %w", i, err)
 		}
@@ -366,7 +358,7 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	}
 	next := 1 + len(op.paramShapes)
 	if op.learnAlpha {
-		a, err := Float64s(vals[next])
+		a, err := value.Float64s(vals[next])
 		if err != nil || len(a) != 1 {
 			return nil, nil, opt, fmt.Errorf("ops: FDE: alpha value: %v", err)
 		}
@@ -381,7 +373,7 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 		if !c.learn {
 			continue
 		}
-		v, err := Float64s(vals[next])
+		v, err := value.Float64s(vals[next])
 		if err != nil || len(v) != op.terms {
 			return nil, nil, opt, fmt.Errorf("ops: FDE: %s value of %d values (want %d): %v", c.name, len(v), op.terms, err)
 		}
@@ -456,7 +448,7 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 			return nil, err
 		}
 	}
-	gy, err := Float64s(gout)
+	gy, err := value.Float64s(gout)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
 	}
@@ -549,7 +541,7 @@ func (s *solutionStore) take(v G.Value) *fode.Solution {
 // holds reports whether v's values equal the solution's outputs (as the
 // forward pass wrote them, in v's dtype).
 func holds(v G.Value, sol *fode.Solution) bool {
-	got, err := Float64s(v)
+	got, err := value.Float64s(v)
 	if err != nil {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/fode/problems"
+	"github.com/gofde/gofde/internal/value"
 )
 
 // lossGraph builds x0 (2×3) -> FDE -> Σ x(T)² with λ as a parameter node
@@ -61,7 +62,7 @@ func buildLoss(t *testing.T, dt tensor.Dtype, learnAlpha, symbolic bool, cfg Con
 
 func values(t *testing.T, v G.Value) []float64 {
 	t.Helper()
-	f, err := Float64s(v)
+	f, err := value.Float64s(v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/internal/value"
 )
 
 // DiffWRT reports that the node is differentiable with respect to every
@@ -84,7 +86,7 @@ func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 		if err != nil {
 			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
 		}
-		if err := AddInto(gv, packed[off:off+size]); err != nil {
+		if err := value.AddInto(gv, packed[off:off+size]); err != nil {
 			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
 		}
 		off += size
@@ -128,7 +130,7 @@ func (op *fdeGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, 
 		return nil, err
 	}
 	out := op.out.output(prealloc, op.fwd.dtype, tensor.Shape{len(packed)})
-	if err := SetFloat64s(out, packed); err != nil {
+	if err := value.SetFloat64s(out, packed); err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}
 	return out, nil

@@ -37,8 +37,8 @@ import (
 
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/internal/gemm"
+	"github.com/gofde/gofde/internal/value"
 	"github.com/gofde/gofde/layers"
-	"github.com/gofde/gofde/ops"
 )
 
 type config struct {
@@ -231,9 +231,9 @@ func measure(c config) (*result, error) {
 	for i := range x0v {
 		x0v[i] = math.Sin(float64(i)) // deterministic, the same in every process
 	}
-	x0t, err := ops.NewTensor(dt, tensor.Shape{c.batch, c.dim}, x0v)
+	x0t, err := value.New(dt, tensor.Shape{c.batch, c.dim}, x0v)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("initial state: %w", err)
 	}
 	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"), G.WithValue(x0t))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
@@ -345,7 +345,7 @@ func writeGrad(path string, grads G.Nodes) error {
 		if v == nil {
 			return fmt.Errorf("gradient node %v has no value", n)
 		}
-		f, err := ops.Float64s(v)
+		f, err := value.Float64s(v)
 		if err != nil {
 			return err
 		}

@@ -71,6 +71,7 @@ import (
 
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/graph"
+	"github.com/gofde/gofde/ops"
 )
 
 type config struct {
@@ -256,7 +257,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	case c.memory < 0:
 		return c, fmt.Errorf("-memory %d must not be negative", c.memory)
 	}
-	if _, err := graph.ParseAttentionNorm(c.attnNorm); err != nil {
+	if _, err := ops.ParseAttentionNorm(c.attnNorm); err != nil {
 		return c, fmt.Errorf("-attn-norm: %w", err)
 	}
 	opt, err := c.solveOptions()

@@ -17,7 +17,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/internal/value"
 )
 
 func coraFixture(t *testing.T) string {
@@ -129,7 +129,7 @@ func TestClampAlpha(t *testing.T) {
 		if math.Abs(got-tc.want) > 1e-7 {
 			t.Errorf("clampAlpha(%v) = %v, want %v", tc.v, got, tc.want)
 		}
-		if v, err := ops.Float64s(n.Value()); err != nil || math.Abs(v[0]-tc.want) > 1e-7 {
+		if v, err := value.Float64s(n.Value()); err != nil || math.Abs(v[0]-tc.want) > 1e-7 {
 			t.Errorf("clampAlpha(%v) left the node at %v (%v)", tc.v, v, err)
 		}
 	}
@@ -204,8 +204,8 @@ func TestEMA(t *testing.T) {
 		if err := setParams(nodes, ema); err != nil {
 			t.Fatal(err)
 		}
-		vv, _ := ops.Float64s(v.Value())
-		av, _ := ops.Float64s(a.Value())
+		vv, _ := value.Float64s(v.Value())
+		av, _ := value.Float64s(a.Value())
 		if vv[0] != 1 || vv[1] != 3 || math.Abs(av[0]-0.95) > 1e-7 {
 			t.Errorf("%v: set %v and %v", dt, vv, av)
 		}
@@ -235,7 +235,7 @@ func TestDropNode(t *testing.T) {
 	if err := n.resample(rand.New(rand.NewPCG(1, 2))); err != nil {
 		t.Fatal(err)
 	}
-	m, err := ops.Float64s(n.inMask.Value())
+	m, err := value.Float64s(n.inMask.Value())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestLabelTrick(t *testing.T) {
 	if err := setLabelInput(n, labels, train, labelled, 3); err != nil {
 		t.Fatal(err)
 	}
-	v, _ := ops.Float64s(n.Value())
+	v, _ := value.Float64s(n.Value())
 	if want := []float64{0, 0, 0, 0, 0, 3, 0, 0}; !slices.Equal(v, want) {
 		t.Errorf("label input %v, want %v", v, want)
 	}

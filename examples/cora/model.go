@@ -13,18 +13,20 @@ import (
 
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/graph"
+	"github.com/gofde/gofde/internal/value"
 	"github.com/gofde/gofde/layers"
 	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/sparse"
 )
 
 // prepared holds what every run shares: the normalised adjacency, the
 // attention pattern and the (row-normalised) features.
 type prepared struct {
 	ds       *graph.Dataset
-	adj      *graph.CSR // Â for the linear field
-	pattern  *graph.CSR // A + I for the attention field
-	self     []bool     // the pattern's diagonal entries
-	features *graph.CSR
+	adj      *sparse.CSR // Â for the linear field
+	pattern  *sparse.CSR // A + I for the attention field
+	self     []bool      // the pattern's diagonal entries
+	features *sparse.CSR
 }
 
 func prepare(c config, ds *graph.Dataset) (*prepared, error) {
@@ -106,7 +108,7 @@ func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, 
 	if train && n.inMask != nil && c.attnClean {
 		// The attention sees the encoding without input dropout, as the
 		// evaluation does.
-		clean, err := graph.SparseMatMul(p.features, enc.W, nil)
+		clean, err := ops.SparseMatMul(p.features, enc.W, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -114,11 +116,11 @@ func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, 
 	}
 	k := G.Must(G.Mul(src, wk.W))
 	q := G.Must(G.Mul(src, wq.W))
-	norm, err := graph.ParseAttentionNorm(c.attnNorm)
+	norm, err := ops.ParseAttentionNorm(c.attnNorm)
 	if err != nil {
 		return nil, err
 	}
-	aopt := graph.AttentionOptions{Norm: norm}
+	aopt := ops.AttentionOptions{Norm: norm}
 	if train && c.attnDrop > 0 {
 		// Attention dropout: each neighbour entry (not the self-loop)
 		// leaves the softmax with probability -attn-dropout and the rest
@@ -129,7 +131,7 @@ func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, 
 		aopt.Mask = n.attnMask
 		n.self = p.self
 	}
-	w, err := graph.EdgeAttentionWith(p.pattern, k, q, aopt)
+	w, err := ops.EdgeAttentionWith(p.pattern, k, q, aopt)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +161,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	}
 	// The sparse features times the encoder's weights, with input dropout
 	// on the stored values: no dense nodes × features matrix is built.
-	h0, err := graph.SparseMatMul(p.features, enc.W, n.inMask)
+	h0, err := ops.SparseMatMul(p.features, enc.W, n.inMask)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +193,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 			if c.attnFrom == "state" {
 				// The attention recomputed from the state at every
 				// evaluation of the field (F-GRAND-nl).
-				norm, err := graph.ParseAttentionNorm(c.attnNorm)
+				norm, err := ops.ParseAttentionNorm(c.attnNorm)
 				if err != nil {
 					return nil, err
 				}
@@ -291,9 +293,9 @@ func (n *net) resample(rng *rand.Rand) error {
 		}
 		switch d := m.Value().Data().(type) {
 		case []float64:
-			return graph.FillDropout(d, 1-keep, rng.Float64)
+			return ops.FillDropout(d, 1-keep, rng.Float64)
 		case []float32:
-			return graph.FillDropout(d, 1-keep, rng.Float64)
+			return ops.FillDropout(d, 1-keep, rng.Float64)
 		}
 		return fmt.Errorf("dropout mask %s of dtype %v", m.Name(), m.Dtype())
 	}
@@ -307,7 +309,7 @@ func (n *net) resample(rng *rand.Rand) error {
 				}
 			}
 		}
-		if err := ops.SetFloat64s(n.inMask.Value(), m); err != nil {
+		if err := value.SetFloat64s(n.inMask.Value(), m); err != nil {
 			return fmt.Errorf("input mask: %w", err)
 		}
 	} else if err := fill(n.inMask, n.inKeep); err != nil {
@@ -320,7 +322,7 @@ func (n *net) resample(rng *rand.Rand) error {
 				m[k] = 1
 			}
 		}
-		if err := ops.SetFloat64s(n.attnMask.Value(), m); err != nil {
+		if err := value.SetFloat64s(n.attnMask.Value(), m); err != nil {
 			return fmt.Errorf("attention mask: %w", err)
 		}
 	}
@@ -396,14 +398,14 @@ func clampTerms(orders, coeffs *G.Node) (o, c []float64, err error) {
 		lo, hi float64
 		dst    *[]float64
 	}{{orders, minAlpha, 1, &o}, {coeffs, minCoeff, math.Inf(1), &c}} {
-		v, err := ops.Float64s(t.n.Value())
+		v, err := value.Float64s(t.n.Value())
 		if err != nil {
 			return nil, nil, err
 		}
 		for i := range v {
 			v[i] = min(t.hi, max(t.lo, v[i]))
 		}
-		if err := ops.SetFloat64s(t.n.Value(), v); err != nil {
+		if err := value.SetFloat64s(t.n.Value(), v); err != nil {
 			return nil, nil, err
 		}
 		*t.dst = append([]float64(nil), v...)
@@ -471,7 +473,7 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		}
 	}
 	trainTargets(tgt, tr.classes, p.ds.Labels, split.Train, labelled, c.smooth)
-	if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
+	if err := value.SetFloat64s(tr.target.Value(), tgt); err != nil {
 		return res, err
 	}
 	vm := G.NewTapeMachine(tr.g, G.BindDualValues(tr.learn...))
@@ -529,14 +531,14 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 				return res, err
 			}
 			trainTargets(tgt, tr.classes, p.ds.Labels, split.Train, labelled, c.smooth)
-			if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
+			if err := value.SetFloat64s(tr.target.Value(), tgt); err != nil {
 				return res, err
 			}
 		}
 		if err := vm.RunAll(); err != nil {
 			return res, machineError(epoch, "", err)
 		}
-		lv, err := ops.Float64s(tr.loss.Value())
+		lv, err := value.Float64s(tr.loss.Value())
 		if err != nil {
 			return res, err
 		}
@@ -578,7 +580,7 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		if err := evm.RunAll(); err != nil {
 			return res, machineError(epoch, ", evaluation", err)
 		}
-		logits, err := ops.Float64s(ev.logits.Value())
+		logits, err := value.Float64s(ev.logits.Value())
 		if err != nil {
 			return res, err
 		}
@@ -586,7 +588,7 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 			if err := teacherTargets(tgt, logits, ev.classes, isTrain, c.consistency, c.temp, len(split.Train)); err != nil {
 				return res, err
 			}
-			if err := ops.SetFloat64s(tr.target.Value(), tgt); err != nil {
+			if err := value.SetFloat64s(tr.target.Value(), tgt); err != nil {
 				return res, err
 			}
 		}
@@ -678,7 +680,7 @@ func updateEMA(ema [][]float64, nodes G.Nodes, decay float64) ([][]float64, erro
 		ema = make([][]float64, len(nodes))
 	}
 	for i, n := range nodes {
-		v, err := ops.Float64s(n.Value())
+		v, err := value.Float64s(n.Value())
 		if err != nil {
 			return nil, fmt.Errorf("averaging %s: %w", n.Name(), err)
 		}
@@ -713,7 +715,7 @@ func setParams(nodes G.Nodes, vals [][]float64) error {
 				*v = G.F32(vals[i][0])
 			}
 		default:
-			err = ops.SetFloat64s(v, vals[i])
+			err = value.SetFloat64s(v, vals[i])
 		}
 		if err != nil {
 			return fmt.Errorf("setting %s: %w", n.Name(), err)
@@ -732,8 +734,8 @@ func oneValue(v []float64) error {
 // attentionStats returns the mean over the nodes of the attention weight
 // on the node itself and of its largest weight: both about 1/degree while
 // the attention is uniform, near 1 when it has collapsed onto one entry.
-func attentionStats(pattern *graph.CSR, w *G.Node) (self, peak float64, err error) {
-	v, err := ops.Float64s(w.Value())
+func attentionStats(pattern *sparse.CSR, w *G.Node) (self, peak float64, err error) {
+	v, err := value.Float64s(w.Value())
 	if err != nil {
 		return 0, 0, fmt.Errorf("attention weights: %w", err)
 	}
@@ -787,7 +789,7 @@ func setLabelInput(n *G.Node, labels, train []int, labelled []bool, beta float64
 			v[i*s[1]+labels[i]] = beta
 		}
 	}
-	if err := ops.SetFloat64s(n.Value(), v); err != nil {
+	if err := value.SetFloat64s(n.Value(), v); err != nil {
 		return fmt.Errorf("label input: %w", err)
 	}
 	return nil

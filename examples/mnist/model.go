@@ -17,6 +17,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/value"
 	"github.com/gofde/gofde/layers"
 	"github.com/gofde/gofde/ops"
 )
@@ -168,7 +169,7 @@ var staleAge = time.Hour
 func save(path string, cfg modelConfig, n *net) error {
 	m := savedModel{Config: cfg}
 	for _, p := range n.learn {
-		v, err := ops.Float64s(p.Value())
+		v, err := value.Float64s(p.Value())
 		if err != nil {
 			return fmt.Errorf("tensor %s: %w", p.Name(), err)
 		}
@@ -327,7 +328,7 @@ func load(path string, cfg modelConfig, n *net) error {
 		if sp.Name != p.Name() || !tensor.Shape(sp.Shape).Eq(p.Shape()) || len(sp.Data) != p.Shape().TotalSize() {
 			return fmt.Errorf("%s: tensor %d is %s %v, the model has %s %v", path, i, sp.Name, sp.Shape, p.Name(), p.Shape())
 		}
-		if err := ops.SetFloat64s(p.Value(), sp.Data); err != nil {
+		if err := value.SetFloat64s(p.Value(), sp.Data); err != nil {
 			return fmt.Errorf("%s: tensor %d: %w", path, i, err)
 		}
 	}

@@ -8,8 +8,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/data"
+	"github.com/gofde/gofde/internal/value"
 	"github.com/gofde/gofde/layers"
-	"github.com/gofde/gofde/ops"
 	"github.com/gofde/gofde/replica"
 )
 
@@ -47,7 +47,7 @@ func TestReplicasMatchOneMachine(t *testing.T) {
 			}
 		}
 		want := gradients(t, one.learn)
-		wantLoss, _ := ops.Float64s(one.loss.Value())
+		wantLoss, _ := value.Float64s(one.loss.Value())
 		vm.Close()
 
 		var models []replica.Model
@@ -101,7 +101,7 @@ func gradients(t *testing.T, learn G.Nodes) []float64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := ops.Float64s(gv)
+		g, err := value.Float64s(gv)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gofde/gofde/data"
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/internal/gemm"
+	"github.com/gofde/gofde/internal/value"
 	"github.com/gofde/gofde/layers"
 	"github.com/gofde/gofde/ops"
 	"github.com/gofde/gofde/replica"
@@ -276,7 +277,7 @@ func predict(vm G.VM, n *net, s *data.Split) ([]int, error) {
 		if err := vm.RunAll(); err != nil {
 			return nil, fmt.Errorf("evaluation: %w", ops.Cause(err))
 		}
-		logits, err := ops.Float64s(n.logits.Value())
+		logits, err := value.Float64s(n.logits.Value())
 		if err != nil {
 			return nil, err
 		}

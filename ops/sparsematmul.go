@@ -1,16 +1,16 @@
-package graph
+package ops
 
 import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/internal/spmm"
+	"github.com/gofde/gofde/sparse"
 )
 
 // SparseMatMul returns the node (X ⊙ M) W for a fixed sparse n × F matrix
@@ -25,29 +25,29 @@ import (
 // accumulated over row blocks of X on all cores. Neither pass allocates
 // more than X's masked values and, in the backward pass, one F × h
 // partial sum per core.
-func SparseMatMul(x *CSR, w, mask *G.Node) (*G.Node, error) {
+func SparseMatMul(x *sparse.CSR, w, mask *G.Node) (*G.Node, error) {
 	if x == nil || w == nil {
-		return nil, errors.New("graph: SparseMatMul with a nil matrix or weight node")
+		return nil, errors.New("ops: SparseMatMul with a nil matrix or weight node")
 	}
 	if err := x.Validate(); err != nil {
-		return nil, fmt.Errorf("graph: SparseMatMul: %w", err)
+		return nil, fmt.Errorf("ops: SparseMatMul: %w", err)
 	}
 	dt := w.Dtype()
 	if dt != tensor.Float64 && dt != tensor.Float32 {
-		return nil, fmt.Errorf("graph: SparseMatMul: weights of dtype %v; want float64 or float32", dt)
+		return nil, fmt.Errorf("ops: SparseMatMul: weights of dtype %v; want float64 or float32", dt)
 	}
 	if s := w.Shape(); w.Dims() != 2 || s[0] != x.Cols {
-		return nil, fmt.Errorf("graph: SparseMatMul of a %d×%d matrix with weights of shape %v; want (%d, h)", x.Rows, x.Cols, s, x.Cols)
+		return nil, fmt.Errorf("ops: SparseMatMul of a %d×%d matrix with weights of shape %v; want (%d, h)", x.Rows, x.Cols, s, x.Cols)
 	}
 	if mask != nil {
 		if mask.Dims() != 1 || mask.Shape().TotalSize() != x.NNZ() || mask.Dtype() != dt {
-			return nil, fmt.Errorf("graph: SparseMatMul: mask of shape %v and dtype %v; want a %v vector of %d (the stored values)", mask.Shape(), mask.Dtype(), dt, x.NNZ())
+			return nil, fmt.Errorf("ops: SparseMatMul: mask of shape %v and dtype %v; want a %v vector of %d (the stored values)", mask.Shape(), mask.Dtype(), dt, x.NNZ())
 		}
 	}
-	op := &featOp{x: x.clone(), h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1)}
+	op := &featOp{x: x.Clone(), h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1)}
 	if dt == tensor.Float32 {
 		op.val32 = make([]float32, x.NNZ())
-		narrow(op.val32, op.x.Val)
+		spmm.Narrow(op.val32, op.x.Val)
 	}
 	if mask != nil {
 		return apply(op, mask, w)
@@ -61,10 +61,10 @@ func SparseMatMul(x *CSR, w, mask *G.Node) (*G.Node, error) {
 // math/rand/v2 Rand's Float64). rate must lie in [0, 1).
 func FillDropout[E float32 | float64](mask []E, rate float64, uniform func() float64) error {
 	if !(rate >= 0 && rate < 1) {
-		return fmt.Errorf("graph: FillDropout: rate %v outside [0, 1)", rate)
+		return fmt.Errorf("ops: FillDropout: rate %v outside [0, 1)", rate)
 	}
 	if uniform == nil {
-		return errors.New("graph: FillDropout: nil random source")
+		return errors.New("ops: FillDropout: nil random source")
 	}
 	keep := E(1 / (1 - rate))
 	for i := range mask {
@@ -78,7 +78,7 @@ func FillDropout[E float32 | float64](mask []E, rate float64, uniform func() flo
 
 // featOp computes (X ⊙ M) W; with back it computes (X ⊙ M)ᵀ G instead.
 type featOp struct {
-	x      *CSR
+	x      *sparse.CSR
 	val32  []float32 // X's values in float32 (float32 ops)
 	h      int
 	dtype  tensor.Dtype
@@ -129,7 +129,7 @@ func (op *featOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 
 func (op *featOp) compute(out G.Value, in []G.Value) error {
 	if len(in) != op.Arity() {
-		return fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
+		return fmt.Errorf("ops: %v: %d inputs, want %d", op, len(in), op.Arity())
 	}
 	if op.dtype == tensor.Float32 {
 		return featCompute(op, out, in, op.val32)
@@ -137,14 +137,14 @@ func (op *featOp) compute(out G.Value, in []G.Value) error {
 	return featCompute(op, out, in, op.x.Val)
 }
 
-func featCompute[E float](op *featOp, out G.Value, in []G.Value, val []E) error {
+func featCompute[E spmm.Float](op *featOp, out G.Value, in []G.Value, val []E) error {
 	dense, err := dataOf[E](in[len(in)-1])
 	if err != nil {
-		return fmt.Errorf("graph: %v: dense input: %w", op, err)
+		return fmt.Errorf("ops: %v: dense input: %w", op, err)
 	}
 	dst, err := dataOf[E](out)
 	if err != nil {
-		return fmt.Errorf("graph: %v: output: %w", op, err)
+		return fmt.Errorf("ops: %v: output: %w", op, err)
 	}
 	x := op.x
 	inRows, outRows := x.Cols, x.Rows
@@ -152,15 +152,15 @@ func featCompute[E float](op *featOp, out G.Value, in []G.Value, val []E) error 
 		inRows, outRows = outRows, inRows
 	}
 	if len(dense) != inRows*op.h || len(dst) != outRows*op.h {
-		return fmt.Errorf("graph: %v: input of %d and output of %d values, want %d and %d", op, len(dense), len(dst), inRows*op.h, outRows*op.h)
+		return fmt.Errorf("ops: %v: input of %d and output of %d values, want %d and %d", op, len(dense), len(dst), inRows*op.h, outRows*op.h)
 	}
 	if op.masked {
 		m, err := dataOf[E](in[0])
 		if err != nil {
-			return fmt.Errorf("graph: %v: mask: %w", op, err)
+			return fmt.Errorf("ops: %v: mask: %w", op, err)
 		}
 		if len(m) != len(val) {
-			return fmt.Errorf("graph: %v: mask of %d values, want %d", op, len(m), len(val))
+			return fmt.Errorf("ops: %v: mask of %d values, want %d", op, len(m), len(val))
 		}
 		buf := make([]E, len(val))
 		for k, v := range val {
@@ -169,58 +169,11 @@ func featCompute[E float](op *featOp, out G.Value, in []G.Value, val []E) error 
 		val = buf
 	}
 	if op.back {
-		spmmTransPar(dst, x.Ptr, x.Col, val, dense, op.h)
+		spmm.TransProduct(dst, x.Ptr, x.Col, val, dense, op.h)
 	} else {
-		spmmPar(dst, x.Ptr, x.Col, val, dense, op.h, false)
+		spmm.Product(dst, x.Ptr, x.Col, val, dense, op.h, false)
 	}
 	return nil
-}
-
-// spmmTransPar computes dst = Aᵀ g for the CSR arrays of A (r × c) and
-// the row-major r × d matrix g, into the c × d dst: row blocks of A
-// scatter into per-block partial sums, which are added up at the end.
-func spmmTransPar[E float](dst []E, ptr, col []int, val, g []E, d int) {
-	rows := len(ptr) - 1
-	clear(dst)
-	procs := runtime.GOMAXPROCS(0)
-	if procs == 1 || rows < 2 || ptr[rows]*d < parallelWork {
-		scatterRows(dst, ptr, col, val, g, d, 0, rows)
-		return
-	}
-	var bounds [maxBlocks + 1]int
-	nb := rowBlocks(bounds[:], ptr, procs)
-	parts := make([][]E, nb)
-	var wg sync.WaitGroup
-	for b := 1; b < nb; b++ {
-		parts[b] = make([]E, len(dst))
-		wg.Add(1)
-		go func(b int) {
-			defer wg.Done()
-			scatterRows(parts[b], ptr, col, val, g, d, bounds[b], bounds[b+1])
-		}(b)
-	}
-	scatterRows(dst, ptr, col, val, g, d, bounds[0], bounds[1])
-	wg.Wait()
-	for b := 1; b < nb; b++ {
-		for i, v := range parts[b] {
-			dst[i] += v
-		}
-	}
-}
-
-// scatterRows adds A[lo:hi]ᵀ g[lo:hi] into dst.
-func scatterRows[E float](dst []E, ptr, col []int, val, g []E, d, lo, hi int) {
-	for i := lo; i < hi; i++ {
-		gr := g[i*d : (i+1)*d]
-		for k := ptr[i]; k < ptr[i+1]; k++ {
-			v := val[k]
-			out := dst[col[k]*d : (col[k]+1)*d]
-			out = out[:len(gr)]
-			for j, e := range gr {
-				out[j] += v * e
-			}
-		}
-	}
 }
 
 func (op *featOp) ReturnsPtr() bool     { return false }
@@ -231,11 +184,7 @@ func (op *featOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "sparsematmul#%d(back=%v, masked=%v, h=%d)", op.id, op.back, op.masked, op.h)
 }
 
-func (op *featOp) Hashcode() uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
+func (op *featOp) Hashcode() uint32 { return hashOf(op) }
 
 func (op *featOp) String() string {
 	t := ""
@@ -264,10 +213,10 @@ func (op *featOp) backOp() *featOp {
 // gradient for the mask).
 func (op *featOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.back {
-		return nil, fmt.Errorf("graph: %v: second derivatives are not supported", op)
+		return nil, fmt.Errorf("ops: %v: second derivatives are not supported", op)
 	}
 	if len(inputs) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(inputs), op.Arity())
+		return nil, fmt.Errorf("ops: %v: %d inputs, want %d", op, len(inputs), op.Arity())
 	}
 	if !op.masked {
 		dw, err := apply(op.backOp(), grad)
@@ -286,14 +235,14 @@ func (op *featOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // DoDiff adds dW into the weights' gradient (LispMachine).
 func (op *featOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
 	if op.back {
-		return fmt.Errorf("graph: %v: second derivatives are not supported", op)
+		return fmt.Errorf("ops: %v: second derivatives are not supported", op)
 	}
 	if len(inputs) != op.Arity() {
-		return fmt.Errorf("graph: %v: %d inputs, want %d", op, len(inputs), op.Arity())
+		return fmt.Errorf("ops: %v: %d inputs, want %d", op, len(inputs), op.Arity())
 	}
 	gout, err := output.Grad()
 	if err != nil {
-		return fmt.Errorf("graph: %v: output gradient: %w", op, err)
+		return fmt.Errorf("ops: %v: output gradient: %w", op, err)
 	}
 	in := []G.Value{gout}
 	if op.masked {
@@ -304,7 +253,7 @@ func (op *featOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		return err
 	}
 	if err := addGradValue(inputs[len(inputs)-1], dw); err != nil {
-		return fmt.Errorf("graph: %v: %w", op, err)
+		return fmt.Errorf("ops: %v: %w", op, err)
 	}
 	return nil
 }

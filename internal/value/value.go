@@ -1,4 +1,8 @@
-package ops
+// Package value converts between Gorgonia values of dtype Float64 or
+// Float32 and float64 slices: the plumbing of the library's ops, which
+// compute in float64 whatever the dtype of their nodes, and of the
+// programs that read and set node values.
+package value
 
 import (
 	"fmt"
@@ -34,20 +38,20 @@ func Float64s(v G.Value) ([]float64, error) {
 	return nil, fmt.Errorf("unsupported value type %T", v)
 }
 
-// NewTensor wraps data in a tensor of the given dtype and shape: data
+// New wraps data in a tensor of the given dtype and shape: data
 // itself backs a Float64 tensor, a Float32 tensor gets a converted copy.
 // A scalar shape gives a scalar tensor.
 //
 // It returns an error unless dt is Float64 or Float32 and data holds
 // exactly the shape's number of elements (one for a scalar shape).
-func NewTensor(dt tensor.Dtype, shape tensor.Shape, data []float64) (*tensor.Dense, error) {
+func New(dt tensor.Dtype, shape tensor.Shape, data []float64) (*tensor.Dense, error) {
 	for _, d := range shape {
 		if d < 0 {
-			return nil, fmt.Errorf("ops: NewTensor: shape %v has a negative dimension", shape)
+			return nil, fmt.Errorf("new tensor: shape %v has a negative dimension", shape)
 		}
 	}
 	if n := max(1, shape.TotalSize()); len(data) != n || (len(shape) > 0 && shape.TotalSize() == 0) {
-		return nil, fmt.Errorf("ops: NewTensor: %d values for shape %v", len(data), shape)
+		return nil, fmt.Errorf("new tensor: %d values for shape %v", len(data), shape)
 	}
 	switch dt {
 	case tensor.Float32:
@@ -59,7 +63,7 @@ func NewTensor(dt tensor.Dtype, shape tensor.Shape, data []float64) (*tensor.Den
 	case tensor.Float64:
 		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), nil
 	}
-	return nil, fmt.Errorf("ops: NewTensor: dtype %v; want float64 or float32", dt)
+	return nil, fmt.Errorf("new tensor: dtype %v; want float64 or float32", dt)
 }
 
 // AddInto adds delta element-wise into a Float64 or Float32 value in place

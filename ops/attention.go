@@ -1,21 +1,21 @@
-package graph
+package ops
 
 import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
-	"math"
 	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/gofde/gofde/ops"
+	"github.com/gofde/gofde/internal/spmm"
+	"github.com/gofde/gofde/internal/value"
+	"github.com/gofde/gofde/sparse"
 )
 
-// AttentionNorm selects how EdgeAttentionNorm turns the scores s_k of
+// AttentionNorm selects how EdgeAttentionWith turns the scores s_k of
 // the entries k = (i, j) of a pattern into edge weights w_k.
 type AttentionNorm int
 
@@ -50,7 +50,7 @@ func ParseAttentionNorm(s string) (AttentionNorm, error) {
 	case "sym":
 		return SymSoftmax, nil
 	}
-	return 0, fmt.Errorf("graph: unknown attention normalisation %q (want row or sym)", s)
+	return 0, fmt.Errorf("ops: unknown attention normalisation %q (want row or sym)", s)
 }
 
 // EdgeAttention returns the vector node of edge weights, one per stored
@@ -65,7 +65,7 @@ func ParseAttentionNorm(s string) (AttentionNorm, error) {
 // with respect to K and Q is computed by the node's backward ops:
 // ∂s = w ⊙ (ḡ - Σ_row w ḡ), dK_i = Σ_k ∂s_k Q_j/√d_k, dQ_j = Σ_k ∂s_k K_i/√d_k.
 // It is EdgeAttentionWith and the zero AttentionOptions.
-func EdgeAttention(pattern *CSR, k, q *G.Node) (*G.Node, error) {
+func EdgeAttention(pattern *sparse.CSR, k, q *G.Node) (*G.Node, error) {
 	return EdgeAttentionWith(pattern, k, q, AttentionOptions{})
 }
 
@@ -89,36 +89,36 @@ type AttentionOptions struct {
 // the scores s_k = ⟨K_i, Q_j⟩ / √d_k and k' = (j, i) is k's mirror entry;
 // the backward pass uses p_k ∂L/∂p_k = ½ (ḡ_k + ḡ_k') w_k, so no weight is
 // divided by.
-func EdgeAttentionWith(pattern *CSR, k, q *G.Node, opt AttentionOptions) (*G.Node, error) {
+func EdgeAttentionWith(pattern *sparse.CSR, k, q *G.Node, opt AttentionOptions) (*G.Node, error) {
 	if pattern == nil || k == nil || q == nil {
-		return nil, errors.New("graph: EdgeAttention with a nil pattern or node")
+		return nil, errors.New("ops: EdgeAttention with a nil pattern or node")
 	}
 	norm := opt.Norm
 	if norm != RowSoftmax && norm != SymSoftmax {
-		return nil, fmt.Errorf("graph: EdgeAttention: unknown normalisation %v", norm)
+		return nil, fmt.Errorf("ops: EdgeAttention: unknown normalisation %v", norm)
 	}
 	if err := pattern.Validate(); err != nil {
-		return nil, fmt.Errorf("graph: EdgeAttention: %w", err)
+		return nil, fmt.Errorf("ops: EdgeAttention: %w", err)
 	}
 	if pattern.Rows != pattern.Cols {
-		return nil, fmt.Errorf("graph: EdgeAttention needs a square pattern, got %d×%d", pattern.Rows, pattern.Cols)
+		return nil, fmt.Errorf("ops: EdgeAttention needs a square pattern, got %d×%d", pattern.Rows, pattern.Cols)
 	}
 	for i := 0; i < pattern.Rows; i++ {
 		if pattern.Ptr[i+1] == pattern.Ptr[i] {
-			return nil, fmt.Errorf("graph: EdgeAttention: node %d has no neighbours (add self-loops)", i)
+			return nil, fmt.Errorf("ops: EdgeAttention: node %d has no neighbours (add self-loops)", i)
 		}
 	}
 	if k.Dims() != 2 || !k.Shape().Eq(q.Shape()) || k.Shape()[0] != pattern.Rows {
-		return nil, fmt.Errorf("graph: EdgeAttention: keys %v and queries %v must both be (%d, d_k)", k.Shape(), q.Shape(), pattern.Rows)
+		return nil, fmt.Errorf("ops: EdgeAttention: keys %v and queries %v must both be (%d, d_k)", k.Shape(), q.Shape(), pattern.Rows)
 	}
 	dt := k.Dtype()
 	if (dt != tensor.Float64 && dt != tensor.Float32) || q.Dtype() != dt {
-		return nil, fmt.Errorf("graph: EdgeAttention: keys of dtype %v, queries of %v; want float64 or float32 for both", dt, q.Dtype())
+		return nil, fmt.Errorf("ops: EdgeAttention: keys of dtype %v, queries of %v; want float64 or float32 for both", dt, q.Dtype())
 	}
 	if m := opt.Mask; m != nil && (m.Dims() != 1 || m.Shape().TotalSize() != pattern.NNZ() || m.Dtype() != dt) {
-		return nil, fmt.Errorf("graph: EdgeAttention: mask of shape %v and dtype %v, want (%d) of %v", m.Shape(), m.Dtype(), pattern.NNZ(), dt)
+		return nil, fmt.Errorf("ops: EdgeAttention: mask of shape %v and dtype %v, want (%d) of %v", m.Shape(), m.Dtype(), pattern.NNZ(), dt)
 	}
-	sp, err := newSparse(pattern, true)
+	sp, err := newSparseMat(pattern, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +126,10 @@ func EdgeAttentionWith(pattern *CSR, k, q *G.Node, opt AttentionOptions) (*G.Nod
 	if norm == SymSoftmax {
 		// The pattern is symmetric exactly when its transpose has the same
 		// (sorted) pattern; then perm maps each entry to its mirror.
-		if !slices.Equal(sp.a.Ptr, sp.t.Ptr) || !slices.Equal(sp.a.Col, sp.t.Col) {
-			return nil, errors.New("graph: EdgeAttention: the symmetric normalisation needs a symmetric pattern")
+		if !slices.Equal(sp.A.Ptr, sp.T.Ptr) || !slices.Equal(sp.A.Col, sp.T.Col) {
+			return nil, errors.New("ops: EdgeAttention: the symmetric normalisation needs a symmetric pattern")
 		}
-		op.mirror = sp.perm
+		op.mirror = sp.Perm
 	}
 	if opt.Mask != nil {
 		return apply(op, k, q, opt.Mask)
@@ -139,7 +139,7 @@ func EdgeAttentionWith(pattern *CSR, k, q *G.Node, opt AttentionOptions) (*G.Nod
 
 // attnOp computes the edge weights from (K, Q) or (K, Q, mask).
 type attnOp struct {
-	sp     *sparse
+	sp     *sparseMat
 	dk     int
 	dtype  tensor.Dtype
 	norm   AttentionNorm
@@ -165,86 +165,39 @@ func (op *attnOp) Type() hm.Type {
 }
 
 func (op *attnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.sp.a.NNZ()}, nil
+	return tensor.Shape{op.sp.A.NNZ()}, nil
 }
 
 // weights returns the attention weights w from the inputs (K, Q[, mask]),
 // and the row softmax p (the same slice as w for RowSoftmax).
 func (op *attnOp) weights(in []G.Value) (k, q, p, w []float64, err error) {
 	if len(in) != op.Arity() {
-		return nil, nil, nil, nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
+		return nil, nil, nil, nil, fmt.Errorf("ops: %v: %d inputs, want %d", op, len(in), op.Arity())
 	}
-	if k, err = ops.Float64s(in[0]); err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("graph: %v: keys: %w", op, err)
+	if k, err = value.Float64s(in[0]); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("ops: %v: keys: %w", op, err)
 	}
-	if q, err = ops.Float64s(in[1]); err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("graph: %v: queries: %w", op, err)
+	if q, err = value.Float64s(in[1]); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("ops: %v: queries: %w", op, err)
 	}
-	a, d := op.sp.a, op.dk
+	a, d := op.sp.A, op.dk
 	if len(k) != a.Rows*d || len(q) != a.Rows*d {
-		return nil, nil, nil, nil, fmt.Errorf("graph: %v: keys of %d and queries of %d values, want %d", op, len(k), len(q), a.Rows*d)
+		return nil, nil, nil, nil, fmt.Errorf("ops: %v: keys of %d and queries of %d values, want %d", op, len(k), len(q), a.Rows*d)
 	}
 	var mask []float64
 	if op.masked {
-		if mask, err = ops.Float64s(in[2]); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask: %w", op, err)
+		if mask, err = value.Float64s(in[2]); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("ops: %v: mask: %w", op, err)
 		}
 		if len(mask) != a.NNZ() {
-			return nil, nil, nil, nil, fmt.Errorf("graph: %v: mask of %d values, want %d", op, len(mask), a.NNZ())
+			return nil, nil, nil, nil, fmt.Errorf("ops: %v: mask of %d values, want %d", op, len(mask), a.NNZ())
 		}
 	}
-	p, w, err = attnWeights(a, op.mirror, k, q, mask, d)
+	p, w, err = spmm.AttentionWeights(a.Ptr, a.Col, op.mirror, k, q, mask, d)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("graph: %v: %w", op, err)
+		return nil, nil, nil, nil, fmt.Errorf("ops: %v: %w", op, err)
 	}
 	return k, q, p, w, nil
-}
-
-// attnWeights returns the row softmax p of the scores ⟨K_i, Q_j⟩/√d of
-// the entries (i, j) of a, with the multipliers mask (nil: none) inside
-// the softmax, and the weights w: p itself, or √(p_k p_mirror[k]) when
-// mirror is not nil (SymSoftmax).
-func attnWeights(a *CSR, mirror []int, k, q, mask []float64, d int) (p, w []float64, err error) {
-	p = make([]float64, a.NNZ())
-	edgeDots(p, a.Ptr, a.Col, k, q, d)
-	scale := 1 / math.Sqrt(float64(d))
-	for i := 0; i < a.Rows; i++ {
-		lo, hi := a.Ptr[i], a.Ptr[i+1]
-		row := p[lo:hi]
-		m := math.Inf(-1)
-		for j := range row {
-			row[j] *= scale
-			if mask == nil || mask[lo+j] > 0 {
-				m = max(m, row[j])
-			}
-		}
-		s := 0.0
-		for j, v := range row {
-			e := math.Exp(v - m)
-			if mask != nil {
-				if !(mask[lo+j] >= 0) || math.IsInf(mask[lo+j], 0) { // also NaN
-					return nil, nil, fmt.Errorf("mask value %v at entry %d; want a finite, non-negative multiplier", mask[lo+j], lo+j)
-				}
-				e *= mask[lo+j]
-			}
-			row[j] = e
-			s += e
-		}
-		if !(s > 0) || math.IsInf(s, 0) {
-			return nil, nil, fmt.Errorf("the weights of row %d sum to %v (a mask that removes the whole row, or non-finite scores)", i, s)
-		}
-		for j := range row {
-			row[j] /= s
-		}
-	}
-	if mirror == nil {
-		return p, p, nil
-	}
-	w = make([]float64, len(p))
-	for e, m := range mirror {
-		w[e] = math.Sqrt(p[e] * p[m])
-	}
-	return p, w, nil
 }
 
 func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
@@ -252,7 +205,7 @@ func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ops.NewTensor(op.dtype, tensor.Shape{len(w)}, w)
+	return value.New(op.dtype, tensor.Shape{len(w)}, w)
 }
 
 // grads returns dK and dQ from the inputs (K, Q[, mask]) and dL/dw. With u_k = p_k ∂L/∂p_k
@@ -263,49 +216,13 @@ func (op *attnOp) grads(in []G.Value, gv G.Value) (dk, dq []float64, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := ops.Float64s(gv)
+	g, err := value.Float64s(gv)
 	if err != nil || len(g) != len(w) {
-		return nil, nil, fmt.Errorf("graph: %v: weight cotangent of %d values, want %d (%v)", op, len(g), len(w), err)
+		return nil, nil, fmt.Errorf("ops: %v: weight cotangent of %d values, want %d (%v)", op, len(g), len(w), err)
 	}
-	dk, dq = attnGrads(op.sp.a, op.mirror, k, q, p, w, g, op.dk)
+	a := op.sp.A
+	dk, dq = spmm.AttentionGrads(a.Ptr, a.Col, op.mirror, k, q, p, w, g, op.dk)
 	return dk, dq, nil
-}
-
-// attnGrads returns dK and dQ of attnWeights' weights w (with row
-// softmax p, from k and q) for the cotangent g of w. With u_k = p_k ∂L/∂p_k
-// (g_k w_k for the row softmax, ½ (g_k + g_k') w_k with a mirror), the
-// softmax's backward pass is ∂L/∂s_k = u_k - p_k Σ_row u.
-func attnGrads(a *CSR, mirror []int, k, q, p, w, g []float64, d int) (dk, dq []float64) {
-	u := make([]float64, len(w))
-	if mirror != nil {
-		for e, m := range mirror {
-			u[e] = 0.5 * (g[e] + g[m]) * w[e]
-		}
-	} else {
-		for e := range u {
-			u[e] = g[e] * w[e]
-		}
-	}
-	scale := 1 / math.Sqrt(float64(d))
-	dk, dq = make([]float64, len(k)), make([]float64, len(q))
-	for i := 0; i < a.Rows; i++ {
-		lo, hi := a.Ptr[i], a.Ptr[i+1]
-		s := 0.0
-		for e := lo; e < hi; e++ {
-			s += u[e]
-		}
-		ki, dki := k[i*d:(i+1)*d], dk[i*d:(i+1)*d]
-		for e := lo; e < hi; e++ {
-			ds := (u[e] - p[e]*s) * scale
-			j := a.Col[e]
-			qj, dqj := q[j*d:(j+1)*d], dq[j*d:(j+1)*d]
-			for c := range d {
-				dki[c] += ds * qj[c]
-				dqj[c] += ds * ki[c]
-			}
-		}
-	}
-	return dk, dq
 }
 
 func (op *attnOp) ReturnsPtr() bool     { return false }
@@ -316,18 +233,14 @@ func (op *attnOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "attn#%d(dk=%d, norm=%v, masked=%v)", op.sp.id, op.dk, op.norm, op.masked)
 }
 
-func (op *attnOp) Hashcode() uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
+func (op *attnOp) Hashcode() uint32 { return hashOf(op) }
 
 func (op *attnOp) String() string {
 	m := ""
 	if op.masked {
 		m = ", masked"
 	}
-	return fmt.Sprintf("EdgeAttention{nnz=%d, dk=%d, norm=%v%s}", op.sp.a.NNZ(), op.dk, op.norm, m)
+	return fmt.Sprintf("EdgeAttention{nnz=%d, dk=%d, norm=%v%s}", op.sp.A.NNZ(), op.dk, op.norm, m)
 }
 
 // DiffWRT: differentiable with respect to K and Q, not the mask.
@@ -343,7 +256,7 @@ func (op *attnOp) DiffWRT(inputs int) []bool {
 // the mask gets no gradient.
 func (op *attnOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(inputs), op.Arity())
+		return nil, fmt.Errorf("ops: %v: %d inputs, want %d", op, len(inputs), op.Arity())
 	}
 	args := append(append(G.Nodes{}, inputs...), grad)
 	dk, err := apply(&attnGradOp{fwd: op, which: 0}, args...)
@@ -363,11 +276,11 @@ func (op *attnOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // DoDiff adds dK and dQ into the inputs' gradients (LispMachine).
 func (op *attnOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
 	if len(inputs) != op.Arity() {
-		return fmt.Errorf("graph: %v: %d inputs, want %d", op, len(inputs), op.Arity())
+		return fmt.Errorf("ops: %v: %d inputs, want %d", op, len(inputs), op.Arity())
 	}
 	g, err := output.Grad()
 	if err != nil {
-		return fmt.Errorf("graph: %v: output gradient: %w", op, err)
+		return fmt.Errorf("ops: %v: output gradient: %w", op, err)
 	}
 	vals := make([]G.Value, len(inputs))
 	for i, n := range inputs {
@@ -378,10 +291,10 @@ func (op *attnOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 		return err
 	}
 	if err := addGrad(inputs[0], dk); err != nil {
-		return fmt.Errorf("graph: %v: %w", op, err)
+		return fmt.Errorf("ops: %v: %w", op, err)
 	}
 	if err := addGrad(inputs[1], dq); err != nil {
-		return fmt.Errorf("graph: %v: %w", op, err)
+		return fmt.Errorf("ops: %v: %w", op, err)
 	}
 	return nil
 }
@@ -406,22 +319,22 @@ func (op *attnGradOp) Type() hm.Type {
 }
 
 func (op *attnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.fwd.sp.a.Rows, op.fwd.dk}, nil
+	return tensor.Shape{op.fwd.sp.A.Rows, op.fwd.dk}, nil
 }
 
 func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
 	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(in), op.Arity())
+		return nil, fmt.Errorf("ops: %v: %d inputs, want %d", op, len(in), op.Arity())
 	}
 	dk, dq, err := op.fwd.grads(in[:len(in)-1], in[len(in)-1])
 	if err != nil {
 		return nil, err
 	}
-	s := tensor.Shape{op.fwd.sp.a.Rows, op.fwd.dk}
+	s := tensor.Shape{op.fwd.sp.A.Rows, op.fwd.dk}
 	if op.which == 0 {
-		return ops.NewTensor(op.fwd.dtype, s, dk)
+		return value.New(op.fwd.dtype, s, dk)
 	}
-	return ops.NewTensor(op.fwd.dtype, s, dq)
+	return value.New(op.fwd.dtype, s, dq)
 }
 
 func (op *attnGradOp) ReturnsPtr() bool     { return false }
@@ -433,10 +346,6 @@ func (op *attnGradOp) WriteHash(h hash.Hash) {
 	op.fwd.WriteHash(h)
 }
 
-func (op *attnGradOp) Hashcode() uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
+func (op *attnGradOp) Hashcode() uint32 { return hashOf(op) }
 
 func (op *attnGradOp) String() string { return fmt.Sprintf("∇%d%v", op.which, op.fwd) }

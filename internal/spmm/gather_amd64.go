@@ -1,6 +1,6 @@
 //go:build amd64 && !purego
 
-package graph
+package spmm
 
 import "golang.org/x/sys/cpu"
 

@@ -1,4 +1,4 @@
-package graph
+package spmm
 
 import (
 	"runtime"
@@ -6,18 +6,8 @@ import (
 	"sync"
 )
 
-// The sparse-dense product kernels. A product Y = A X with A in CSR form
-// and X dense (row-major, d columns) walks A's rows; each output row is
-// the sum of the rows of X that the row's entries point to, scaled by
-// the entries. The rows are split into blocks of about equal work (stored
-// entries plus rows) that run on all cores, and within a row the output
-// is accumulated eight columns at a time in registers, so each gathered
-// row of X is read once per eight columns from the L1 cache and the
-// output row is written once. A large graph's X does not fit the caches:
-// the random gathers of X's rows dominate, which float32 halves.
-
-// float is the element type of the kernels.
-type float interface{ float32 | float64 }
+// Float is the element type of the kernels.
+type Float interface{ float32 | float64 }
 
 // parallelWork is the product size (entries × columns) from which a
 // product is split across the cores: below it a goroutine's start-up
@@ -29,7 +19,7 @@ const maxBlocks = 64
 
 // spmmJob is one parallel product: its arguments and the row bounds of
 // its blocks. Jobs are pooled so that a product allocates nothing.
-type spmmJob[E float] struct {
+type spmmJob[E Float] struct {
 	wg          sync.WaitGroup
 	dst, val, x []E
 	ptr, col    []int
@@ -43,7 +33,7 @@ var (
 	jobs64 = sync.Pool{New: func() any { return new(spmmJob[float64]) }}
 )
 
-func jobPool[E float]() *sync.Pool {
+func jobPool[E Float]() *sync.Pool {
 	var z E
 	if _, ok := any(z).(float32); ok {
 		return &jobs32
@@ -73,10 +63,12 @@ func rowBlocks(bounds []int, ptr []int, blocks int) int {
 	return blocks
 }
 
-// spmmPar computes dst = A X (dst += A X with add) for the CSR arrays
-// ptr, col, val and the row-major x with d columns, on all cores when the
-// product is large enough. It allocates nothing.
-func spmmPar[E float](dst []E, ptr, col []int, val, x []E, d int, add bool) {
+// Product computes dst = A X (dst += A X with add) for the CSR arrays
+// ptr, col, val of an r × c matrix A and the row-major c × d matrix x,
+// into the row-major r × d dst, on all cores when the product is large
+// enough. It allocates nothing. The arrays must form a valid CSR matrix
+// (see the package doc) whose column indices are rows of x.
+func Product[E Float](dst []E, ptr, col []int, val, x []E, d int, add bool) {
 	rows := len(ptr) - 1
 	procs := runtime.GOMAXPROCS(0)
 	if procs == 1 || rows < 2 || ptr[rows]*d < parallelWork {
@@ -98,7 +90,7 @@ func spmmPar[E float](dst []E, ptr, col []int, val, x []E, d int, add bool) {
 }
 
 // spmmRows computes rows [lo, hi) of A X into dst (adds them with add).
-func spmmRows[E float](dst []E, ptr, col []int, val, x []E, d, lo, hi int, add bool) {
+func spmmRows[E Float](dst []E, ptr, col []int, val, x []E, d, lo, hi int, add bool) {
 	// float32 rows go through the vector kernel where there is one.
 	dst32, is32 := any(dst).([]float32)
 	var x32, val32 []float32
@@ -158,8 +150,9 @@ func spmmRows[E float](dst []E, ptr, col []int, val, x []E, d, lo, hi int, add b
 	}
 }
 
-// narrow writes float32(src[i]) into dst.
-func narrow(dst []float32, src []float64) {
+// Narrow writes float32(src[i]) into dst, which holds at least len(src)
+// values.
+func Narrow(dst []float32, src []float64) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = float32(v)
@@ -202,7 +195,7 @@ var diffuseJobs = sync.Pool{New: func() any { return new(diffuseJob) }}
 
 func (j *diffuseJob) narrowBlock(b int) {
 	lo, hi := j.bounds[b]*j.d, j.bounds[b+1]*j.d
-	narrow(j.x32[lo:hi], j.x[lo:hi])
+	Narrow(j.x32[lo:hi], j.x[lo:hi])
 	j.wg.Done()
 }
 
@@ -211,10 +204,15 @@ func (j *diffuseJob) diffuseBlock(b int) {
 	j.wg.Done()
 }
 
-// diffuse32 computes dst = A x - x for one n × d state x, with the
-// product in float32 (val holds A's values in float32). It allocates
-// nothing once its scratch buffer is pooled.
-func diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, d int) {
+// Diffuse32 computes dst = A x - x for one row-major n × d state x of a
+// square n × n matrix A given by the CSR arrays ptr, col, val, with the
+// product in float32 (val holds A's values in float32): x is rounded to
+// float32, A's rows are summed in float32 and the result is widened to
+// float64 before x is subtracted. It runs on all cores when the product is
+// large enough and allocates nothing once its scratch buffer is pooled.
+// The arrays must form a valid CSR matrix (see the package doc), and dst
+// and x hold n·d values.
+func Diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, d int) {
 	buf := getBuf32(len(x))
 	j := diffuseJobs.Get().(*diffuseJob)
 	j.dst, j.x, j.x32, j.val, j.ptr, j.col, j.d = dst, x, *buf, val, ptr, col, d

@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package graph
+package spmm
 
 // gatherRow32 has no vector kernel on this platform: it does no columns.
 func gatherRow32(out, x []float32, d int, cs []int, vs []float32, add bool) int { return 0 }

@@ -1,10 +1,13 @@
-package graph
+package sparse
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+
+	"github.com/gofde/gofde/internal/spmm"
 )
 
 // CSR is a sparse matrix in compressed sparse row form: the entries of row
@@ -27,24 +30,24 @@ type CSR struct {
 // out of range, a non-finite value) as errors. The arrays are copied.
 func NewCSR(rows, cols int, ptr, col []int, val []float64) (*CSR, error) {
 	if rows < 0 || cols < 0 {
-		return nil, fmt.Errorf("graph: CSR shape %d×%d must not be negative", rows, cols)
+		return nil, fmt.Errorf("sparse: CSR shape %d×%d must not be negative", rows, cols)
 	}
 	if len(ptr) != rows+1 {
-		return nil, fmt.Errorf("graph: CSR indptr has %d entries, want rows+1 = %d", len(ptr), rows+1)
+		return nil, fmt.Errorf("sparse: CSR indptr has %d entries, want rows+1 = %d", len(ptr), rows+1)
 	}
 	if ptr[0] != 0 {
-		return nil, fmt.Errorf("graph: CSR indptr[0] = %d, want 0", ptr[0])
+		return nil, fmt.Errorf("sparse: CSR indptr[0] = %d, want 0", ptr[0])
 	}
 	for i := 0; i < rows; i++ {
 		if ptr[i+1] < ptr[i] {
-			return nil, fmt.Errorf("graph: CSR indptr decreases at row %d (%d > %d)", i, ptr[i], ptr[i+1])
+			return nil, fmt.Errorf("sparse: CSR indptr decreases at row %d (%d > %d)", i, ptr[i], ptr[i+1])
 		}
 	}
 	if ptr[rows] != len(col) {
-		return nil, fmt.Errorf("graph: CSR indptr[%d] = %d, but there are %d column indices", rows, ptr[rows], len(col))
+		return nil, fmt.Errorf("sparse: CSR indptr[%d] = %d, but there are %d column indices", rows, ptr[rows], len(col))
 	}
 	if len(val) != len(col) {
-		return nil, fmt.Errorf("graph: CSR has %d values and %d column indices", len(val), len(col))
+		return nil, fmt.Errorf("sparse: CSR has %d values and %d column indices", len(val), len(col))
 	}
 	type entry struct {
 		c int
@@ -56,10 +59,10 @@ func NewCSR(rows, cols int, ptr, col []int, val []float64) (*CSR, error) {
 		buf = buf[:0]
 		for k := ptr[i]; k < ptr[i+1]; k++ {
 			if col[k] < 0 || col[k] >= cols {
-				return nil, fmt.Errorf("graph: CSR column index %d at row %d outside [0, %d)", col[k], i, cols)
+				return nil, fmt.Errorf("sparse: CSR column index %d at row %d outside [0, %d)", col[k], i, cols)
 			}
 			if math.IsNaN(val[k]) || math.IsInf(val[k], 0) {
-				return nil, fmt.Errorf("graph: CSR value %v at (%d, %d) is not finite", val[k], i, col[k])
+				return nil, fmt.Errorf("sparse: CSR value %v at (%d, %d) is not finite", val[k], i, col[k])
 			}
 			buf = append(buf, entry{col[k], val[k]})
 		}
@@ -81,15 +84,15 @@ func NewCSR(rows, cols int, ptr, col []int, val []float64) (*CSR, error) {
 // (row[k], col[k], val[k]); duplicates are summed.
 func FromCOO(rows, cols int, row, col []int, val []float64) (*CSR, error) {
 	if len(row) != len(col) || len(val) != len(col) {
-		return nil, fmt.Errorf("graph: COO arrays of lengths %d, %d, %d differ", len(row), len(col), len(val))
+		return nil, fmt.Errorf("sparse: COO arrays of lengths %d, %d, %d differ", len(row), len(col), len(val))
 	}
 	if rows < 0 {
-		return nil, fmt.Errorf("graph: COO shape %d×%d must not be negative", rows, cols)
+		return nil, fmt.Errorf("sparse: COO shape %d×%d must not be negative", rows, cols)
 	}
 	ptr := make([]int, rows+1)
 	for _, r := range row {
 		if r < 0 || r >= rows {
-			return nil, fmt.Errorf("graph: COO row index %d outside [0, %d)", r, rows)
+			return nil, fmt.Errorf("sparse: COO row index %d outside [0, %d)", r, rows)
 		}
 		ptr[r+1]++
 	}
@@ -111,39 +114,40 @@ func FromCOO(rows, cols int, row, col []int, val []float64) (*CSR, error) {
 // shape, len(Ptr) = Rows+1, Ptr[0] = 0, Ptr non-decreasing, Ptr[Rows] =
 // len(Col) = len(Val), every column index in [0, Cols) and strictly
 // increasing within its row. The matrices built by this package always
-// are; the exported functions of the package call Validate on the
-// matrices they are given (a CSR built by hand is never trusted), and the
-// ops keep a private copy, so changing the arrays afterwards does not
-// affect them. It costs O(Rows + NNZ). The values may be any float64.
+// are; the methods that compute with a matrix, and the functions of
+// packages ops and graph that take one, call Validate on it (a CSR built
+// by hand is never trusted), and the ops and the graph fields keep a
+// private copy, so changing the arrays afterwards does not affect them.
+// It costs O(Rows + NNZ). The values may be any float64.
 func (a *CSR) Validate() error {
 	if a == nil {
-		return errors.New("graph: nil CSR matrix")
+		return errors.New("sparse: nil CSR matrix")
 	}
 	if a.Rows < 0 || a.Cols < 0 {
-		return fmt.Errorf("graph: CSR shape %d×%d must not be negative", a.Rows, a.Cols)
+		return fmt.Errorf("sparse: CSR shape %d×%d must not be negative", a.Rows, a.Cols)
 	}
 	if len(a.Ptr) != a.Rows+1 {
-		return fmt.Errorf("graph: CSR of %d rows has %d row pointers, want %d", a.Rows, len(a.Ptr), a.Rows+1)
+		return fmt.Errorf("sparse: CSR of %d rows has %d row pointers, want %d", a.Rows, len(a.Ptr), a.Rows+1)
 	}
 	if a.Ptr[0] != 0 {
-		return fmt.Errorf("graph: CSR Ptr[0] = %d, want 0", a.Ptr[0])
+		return fmt.Errorf("sparse: CSR Ptr[0] = %d, want 0", a.Ptr[0])
 	}
 	if a.Ptr[a.Rows] != len(a.Col) || len(a.Val) != len(a.Col) {
-		return fmt.Errorf("graph: CSR Ptr[%d] = %d with %d column indices and %d values; all three must agree", a.Rows, a.Ptr[a.Rows], len(a.Col), len(a.Val))
+		return fmt.Errorf("sparse: CSR Ptr[%d] = %d with %d column indices and %d values; all three must agree", a.Rows, a.Ptr[a.Rows], len(a.Col), len(a.Val))
 	}
 	for i := 0; i < a.Rows; i++ {
 		lo, hi := a.Ptr[i], a.Ptr[i+1]
 		if hi < lo || hi > len(a.Col) {
-			return fmt.Errorf("graph: CSR row pointers decrease or overrun at row %d (%d, %d)", i, lo, hi)
+			return fmt.Errorf("sparse: CSR row pointers decrease or overrun at row %d (%d, %d)", i, lo, hi)
 		}
 		prev := -1
 		for k := lo; k < hi; k++ {
 			c := a.Col[k]
 			if c < 0 || c >= a.Cols {
-				return fmt.Errorf("graph: CSR column index %d at row %d outside [0, %d)", c, i, a.Cols)
+				return fmt.Errorf("sparse: CSR column index %d at row %d outside [0, %d)", c, i, a.Cols)
 			}
 			if c <= prev {
-				return fmt.Errorf("graph: CSR columns of row %d not strictly increasing (%d after %d)", i, c, prev)
+				return fmt.Errorf("sparse: CSR columns of row %d not strictly increasing (%d after %d)", i, c, prev)
 			}
 			prev = c
 		}
@@ -151,10 +155,24 @@ func (a *CSR) Validate() error {
 	return nil
 }
 
-// clone returns a deep copy of a.
-func (a *CSR) clone() *CSR {
+// Clone returns a deep copy of a (nil for nil).
+func (a *CSR) Clone() *CSR {
+	if a == nil {
+		return nil
+	}
 	return &CSR{Rows: a.Rows, Cols: a.Cols, Ptr: append([]int(nil), a.Ptr...),
 		Col: append([]int(nil), a.Col...), Val: append([]float64(nil), a.Val...)}
+}
+
+// Equal reports whether a and b hold the same matrix in the same form:
+// the same shape and the same Ptr, Col and Val arrays (so the same
+// entries in the same storage order). Two nil matrices are equal.
+func (a *CSR) Equal(b *CSR) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Rows == b.Rows && a.Cols == b.Cols && slices.Equal(a.Ptr, b.Ptr) &&
+		slices.Equal(a.Col, b.Col) && slices.Equal(a.Val, b.Val)
 }
 
 // NNZ returns the number of stored entries.
@@ -197,7 +215,7 @@ func (a *CSR) WithValues(val []float64) (*CSR, error) {
 		return nil, err
 	}
 	if len(val) != a.NNZ() {
-		return nil, fmt.Errorf("graph: %d values for a pattern with %d entries", len(val), a.NNZ())
+		return nil, fmt.Errorf("sparse: %d values for a pattern with %d entries", len(val), a.NNZ())
 	}
 	return &CSR{Rows: a.Rows, Cols: a.Cols, Ptr: a.Ptr, Col: a.Col, Val: val}, nil
 }
@@ -235,132 +253,8 @@ func (a *CSR) MulDense(dst, x []float64, d int) error {
 		return err
 	}
 	if d < 1 || len(x) != a.Cols*d || len(dst) != a.Rows*d {
-		return fmt.Errorf("graph: MulDense of a %d×%d matrix with %d values (d = %d) into %d", a.Rows, a.Cols, len(x), d, len(dst))
+		return fmt.Errorf("sparse: MulDense of a %d×%d matrix with %d values (d = %d) into %d", a.Rows, a.Cols, len(x), d, len(dst))
 	}
-	spmm(dst, a.Ptr, a.Col, a.Val, x, d, false)
+	spmm.Product(dst, a.Ptr, a.Col, a.Val, x, d, false)
 	return nil
-}
-
-// spmm computes dst = A X (or dst += A X with add) for CSR arrays, on
-// all cores for a large product.
-func spmm(dst []float64, ptr, col []int, val, x []float64, d int, add bool) {
-	spmmPar(dst, ptr, col, val, x, d, add)
-}
-
-// edgeDots computes e[k] = ⟨G_{row(k)}, X_{col(k)}⟩ over the d columns,
-// the derivative of ⟨G, A X⟩ with respect to A's value k.
-func edgeDots(e []float64, ptr, col []int, g, x []float64, d int) {
-	rows := len(ptr) - 1
-	for i := 0; i < rows; i++ {
-		gr := g[i*d : (i+1)*d]
-		for k := ptr[i]; k < ptr[i+1]; k++ {
-			xr := x[col[k]*d : (col[k]+1)*d]
-			s := 0.0
-			for j, v := range gr {
-				s += v * xr[j]
-			}
-			e[k] = s
-		}
-	}
-}
-
-// Symmetrize returns the binary symmetric adjacency of a square matrix:
-// entry (i, j) is 1 when A_ij ≠ 0 or A_ji ≠ 0 and i ≠ j (self-loops are
-// dropped).
-func Symmetrize(a *CSR) (*CSR, error) {
-	if err := a.Validate(); err != nil {
-		return nil, err
-	}
-	if a.Rows != a.Cols {
-		return nil, errors.New("graph: Symmetrize needs a square matrix")
-	}
-	var r, c []int
-	for i := 0; i < a.Rows; i++ {
-		for k := a.Ptr[i]; k < a.Ptr[i+1]; k++ {
-			if j := a.Col[k]; j != i && a.Val[k] != 0 {
-				r, c = append(r, i, j), append(c, j, i)
-			}
-		}
-	}
-	m, err := FromCOO(a.Rows, a.Cols, r, c, make([]float64, len(r)))
-	if err != nil {
-		return nil, err
-	}
-	for k := range m.Val {
-		m.Val[k] = 1
-	}
-	return m, nil
-}
-
-// withSelfLoops returns A + I's pattern and values for a square matrix.
-func withSelfLoops(a *CSR) (*CSR, error) {
-	if err := a.Validate(); err != nil {
-		return nil, err
-	}
-	if a.Rows != a.Cols {
-		return nil, errors.New("graph: normalisation needs a square matrix")
-	}
-	r, c, v := a.Row(), append([]int(nil), a.Col...), append([]float64(nil), a.Val...)
-	for i := 0; i < a.Rows; i++ {
-		r, c, v = append(r, i), append(c, i), append(v, 1)
-	}
-	return FromCOO(a.Rows, a.Cols, r, c, v)
-}
-
-// NormalizeSym returns the symmetric normalisation with self-loops
-// Â = D^{-1/2} (A + I) D^{-1/2}, D_ii = Σ_j (A + I)_ij, of a square
-// non-negative matrix A. Its eigenvalues lie in (-1, 1] for symmetric A.
-func NormalizeSym(a *CSR) (*CSR, error) {
-	m, err := withSelfLoops(a)
-	if err != nil {
-		return nil, err
-	}
-	dinv, err := invDegrees(m)
-	if err != nil {
-		return nil, err
-	}
-	for i := 0; i < m.Rows; i++ {
-		for k := m.Ptr[i]; k < m.Ptr[i+1]; k++ {
-			m.Val[k] *= math.Sqrt(dinv[i] * dinv[m.Col[k]])
-		}
-	}
-	return m, nil
-}
-
-// NormalizeRW returns the random-walk normalisation with self-loops
-// Â = D^{-1} (A + I), whose rows sum to one, of a square non-negative
-// matrix A.
-func NormalizeRW(a *CSR) (*CSR, error) {
-	m, err := withSelfLoops(a)
-	if err != nil {
-		return nil, err
-	}
-	dinv, err := invDegrees(m)
-	if err != nil {
-		return nil, err
-	}
-	for i := 0; i < m.Rows; i++ {
-		for k := m.Ptr[i]; k < m.Ptr[i+1]; k++ {
-			m.Val[k] *= dinv[i]
-		}
-	}
-	return m, nil
-}
-
-func invDegrees(m *CSR) ([]float64, error) {
-	dinv := make([]float64, m.Rows)
-	for i := range dinv {
-		s := 0.0
-		for k := m.Ptr[i]; k < m.Ptr[i+1]; k++ {
-			if m.Val[k] < 0 {
-				return nil, fmt.Errorf("graph: normalisation of a matrix with a negative entry at (%d, %d)", i, m.Col[k])
-			}
-			s += m.Val[k]
-		}
-		if s == 0 {
-			return nil, fmt.Errorf("graph: row %d has zero degree", i)
-		}
-		dinv[i] = 1 / s
-	}
-	return dinv, nil
 }

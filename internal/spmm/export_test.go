@@ -1,0 +1,4 @@
+package spmm
+
+// ParallelWork exports parallelWork to the external tests.
+const ParallelWork = parallelWork
