@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/internal/csrpair"
+	"github.com/gofde/gofde/internal/scratch"
 	"github.com/gofde/gofde/internal/spmm"
 	"github.com/gofde/gofde/ops"
 	"github.com/gofde/gofde/sparse"
@@ -33,6 +34,7 @@ type LinearDiffusion struct {
 	sp  *csrpair.Pair
 	d   int
 	f32 bool
+	x32 scratch.Buffer[float32] // the state rounded to float32, in float32 mode
 }
 
 // SetFloat32 makes Eval and VJP compute the sparse product in float32
@@ -88,9 +90,14 @@ func (f *LinearDiffusion) Eval(dst []float64, _ float64, x, theta []float64) err
 	}
 	a, n := f.sp.A, f.Dim()
 	a32, _ := f.vals32()
+	var x32 []float32
+	if f.f32 {
+		x32 = f.x32.Get(n)
+		defer f.x32.Put(x32)
+	}
 	for r := 0; r < len(x); r += n {
 		if f.f32 {
-			spmm.Diffuse32(dst[r:r+n], a.Ptr, a.Col, a32, x[r:r+n], f.d)
+			spmm.Diffuse32(dst[r:r+n], a.Ptr, a.Col, a32, x[r:r+n], x32, f.d)
 		} else {
 			diffuse(dst[r:r+n], a.Ptr, a.Col, a.Val, x[r:r+n], f.d)
 		}
@@ -118,10 +125,15 @@ func (f *LinearDiffusion) VJP(xbar, thetabar []float64, _ float64, x, theta, v [
 		return fmt.Errorf("graph: LinearDiffusion.VJP: xbar of length %d, want %d", len(xbar), len(x))
 	}
 	t, n := f.sp.T, f.Dim()
+	var x32 []float32
+	if f.f32 {
+		x32 = f.x32.Get(n)
+		defer f.x32.Put(x32)
+	}
 	_, t32 := f.vals32()
 	for r := 0; r < len(x); r += n {
 		if f.f32 {
-			spmm.Diffuse32(xbar[r:r+n], t.Ptr, t.Col, t32, v[r:r+n], f.d)
+			spmm.Diffuse32(xbar[r:r+n], t.Ptr, t.Col, t32, v[r:r+n], x32, f.d)
 		} else {
 			diffuse(xbar[r:r+n], t.Ptr, t.Col, t.Val, v[r:r+n], f.d)
 		}

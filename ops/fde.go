@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/fode"
+	"github.com/gofde/gofde/internal/scratch"
 	"github.com/gofde/gofde/internal/value"
 )
 
@@ -55,6 +56,9 @@ type fdeOp struct {
 	// LispMachine differentiates the graph). Until then the forward
 	// pass stores nothing, so an inference graph pins no solution.
 	keep atomic.Bool
+	// wide holds the float64 copies of a float32 node's initial state and
+	// output cotangent while fode reads them.
+	wide scratch.Buffer[float64]
 }
 
 // FDE returns a node holding x(T) (or the states at cfg.Solve.Times) for
@@ -327,19 +331,41 @@ func (op *fdeOp) String() string {
 // (fode.Options.Memory) from which a float32 FDE node stores in float32.
 const storeFloat32Bytes = 32 << 20
 
-// inputs unpacks the input values into x0, θ and the solve options.
-func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, err error) {
+// widen returns v's elements as float64: a Float64 tensor's backing slice
+// itself, or a Float32 tensor's values widened into a slice of op.wide,
+// which done hands back.
+func (op *fdeOp) widen(v G.Value) (x []float64, done func(), err error) {
+	if d, ok := v.Data().([]float32); ok {
+		x = op.wide.Get(len(d))
+		for i, e := range d {
+			x[i] = float64(e)
+		}
+		return x, func() { op.wide.Put(x) }, nil
+	}
+	x, err = value.Float64s(v)
+	return x, func() {}, err
+}
+
+// inputs unpacks the input values into x0, θ and the solve options; done
+// releases x0 once the solve has read it.
+func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, done func(), err error) {
 	if len(vals) < op.Arity() {
-		return nil, nil, opt, fmt.Errorf("ops: FDE: %d inputs, want %d", len(vals), op.Arity())
+		return nil, nil, opt, nil, fmt.Errorf("ops: FDE: %d inputs, want %d", len(vals), op.Arity())
 	}
-	if x0, err = value.Float64s(vals[0]); err != nil {
-		return nil, nil, opt, fmt.Errorf("ops: FDE: initial state: %w", err)
+	x0, release, err := op.widen(vals[0])
+	if err != nil {
+		return nil, nil, opt, nil, fmt.Errorf("ops: FDE: initial state: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	theta = make([]float64, 0, op.cfg.Field.NumParams())
 	for i := range op.paramShapes {
 		p, err := value.Float64s(vals[1+i])
 		if err != nil {
-			return nil, nil, opt, fmt.Errorf("ops: FDE: parameter %d: %w", i, err)
+			return nil, nil, opt, nil, fmt.Errorf("ops: FDE: parameter %d: %w", i, err)
 		}
 		theta = append(theta, p...)
 	}
@@ -360,7 +386,7 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if op.learnAlpha {
 		a, err := value.Float64s(vals[next])
 		if err != nil || len(a) != 1 {
-			return nil, nil, opt, fmt.Errorf("ops: FDE: alpha value: %v", err)
+			return nil, nil, opt, nil, fmt.Errorf("ops: FDE: alpha value: %v", err)
 		}
 		opt.Alpha = a[0]
 		next++
@@ -375,7 +401,7 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 		}
 		v, err := value.Float64s(vals[next])
 		if err != nil || len(v) != op.terms {
-			return nil, nil, opt, fmt.Errorf("ops: FDE: %s value of %d values (want %d): %v", c.name, len(v), op.terms, err)
+			return nil, nil, opt, nil, fmt.Errorf("ops: FDE: %s value of %d values (want %d): %v", c.name, len(v), op.terms, err)
 		}
 		*c.dst = v
 		next++
@@ -383,14 +409,15 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if op.learnOrders {
 		opt.Alpha = 0
 	}
-	return x0, theta, opt, nil
+	return x0, theta, opt, release, nil
 }
 
 func (op *fdeOp) solve(vals []G.Value) (*fode.Solution, error) {
-	x0, theta, opt, err := op.inputs(vals)
+	x0, theta, opt, done, err := op.inputs(vals)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	sol, err := fode.Solve(op.cfg.Field, x0, theta, opt)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE: %w", err)
@@ -436,11 +463,12 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 	return v, nil
 }
 
-// gradients computes the packed input cotangents (x0, θ, [α]) from the
-// input values, the output value and its cotangent. It uses the solution
-// the forward pass stored for this output, or solves again when there is
-// none (a graph run twice without a backward pass in between).
-func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error) {
+// gradients computes the input cotangents, one slice per input in input
+// order (x0, the parameters, then the learned α, orders, coefficients),
+// from the input values, the output value and its cotangent. It uses the
+// solution the forward pass stored for this output, or solves again when
+// there is none (a graph run twice without a backward pass in between).
+func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([][]float64, error) {
 	sol := op.store.take(out)
 	if sol == nil {
 		var err error
@@ -448,28 +476,35 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([]float64, error)
 			return nil, err
 		}
 	}
-	gy, err := value.Float64s(gout)
+	gy, done, err := op.widen(gout)
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
 	}
+	defer done()
 	// The solution's storage goes back to fode for the next solve.
 	defer sol.Release()
 	g, err := fode.Grad(sol, gy, fode.GradOptions{Mode: op.cfg.Grad, GradAlpha: op.learned() > 0})
 	if err != nil {
 		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}
-	packed := make([]float64, 0, len(g.X0)+len(g.Theta)+op.learned())
-	packed = append(append(packed, g.X0...), g.Theta...)
+	parts := make([][]float64, 0, op.Arity())
+	parts = append(parts, g.X0)
+	off := 0
+	for _, s := range op.paramShapes {
+		k := max(1, s.TotalSize())
+		parts = append(parts, g.Theta[off:off+k])
+		off += k
+	}
 	if op.learnAlpha {
-		packed = append(packed, g.Alpha)
+		parts = append(parts, []float64{g.Alpha})
 	}
 	if op.learnOrders {
-		packed = append(packed, g.Orders...)
+		parts = append(parts, g.Orders)
 	}
 	if op.learnCoeffs {
-		packed = append(packed, g.Coeffs...)
+		parts = append(parts, g.Coeffs)
 	}
-	return packed, nil
+	return parts, nil
 }
 
 // solutionStore keeps the solutions of the last few forward passes, keyed
@@ -541,21 +576,23 @@ func (s *solutionStore) take(v G.Value) *fode.Solution {
 // holds reports whether v's values equal the solution's outputs (as the
 // forward pass wrote them, in v's dtype).
 func holds(v G.Value, sol *fode.Solution) bool {
-	got, err := value.Float64s(v)
-	if err != nil {
-		return false
+	switch d := v.Data().(type) {
+	case []float64:
+		return holdsAs(d, sol)
+	case []float32:
+		return holdsAs(d, sol)
 	}
+	return false
+}
+
+func holdsAs[E float32 | float64](d []E, sol *fode.Solution) bool {
 	n := sol.Rows * sol.Dim
-	if len(got) != len(sol.Times)*n {
+	if len(d) != len(sol.Times)*n {
 		return false
 	}
-	f32 := v.Dtype() == tensor.Float32
 	for i := range sol.Times {
 		for j, x := range sol.At(i) {
-			if f32 {
-				x = float64(float32(x))
-			}
-			if got[i*n+j] != x {
+			if d[i*n+j] != E(x) {
 				return false
 			}
 		}

@@ -23,8 +23,8 @@ func (op *fdeOp) DiffWRT(inputs int) []bool {
 }
 
 // SymDiff emits one backward node that runs the adjoint solve and returns
-// all input cotangents packed into a vector; Slice and Reshape nodes
-// unpack them.
+// all input cotangents packed into a vector, and one unpack node per input
+// that copies its part out in the input's shape.
 func (op *fdeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != op.Arity() {
 		return nil, fmt.Errorf("ops: FDE: %d inputs, want %d", len(inputs), op.Arity())
@@ -39,21 +39,11 @@ func (op *fdeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	out := make(G.Nodes, len(inputs))
 	off := 0
 	for i, in := range inputs {
-		size := max(1, in.Shape().TotalSize())
-		var part *G.Node
-		if in.IsScalar() {
-			part, err = G.Slice(packed, G.S(off))
-		} else {
-			if part, err = G.Slice(packed, G.S(off, off+size)); err == nil {
-				// Slice drops axes of length one: restore the input's shape.
-				part, err = G.Reshape(part, in.Shape().Clone())
-			}
-		}
-		if err != nil {
+		u := &unpackOp{off: off, shape: in.Shape().Clone(), dtype: op.dtype, out: new(outBuf)}
+		if out[i], err = G.ApplyOp(u, packed); err != nil {
 			return nil, fmt.Errorf("ops: FDE gradient of input %d: %w", i, err)
 		}
-		out[i] = part
-		off += size
+		off += u.size()
 	}
 	return out, nil
 }
@@ -75,21 +65,18 @@ func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 	if err != nil {
 		return fmt.Errorf("ops: FDE: output gradient: %w", err)
 	}
-	packed, err := op.gradients(vals, output.Value(), gout)
+	parts, err := op.gradients(vals, output.Value(), gout)
 	if err != nil {
 		return err
 	}
-	off := 0
 	for i, in := range inputs {
-		size := max(1, in.Shape().TotalSize())
 		gv, err := in.Grad()
 		if err != nil {
 			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
 		}
-		if err := value.AddInto(gv, packed[off:off+size]); err != nil {
+		if err := value.AddInto(gv, parts[i]); err != nil {
 			return fmt.Errorf("ops: FDE: gradient of input %d: %w", i, err)
 		}
-		off += size
 	}
 	return nil
 }
@@ -125,13 +112,18 @@ func (op *fdeGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, 
 		return nil, fmt.Errorf("ops: FDE gradient: %d inputs, want %d", len(vals), op.Arity())
 	}
 	k := op.fwd.Arity()
-	packed, err := op.fwd.gradients(vals[:k], vals[k], vals[k+1])
+	parts, err := op.fwd.gradients(vals[:k], vals[k], vals[k+1])
 	if err != nil {
 		return nil, err
 	}
-	out := op.out.output(prealloc, op.fwd.dtype, tensor.Shape{len(packed)})
-	if err := value.SetFloat64s(out, packed); err != nil {
-		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
+	shape, _ := op.InferShape()
+	out := op.out.output(prealloc, op.fwd.dtype, shape)
+	off := 0
+	for _, p := range parts {
+		if err := setFloat64s(out, off, p); err != nil {
+			return nil, fmt.Errorf("ops: FDE gradient: %w", err)
+		}
+		off += len(p)
 	}
 	return out, nil
 }
@@ -152,3 +144,100 @@ func (op *fdeGradOp) Hashcode() uint32 {
 }
 
 func (op *fdeGradOp) String() string { return "∇" + op.fwd.String() }
+
+// setFloat64s writes src into v's elements from index off on, converted
+// to v's dtype.
+func setFloat64s(v *tensor.Dense, off int, src []float64) error {
+	switch d := v.Data().(type) {
+	case []float64:
+		if off+len(src) <= len(d) {
+			copy(d[off:], src)
+			return nil
+		}
+	case []float32:
+		if off+len(src) <= len(d) {
+			d = d[off : off+len(src)]
+			for i, x := range src {
+				d[i] = float32(x)
+			}
+			return nil
+		}
+	default:
+		return fmt.Errorf("unsupported dtype %v", v.Dtype())
+	}
+	return fmt.Errorf("%d values at offset %d do not fit a value of %d", len(src), off, v.Shape().TotalSize())
+}
+
+// unpackOp copies the cotangent of one FDE input, the values
+// [off, off+size) of the packed cotangent vector, out in the input's
+// shape: a contiguous copy into a kept output, where Slice and Reshape
+// nodes would copy element by element through an iterator into a new
+// tensor on every run.
+type unpackOp struct {
+	off   int
+	shape tensor.Shape // the input's; a scalar shape holds one value
+	dtype tensor.Dtype
+	out   *outBuf
+}
+
+func (op *unpackOp) size() int { return max(1, op.shape.TotalSize()) }
+
+func (op *unpackOp) Arity() int { return 1 }
+
+func (op *unpackOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	var out hm.Type = a
+	if len(op.shape) > 0 {
+		out = G.TensorType{Dims: len(op.shape), Of: a}
+	}
+	return hm.NewFnType(G.TensorType{Dims: 1, Of: a}, out)
+}
+
+func (op *unpackOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+
+func (op *unpackOp) Do(vals ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vals...) }
+
+// UsePreallocDo copies the part into prealloc when it fits, into the
+// op's kept output otherwise.
+func (op *unpackOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
+	if len(vals) != 1 {
+		return nil, fmt.Errorf("ops: %v: %d inputs, want 1", op, len(vals))
+	}
+	packed, ok := vals[0].(*tensor.Dense)
+	if !ok || packed.Dtype() != op.dtype || packed.Shape().TotalSize() < op.off+op.size() {
+		return nil, fmt.Errorf("ops: %v: input %v of shape %v does not hold the part", op, vals[0].Dtype(), vals[0].Shape())
+	}
+	if len(op.shape) == 0 {
+		// A scalar input's cotangent is a scalar value, as Slice gives.
+		if op.dtype == tensor.Float32 {
+			return G.NewF32(packed.Float32s()[op.off]), nil
+		}
+		return G.NewF64(packed.Float64s()[op.off]), nil
+	}
+	out := op.out.output(prealloc, op.dtype, op.shape)
+	switch d := out.Data().(type) {
+	case []float64:
+		copy(d, packed.Float64s()[op.off:op.off+op.size()])
+	case []float32:
+		copy(d, packed.Float32s()[op.off:op.off+op.size()])
+	default:
+		return nil, fmt.Errorf("ops: %v: unsupported dtype %v", op, op.dtype)
+	}
+	return out, nil
+}
+
+func (op *unpackOp) ReturnsPtr() bool     { return false }
+func (op *unpackOp) CallsExtern() bool    { return false }
+func (op *unpackOp) OverwritesInput() int { return -1 }
+
+func (op *unpackOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "fdeunpack(%d, %v, %v)", op.off, op.shape, op.dtype)
+}
+
+func (op *unpackOp) Hashcode() uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+func (op *unpackOp) String() string { return fmt.Sprintf("FDEUnpack{%d:%d}", op.off, op.off+op.size()) }

@@ -159,22 +159,6 @@ func Narrow(dst []float32, src []float64) {
 	}
 }
 
-// buffers32 pools float32 scratch slices.
-var buffers32 sync.Pool // *[]float32
-
-// getBuf32 returns a float32 scratch slice of length n (contents
-// undefined); putBuf32 hands it back.
-func getBuf32(n int) *[]float32 {
-	if p, ok := buffers32.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	b := make([]float32, n)
-	return &b
-}
-
-func putBuf32(p *[]float32) { buffers32.Put(p) }
-
 // maxRowStack is the widest row diffuseRows32 accumulates on its stack for
 // the vector kernel; wider states take the portable loop.
 const maxRowStack = 1024
@@ -208,14 +192,13 @@ func (j *diffuseJob) diffuseBlock(b int) {
 // square n × n matrix A given by the CSR arrays ptr, col, val, with the
 // product in float32 (val holds A's values in float32): x is rounded to
 // float32, A's rows are summed in float32 and the result is widened to
-// float64 before x is subtracted. It runs on all cores when the product is
-// large enough and allocates nothing once its scratch buffer is pooled.
-// The arrays must form a valid CSR matrix (see the package doc), and dst
-// and x hold n·d values.
-func Diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, d int) {
-	buf := getBuf32(len(x))
+// float64 before x is subtracted, with x32 (n·d values) as the scratch
+// for the rounded x. It runs on all cores when the product is large enough
+// and allocates nothing. The arrays must form a valid CSR matrix (see the
+// package doc), and dst and x hold n·d values.
+func Diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, x32 []float32, d int) {
 	j := diffuseJobs.Get().(*diffuseJob)
-	j.dst, j.x, j.x32, j.val, j.ptr, j.col, j.d = dst, x, *buf, val, ptr, col, d
+	j.dst, j.x, j.x32, j.val, j.ptr, j.col, j.d = dst, x, x32[:len(x)], val, ptr, col, d
 	nb := 1
 	if procs := runtime.GOMAXPROCS(0); procs > 1 && len(ptr) > 2 && ptr[len(ptr)-1]*d >= parallelWork {
 		nb = rowBlocks(j.bounds[:], ptr, 2*procs)
@@ -232,7 +215,6 @@ func Diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, d int)
 	}
 	j.dst, j.x, j.x32, j.val, j.ptr, j.col = nil, nil, nil, nil, nil, nil
 	diffuseJobs.Put(j)
-	putBuf32(buf)
 }
 
 // diffuseRows32 writes rows [lo, hi) of A x32 - x into dst.

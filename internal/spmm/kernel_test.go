@@ -74,7 +74,7 @@ func TestDiffuse32(t *testing.T) {
 			x := sparsetest.RandVec(rng, n*d)
 			want := sparsetest.NaiveProduct(a, x, d)
 			got := make([]float64, n*d)
-			spmm.Diffuse32(got, a.Ptr, a.Col, sparsetest.To32(a.Val), x, d)
+			spmm.Diffuse32(got, a.Ptr, a.Col, sparsetest.To32(a.Val), x, make([]float32, len(x)), d)
 			for i := range want {
 				if w := want[i] - x[i]; math.Abs(got[i]-w) > 1e-5*(1+math.Abs(want[i])) {
 					t.Fatalf("n = %d, d = %d: entry %d = %v, want %v", n, d, i, got[i], w)
