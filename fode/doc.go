@@ -139,8 +139,8 @@
 // bytes of a solve, and Solve refuses, before allocating anything, a solve
 // whose estimate exceeds Options.MaxMemory (DefaultMaxMemory, 16 GiB, when
 // zero); Dopri5, whose step count is not known in advance, checks its
-// stored states as it goes. Solution.Release hands the stored states back
-// for reuse once no gradient is needed, and Solution.ReleaseFieldValues
+// stored states as it goes. Solution.Release hands the stored states and
+// the outputs back for reuse once neither is needed any more, and Solution.ReleaseFieldValues
 // hands back the field values, which only a gradient by the orders reads,
 // before a Grad without one. The buffers come from pools of four size
 // classes per octave, so reuse rounds a buffer up by less than a quarter;

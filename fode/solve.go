@@ -63,25 +63,34 @@ type Solution struct {
 }
 
 // At returns the state at output time Times[i] as a view (rows × Dim,
-// row-major) into the solution; copy it before changing it.
+// row-major) into the solution; copy it before changing it. It returns nil
+// after Release.
 func (s *Solution) At(i int) []float64 {
+	if s.released {
+		return nil
+	}
 	n := s.Rows * s.Dim
 	return s.out[i*n : (i+1)*n]
 }
 
 // Final returns the state at the last output time (T unless Options.Times
-// said otherwise) as a view into the solution.
+// said otherwise) as a view into the solution, nil after Release.
 func (s *Solution) Final() []float64 { return s.At(len(s.Times) - 1) }
 
 // Grid returns the grid times t_0 = 0 < t_1 < ... < t_Steps = T.
 func (s *Solution) Grid() []float64 { return s.grid }
 
-// Release hands the solution's grid states and field values back to the
-// package for reuse by later solves and gradients, which then allocate
-// nothing for them: call it once no gradient will be asked of the
-// solution. At, Final and Grid keep working (the outputs are kept); State
-// returns nil and Grad an error afterwards. Calling it again does nothing.
+// Release hands the solution's storage (grid states, field values and the
+// outputs) back to the package for reuse by later solves and gradients,
+// which then allocate nothing for them: call it once neither the outputs
+// nor a gradient will be asked of the solution; copy the outputs first to
+// keep them. Grid keeps working; At, Final and State return nil and Grad
+// an error afterwards. Calling it again does nothing.
 func (s *Solution) Release() {
+	if s.released {
+		return
+	}
+	putFloats(s.out)
 	putFloats(s.y)
 	putFloats(s.fv)
 	putFloats32(s.fv32)
@@ -89,7 +98,7 @@ func (s *Solution) Release() {
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.y, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil
+	s.out, s.y, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil, nil
 	s.released = true
 }
 
@@ -437,7 +446,7 @@ func (s *solver) run() error {
 	if ring > 0 {
 		// The outputs at grid points are kept in the output rows
 		// themselves (see keepOutput).
-		s.sol.out = make([]float64, len(s.sol.Times)*s.n)
+		s.sol.out = getFloats(len(s.sol.Times) * s.n)
 	}
 	return s.fractional(sc)
 }
@@ -732,7 +741,7 @@ func (s *solver) outputs() error {
 		s.planOutputs()
 	}
 	if sol.out == nil {
-		sol.out = make([]float64, len(sol.Times)*n)
+		sol.out = getFloats(len(sol.Times) * n)
 	}
 	for i, tau := range sol.Times {
 		j, w := sol.outJ[i], sol.outW[i]
