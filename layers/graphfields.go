@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/ops"
 )
 
 // shapesOf converts a θ layout into the tensor shapes of parameter nodes.
@@ -22,8 +24,13 @@ func (m *MLPField) ParamShapes() []tensor.Shape { return shapesOf(m.Layout()) }
 // ParamShapes returns the shapes of the parameter tensors, as in Layout.
 func (f *ConvField) ParamShapes() []tensor.Shape { return shapesOf(f.Layout()) }
 
-// addBias adds the vector b along axis 1 of x (rank 2 or 4).
+// addBias adds the vector b along axis 1 of x (rank 2 or 4); to a matrix
+// with ops.AddBias, which writes into a kept output instead of copying b
+// into a new tensor of x's shape on every run.
 func addBias(x, b *G.Node) (*G.Node, error) {
+	if x.Dims() == 2 && b.Dims() == 1 {
+		return ops.AddBias(x, b)
+	}
 	if x.Dims() == 2 {
 		br, err := G.Reshape(b, tensor.Shape{1, b.Shape().TotalSize()})
 		if err != nil {

@@ -94,7 +94,7 @@ type net struct {
 
 // attention returns the attention weights computed once from the
 // encoding h0 with learnable key and query projections.
-func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, h0 *G.Node, enc *layers.Dense, brow *G.Node, seed uint64, train bool) (*G.Node, error) {
+func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, h0 *G.Node, enc *layers.Dense, seed uint64, train bool) (*G.Node, error) {
 	wk, err := layers.NewDense(g, dt, "key", c.hidden, c.attnDim, seed+3)
 	if err != nil {
 		return nil, err
@@ -112,7 +112,9 @@ func (n *net) attention(c config, p *prepared, g *G.ExprGraph, dt tensor.Dtype, 
 		if err != nil {
 			return nil, err
 		}
-		src = G.Must(G.BroadcastAdd(clean, brow, nil, []byte{0}))
+		if src, err = ops.AddBias(clean, enc.B); err != nil {
+			return nil, err
+		}
 	}
 	k := G.Must(G.Mul(src, wk.W))
 	q := G.Must(G.Mul(src, wq.W))
@@ -165,8 +167,11 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	if err != nil {
 		return nil, err
 	}
-	brow := G.Must(G.Reshape(enc.B, tensor.Shape{1, c.hidden}))
-	h0 = G.Must(G.BroadcastAdd(h0, brow, nil, []byte{0}))
+	// The bias into a kept output: BroadcastAdd would copy it into a new
+	// nodes × hidden tensor and allocate its output on every run.
+	if h0, err = ops.AddBias(h0, enc.B); err != nil {
+		return nil, err
+	}
 	n.encP = append(n.encP, enc.Learnables()...)
 
 	opt, err := c.solveOptions()
@@ -213,7 +218,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 				}
 				return block.Fwd(x)
 			}
-			w, err := n.attention(c, p, g, dt, h0, enc, brow, seed, train)
+			w, err := n.attention(c, p, g, dt, h0, enc, seed, train)
 			if err != nil {
 				return nil, err
 			}
@@ -245,7 +250,11 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		n.keep = 1 - c.drop
 		n.mask = G.NewMatrix(g, dt, G.WithShape(ds.Nodes(), c.hidden), G.WithName("mask"),
 			G.WithValue(tensor.New(tensor.WithShape(ds.Nodes(), c.hidden), tensor.Of(dt))))
-		z = G.Must(G.HadamardProd(z, n.mask))
+		// The mask into a kept output, without the gradient with
+		// respect to the mask that HadamardProd would build.
+		if z, err = ops.Mask(z, n.mask); err != nil {
+			return nil, err
+		}
 	}
 	dec, err := layers.NewDense(g, dt, "dec", c.hidden, ds.Classes, seed+5)
 	if err != nil {
