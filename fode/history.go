@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"gonum.org/v1/gonum/floats"
+
+	"github.com/gofde/gofde/internal/vec"
 )
 
 // A History computes the weighted history sums that every fractional scheme
@@ -90,12 +92,12 @@ func (r *rowStore) sumRows(d, w []float64, m, lo, hi, c int, add bool) {
 				pend = j
 				continue
 			}
-			rows32(d, w[m-pend], r.row32(pend, c, len(d)), w[m-j], r.row32(j, c, len(d)), add)
+			vec.Rows32(d, w[m-pend], r.row32(pend, c, len(d)), w[m-j], r.row32(j, c, len(d)), add)
 			pend, add = -1, true
 		}
 		if pend >= 0 {
 			x := r.row32(pend, c, len(d))
-			rows32(d, w[m-pend], x, 0, x, add)
+			vec.Rows32(d, w[m-pend], x, 0, x, add)
 			add = true
 		}
 	}
@@ -106,36 +108,6 @@ func (r *rowStore) sumRows(d, w []float64, m, lo, hi, c int, add bool) {
 
 // row32 returns columns [c, c+n) of row j of a float32 stream.
 func (r *rowStore) row32(j, c, n int) []float32 { return r.values32[j*r.width+c:][:n] }
-
-// rows32 writes a·x + b·y into d (adds it with add), widening x and y to
-// float64.
-func rows32(d []float64, a float64, x []float32, b float64, y []float32, add bool) {
-	x, y = x[:len(d)], y[:len(d)]
-	i := 0
-	if add {
-		for ; i+4 <= len(d); i += 4 {
-			dd, xx, yy := d[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
-			dd[0] += a*float64(xx[0]) + b*float64(yy[0])
-			dd[1] += a*float64(xx[1]) + b*float64(yy[1])
-			dd[2] += a*float64(xx[2]) + b*float64(yy[2])
-			dd[3] += a*float64(xx[3]) + b*float64(yy[3])
-		}
-		for ; i < len(d); i++ {
-			d[i] += a*float64(x[i]) + b*float64(y[i])
-		}
-		return
-	}
-	for ; i+4 <= len(d); i += 4 {
-		dd, xx, yy := d[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
-		dd[0] = a*float64(xx[0]) + b*float64(yy[0])
-		dd[1] = a*float64(xx[1]) + b*float64(yy[1])
-		dd[2] = a*float64(xx[2]) + b*float64(yy[2])
-		dd[3] = a*float64(xx[3]) + b*float64(yy[3])
-	}
-	for ; i < len(d); i++ {
-		d[i] = a*float64(x[i]) + b*float64(y[i])
-	}
-}
 
 // newHistory32 returns a History of one of the package's engines over a
 // stream stored in float32 (Options.StoreFloat32). The sums it returns are

@@ -1,11 +1,11 @@
 package fode
 
 import (
-	"math"
 	"runtime"
 	"sync"
 
 	"github.com/gofde/gofde/internal/finite"
+	"github.com/gofde/gofde/internal/vec"
 )
 
 // The solver's passes over a long state (a graph's nodes × features) run
@@ -52,6 +52,18 @@ func convert[D, S float32 | float64](dst []D, src []S) []D {
 }
 
 func convertSerial[D, S float32 | float64](dst []D, src []S) {
+	switch s := any(src).(type) {
+	case []float64:
+		if d, ok := any(dst).([]float32); ok {
+			vec.Narrow(d, s)
+			return
+		}
+	case []float32:
+		if d, ok := any(dst).([]float64); ok {
+			vec.Widen(d, s)
+			return
+		}
+	}
 	dst = dst[:len(src)]
 	for i, x := range src {
 		dst[i] = D(x)
@@ -100,24 +112,10 @@ func maxAbsFinite(x []float64) (int, float64) {
 	return -1, m
 }
 
-// maxAbsFiniteSerial is maxAbsFinite on one core: it folds the maximum
-// into finite.First's test (v·0 is 0 exactly for finite v).
+// maxAbsFiniteSerial is maxAbsFinite on one core.
 func maxAbsFiniteSerial(x []float64) (int, float64) {
-	var s0, s1, m0, m1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		a, b := x[i], x[i+1]
-		s0 += a * 0
-		s1 += b * 0
-		m0 = max(m0, math.Abs(a))
-		m1 = max(m1, math.Abs(b))
+	if ok, m := vec.MaxAbsFinite(x); ok {
+		return -1, m
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * 0
-		m0 = max(m0, math.Abs(x[i]))
-	}
-	if s0+s1 != 0 {
-		return finite.First(x), 0
-	}
-	return -1, max(m0, m1)
+	return finite.First(x), 0
 }

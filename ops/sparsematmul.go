@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/internal/spmm"
+	"github.com/gofde/gofde/internal/vec"
 	"github.com/gofde/gofde/sparse"
 )
 
@@ -47,7 +48,7 @@ func SparseMatMul(x *sparse.CSR, w, mask *G.Node) (*G.Node, error) {
 	op := &featOp{x: x.Clone(), h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1)}
 	if dt == tensor.Float32 {
 		op.val32 = make([]float32, x.NNZ())
-		spmm.Narrow(op.val32, op.x.Val)
+		vec.Narrow(op.val32, op.x.Val)
 	}
 	if mask != nil {
 		return apply(op, mask, w)

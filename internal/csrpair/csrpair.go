@@ -9,7 +9,7 @@ package csrpair
 import (
 	"sync"
 
-	"github.com/gofde/gofde/internal/spmm"
+	"github.com/gofde/gofde/internal/vec"
 	"github.com/gofde/gofde/sparse"
 )
 
@@ -51,11 +51,11 @@ func New(a *sparse.CSR, withPerm bool) (*Pair, error) {
 func (p *Pair) Vals32() (a32, t32 []float32) {
 	p.once32.Do(func() {
 		p.a32 = make([]float32, len(p.A.Val))
-		spmm.Narrow(p.a32, p.A.Val)
+		vec.Narrow(p.a32, p.A.Val)
 		p.t32 = p.a32
 		if p.T != p.A {
 			p.t32 = make([]float32, len(p.T.Val))
-			spmm.Narrow(p.t32, p.T.Val)
+			vec.Narrow(p.t32, p.T.Val)
 		}
 	})
 	return p.a32, p.t32

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+
+	"github.com/gofde/gofde/internal/vec"
 )
 
 // Float is the element type of the kernels.
@@ -150,15 +152,6 @@ func spmmRows[E Float](dst []E, ptr, col []int, val, x []E, d, lo, hi int, add b
 	}
 }
 
-// Narrow writes float32(src[i]) into dst, which holds at least len(src)
-// values.
-func Narrow(dst []float32, src []float64) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = float32(v)
-	}
-}
-
 // maxRowStack is the widest row diffuseRows32 accumulates on its stack for
 // the vector kernel; wider states take the portable loop.
 const maxRowStack = 1024
@@ -179,7 +172,7 @@ var diffuseJobs = sync.Pool{New: func() any { return new(diffuseJob) }}
 
 func (j *diffuseJob) narrowBlock(b int) {
 	lo, hi := j.bounds[b]*j.d, j.bounds[b+1]*j.d
-	Narrow(j.x32[lo:hi], j.x[lo:hi])
+	vec.Narrow(j.x32[lo:hi], j.x[lo:hi])
 	j.wg.Done()
 }
 
