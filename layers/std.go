@@ -14,7 +14,8 @@ import (
 )
 
 // Dense is a fully connected layer y = x W + b, with W of shape (in, out),
-// built from Gorgonia's own operations.
+// built from Gorgonia's matrix product and ops.AddBias; the value of y is
+// kept by the bias node and overwritten by the graph's next run.
 type Dense struct {
 	W, B *G.Node
 }
