@@ -3,8 +3,11 @@
 // node (FDE, FDETerms), whose gradient is computed by the fode adjoint
 // rather than by differentiating an unrolled solver graph; the batched
 // convolution, pooling and ReLU nodes of the image models (Conv2D,
-// Conv2DReLU, MaxPool2D, ReLU), whose arithmetic is package conv; and the
-// sparse nodes of the graph models.
+// Conv2DReLU, MaxPool2D, ReLU), whose arithmetic is package conv; the
+// sparse nodes of the graph models; and two element-wise nodes that write
+// into kept outputs where Gorgonia's own allocate a tensor per run:
+// AddBias (x + b along the rows, for Gorgonia's BroadcastAdd of a bias)
+// and Mask (x ⊙ m for a dropout mask that gets no gradient).
 //
 // # Sparse ops
 //
@@ -30,10 +33,10 @@
 //
 // # Output values
 //
-// The FDE, convolution, pooling and ReLU ops keep their output tensor from
-// one run of a machine to the next instead of allocating a new one (a
-// TapeMachine's Reset drops the last run's values), and SpMM and
-// SparseMatMul compute into the output value that the machine passes them
-// from the last run: a node's value is overwritten by the node's next run,
-// so copy it to keep it.
+// The FDE, convolution, pooling, ReLU, AddBias and Mask ops keep their
+// output tensor from one run of a machine to the next instead of
+// allocating a new one (a TapeMachine's Reset drops the last run's
+// values), and SpMM and SparseMatMul compute into the output value that
+// the machine passes them from the last run: a node's value is
+// overwritten by the node's next run, so copy it to keep it.
 package ops
