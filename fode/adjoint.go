@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/floats"
+
+	"github.com/gofde/gofde/internal/hugepage"
 )
 
 // adj carries the state of one reverse sweep.
@@ -30,7 +32,7 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		sol: sol, f: sol.field, theta: sol.theta, n: n, N: len(sol.grid) - 1,
 		outs:     gridCotangents(sol, ybar),
 		thetabar: make([]float64, len(sol.theta)),
-		x0bar:    make([]float64, n),
+		x0bar:    hugepage.Make[float64](n),
 	}
 	if sol.y32 != nil {
 		a.ys, a.yf = getFloats(n), getFloats(n)

@@ -6,6 +6,8 @@ import (
 	"runtime/metrics"
 	"sync"
 	"time"
+
+	"github.com/gofde/gofde/internal/hugepage"
 )
 
 // Large float64 buffers (grid states, field values, predictor iterates,
@@ -190,7 +192,7 @@ func bigGet[T float32 | float64](n int) []T {
 	}
 	big.Unlock()
 	if b == nil {
-		return make([]T, n)
+		return hugepage.Make[T](n)
 	}
 	return b[:n]
 }

@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/conv"
+	"github.com/gofde/gofde/internal/hugepage"
 )
 
 // Conv2D returns the node y = x ⋆ kernel + bias: the 2-D convolution
@@ -148,14 +149,29 @@ func (b *outBuf) output(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) *
 		return d
 	}
 	if b == nil {
-		return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		return newDense(dt, shape)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !fits(b.t) {
-		b.t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		b.t = newDense(dt, shape)
 	}
 	return b.t
+}
+
+// newDense returns a zeroed tensor of the dtype and shape; a large float
+// tensor's memory is asked to be backed by huge pages (see package
+// hugepage).
+func newDense(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	n := shape.TotalSize()
+	switch {
+	case len(shape) == 0:
+	case dt == tensor.Float32:
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(hugepage.Make[float32](n)))
+	case dt == tensor.Float64:
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(hugepage.Make[float64](n)))
+	}
+	return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 }
 
 // data returns the backing slices of the values (nil for a nil value), all

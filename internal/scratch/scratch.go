@@ -6,7 +6,11 @@
 // every one of its pages.
 package scratch
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gofde/gofde/internal/hugepage"
+)
 
 // A Buffer holds at most one slice between a Get and the Put that hands
 // it back. The zero value is ready to use; it is safe for concurrent use,
@@ -28,7 +32,7 @@ func (b *Buffer[T]) Get(n int) []T {
 	if cap(s) >= n {
 		return s[:n]
 	}
-	return make([]T, n)
+	return hugepage.Make[T](n)
 }
 
 // Put hands s back for the next Get; the caller must not use it
