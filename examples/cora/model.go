@@ -27,6 +27,28 @@ type prepared struct {
 	pattern  *sparse.CSR // A + I for the attention field
 	self     []bool      // the pattern's diagonal entries
 	features *sparse.CSR
+	// linear holds the linear diffusion field of each state width d, one
+	// for the training and the evaluation graphs, which then share its
+	// copy of Â (a third of a gigabyte at a million nodes).
+	linear map[int]*graph.LinearDiffusion
+}
+
+// linearField returns the linear diffusion field on Â for states of d
+// columns, in float32 arithmetic with f32.
+func (p *prepared) linearField(d int, f32 bool) (*graph.LinearDiffusion, error) {
+	if f, ok := p.linear[d]; ok && f.Float32() == f32 {
+		return f, nil
+	}
+	f, err := graph.NewLinearDiffusion(p.adj, d)
+	if err != nil {
+		return nil, err
+	}
+	f.SetFloat32(f32)
+	if p.linear == nil {
+		p.linear = make(map[int]*graph.LinearDiffusion)
+	}
+	p.linear[d] = f
+	return f, nil
 }
 
 func prepare(c config, ds *graph.Dataset) (*prepared, error) {
@@ -183,11 +205,10 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	diffuse := func(x *G.Node, d int) (*G.Node, error) {
 		switch c.field {
 		case "linear":
-			field, err := graph.NewLinearDiffusion(p.adj, d)
+			field, err := p.linearField(d, dt == tensor.Float32)
 			if err != nil {
 				return nil, err
 			}
-			field.SetFloat32(dt == tensor.Float32)
 			block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha, LearnOrders: c.learnOrders, LearnCoeffs: c.learnOrders})
 			if err != nil {
 				return nil, err
