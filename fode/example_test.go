@@ -128,3 +128,17 @@ func ExampleOptions() {
 	// dopri5: x(1) = 0.367879441   exact 0.367879441
 	// trap:   x(1) = 0.4276   exact 0.4276
 }
+
+// Options.Grid gives the grid a fixed-step solve will use, and Locate
+// where an output time falls on it: between grid points 2 and 3, a
+// fifth of the way, for t = 0.55 on a grid of step 0.25.
+func ExampleLocate() {
+	grid, err := fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, StepSize: 0.25}.Grid()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	j, w := fode.Locate(grid, 0.55)
+	fmt.Printf("%v %d %.3f\n", grid, j, w)
+	// Output: [0 0.25 0.5 0.75 1] 2 0.200
+}
