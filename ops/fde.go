@@ -15,6 +15,7 @@ import (
 	"github.com/gofde/gofde/fode"
 	"github.com/gofde/gofde/internal/scratch"
 	"github.com/gofde/gofde/internal/value"
+	"github.com/gofde/gofde/internal/vec"
 )
 
 // Config describes the solve an FDE node performs.
@@ -333,14 +334,17 @@ const storeFloat32Bytes = 32 << 20
 
 // widen returns v's elements as float64: a Float64 tensor's backing slice
 // itself, or a Float32 tensor's values widened into a slice of op.wide,
-// which done hands back.
+// which done hands back. An op without a gradient (an evaluation graph,
+// which runs once in a while) lets the slice go instead of holding it.
 func (op *fdeOp) widen(v G.Value) (x []float64, done func(), err error) {
 	if d, ok := v.Data().([]float32); ok {
 		x = op.wide.Get(len(d))
-		for i, e := range d {
-			x[i] = float64(e)
-		}
-		return x, func() { op.wide.Put(x) }, nil
+		vec.Widen(x, d)
+		return x, func() {
+			if op.keep.Load() {
+				op.wide.Put(x)
+			}
+		}, nil
 	}
 	x, err = value.Float64s(v)
 	return x, func() {}, err
@@ -446,9 +450,7 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 		case []float64:
 			copy(d[i*n:], sol.At(i))
 		case []float32:
-			for j, x := range sol.At(i) {
-				d[i*n+j] = float32(x)
-			}
+			vec.Narrow(d[i*n:(i+1)*n], sol.At(i))
 		}
 	}
 	if op.keep.Load() {

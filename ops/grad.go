@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/internal/value"
+	"github.com/gofde/gofde/internal/vec"
 )
 
 // DiffWRT reports that the node is differentiable with respect to every
@@ -156,10 +157,7 @@ func setFloat64s(v *tensor.Dense, off int, src []float64) error {
 		}
 	case []float32:
 		if off+len(src) <= len(d) {
-			d = d[off : off+len(src)]
-			for i, x := range src {
-				d[i] = float32(x)
-			}
+			vec.Narrow(d[off:off+len(src)], src)
 			return nil
 		}
 	default:
