@@ -212,8 +212,14 @@ func FuzzOptions(f *testing.F) {
 				if _, err := opt.Memory(2); err == nil {
 					t.Fatalf("steps %d accepted within 16 MiB", steps)
 				}
+				if _, err := opt.Grid(); err == nil {
+					t.Fatalf("a grid of %d steps accepted within 16 MiB", steps)
+				}
 			}
 			return
+		}
+		if g, err := opt.Grid(); err == nil && (len(g) < 2 || g[0] != 0 || g[len(g)-1] != opt.T) {
+			t.Fatalf("%+v: grid %v does not run from 0 to T", opt, g)
 		}
 		valid := fode.CheckOptions(opt) == nil
 		if valid && (memory < 0 || terms%4 == 1 || terms%4 == 3) {

@@ -343,7 +343,9 @@ func CheckOptions(o Options) error {
 // Grid returns the grid t_0 = 0 < t_1 < … < t_N = T that Solve steps on
 // with these options: N = Steps, or ⌈T/StepSize⌉ without Steps, and
 // t_j = jT/N with t_N = T exactly. It returns an error for options that
-// CheckOptions refuses and for Dopri5, which chooses its own grid.
+// CheckOptions refuses, for Dopri5, which chooses its own grid, and for a
+// grid whose solve would need more than Options.MaxMemory even for a
+// one-value state.
 func (o Options) Grid() ([]float64, error) {
 	o = o.withDefaults()
 	steps, h, err := o.stepping()
@@ -352,6 +354,10 @@ func (o Options) Grid() ([]float64, error) {
 	}
 	if o.Method == Dopri5 {
 		return nil, errors.New("fode: Grid: method dopri5 chooses its grid while it solves")
+	}
+	// The least a solve on this grid stores bounds the grid's size.
+	if _, err := o.checkMemory(steps, 1, true); err != nil {
+		return nil, err
 	}
 	return uniformGrid(steps, h, o.T), nil
 }
