@@ -1,10 +1,10 @@
 package fode
 
 import (
-	"runtime"
 	"sync"
 
 	"github.com/gofde/gofde/internal/finite"
+	"github.com/gofde/gofde/internal/par"
 	"github.com/gofde/gofde/internal/vec"
 )
 
@@ -18,26 +18,11 @@ import (
 // below it a goroutine hand-off costs more than the pass.
 const splitMin = 1 << 16
 
-// split runs body over [0, n) in contiguous pieces, one per core, each a
-// multiple of 64 long but the last. Callers run passes shorter than
-// splitMin themselves: a closure handed to split is allocated.
+// split runs body over [0, n), at least splitMin long, in one piece per
+// core. A closure handed to split is allocated, so callers run shorter
+// passes themselves.
 func split(n int, body func(lo, hi int)) {
-	k := min(runtime.GOMAXPROCS(0), n/(splitMin/2))
-	if k < 2 {
-		body(0, n)
-		return
-	}
-	size := (n/k + 63) &^ 63
-	var wg sync.WaitGroup
-	for lo := size; lo < n; lo += size {
-		wg.Add(1)
-		go func(lo int) {
-			defer wg.Done()
-			body(lo, min(lo+size, n))
-		}(lo)
-	}
-	body(0, min(size, n))
-	wg.Wait()
+	par.For(n, par.Pieces(n, splitMin/2), func(_, lo, hi int) { body(lo, hi) })
 }
 
 // convert writes src converted to dst's element type into dst and returns

@@ -3,28 +3,8 @@ package fode
 import (
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 )
-
-// TestSplitCoversOnce checks that split hands every index to exactly one
-// piece, for lengths around the pieces' alignment.
-func TestSplitCoversOnce(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
-	for _, n := range []int{0, 1, splitMin - 1, splitMin, splitMin + 1, 3*splitMin + 63, 5*splitMin + 64} {
-		seen := make([]int32, n)
-		split(n, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				seen[i]++ // pieces are disjoint, so no two goroutines write one index
-			}
-		})
-		for i, c := range seen {
-			if c != 1 {
-				t.Fatalf("n = %d: index %d visited %d times", n, i, c)
-			}
-		}
-	}
-}
 
 // TestParallelPassesMatchSerial checks the split passes against their
 // one-core forms on vectors long enough to be split, with the non-finite

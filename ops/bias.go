@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"runtime"
 	"sync"
 
 	"github.com/chewxy/hm"
@@ -12,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/conv"
+	"github.com/gofde/gofde/internal/par"
 )
 
 // AddBias returns the node y = x + b with the bias added to every row,
@@ -177,7 +177,7 @@ func biasRun[E conv.Float](op *biasOp, o []E, vals []G.Value, add bool) error {
 // addRows sets o[i, j] = x[i, j] + b[j] for the n × h row-major o and x.
 func addRows[E conv.Float](o, x, b []E, n, h int) {
 	b = b[:h]
-	forRows(n, rowWorkers(n, h), func(_, lo, hi int) {
+	par.For(n, rowWorkers(n, h), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			oi := o[i*h : (i+1)*h]
 			xi := x[i*h : (i+1)*h]
@@ -199,7 +199,7 @@ func colSums[E conv.Float](dst, g []E, n, h int, add bool, part *[]float64) {
 		*part = make([]float64, p*h)
 	}
 	ps := (*part)[:p*h]
-	forRows(n, p, func(k, lo, hi int) {
+	par.For(n, p, func(k, lo, hi int) {
 		acc := ps[k*h : (k+1)*h]
 		clear(acc)
 		for i := lo; i < hi; i++ {
@@ -227,28 +227,7 @@ func colSums[E conv.Float](dst, g []E, n, h int, add bool, part *[]float64) {
 // rowWorkers is the number of goroutines a pass over an n × h matrix is
 // split into: one below parallelChunk values, otherwise up to GOMAXPROCS,
 // each with at least parallelChunk values and one row.
-func rowWorkers(n, h int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), n*h/parallelChunk, n))
-}
-
-// forRows calls work(k, lo, hi) for k = 0..p-1 on contiguous row ranges
-// covering [0, n), on p goroutines (the caller's among them).
-func forRows(n, p int, work func(k, lo, hi int)) {
-	if p < 2 {
-		work(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for k := 1; k < p; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work(k, k*n/p, (k+1)*n/p)
-		}()
-	}
-	work(0, 0, n/p)
-	wg.Wait()
-}
+func rowWorkers(n, h int) int { return min(par.Pieces(n*h, parallelChunk), max(n, 1)) }
 
 func (op *biasOp) DiffWRT(inputs int) []bool {
 	d := make([]bool, inputs)

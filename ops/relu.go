@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/conv"
+	"github.com/gofde/gofde/internal/par"
 )
 
 // ReLU returns the node max(x, 0), elementwise, for a float32 or float64
@@ -134,24 +133,10 @@ func relu[E conv.Float](grad bool, out *tensor.Dense, vals []G.Value) error {
 // stays on the caller's goroutine.
 const parallelChunk = 1 << 16
 
-// parallelChunks calls work on contiguous ranges covering [0, n), on up to
-// GOMAXPROCS goroutines when n is large.
+// parallelChunks calls work on contiguous ranges covering [0, n), one
+// per core when n is large (see par.For).
 func parallelChunks(n int, work func(lo, hi int)) {
-	p := min(runtime.GOMAXPROCS(0), n/parallelChunk)
-	if p < 2 {
-		work(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < p; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work(i*n/p, (i+1)*n/p)
-		}()
-	}
-	work(0, n/p)
-	wg.Wait()
+	par.For(n, par.Pieces(n, parallelChunk), func(_, lo, hi int) { work(lo, hi) })
 }
 
 // reluGrad32 sets dx = dy where y > 0 and 0 elsewhere, selecting with a
