@@ -9,10 +9,11 @@ import (
 )
 
 // The solver's passes over a long state (a graph's nodes × features) run
-// on all cores. Conversions between float32 and float64, the widening
-// history sums over float32 streams and the finiteness checks are bound by
-// scalar arithmetic, not by memory, and run about twice as fast on two
-// cores; the plain vector adds stay on one core, where memory bounds them.
+// on all cores and on the vector kernels of internal/vec. Conversions
+// between float32 and float64, the widening history sums over float32
+// streams and the finiteness checks were bound by scalar arithmetic, not
+// by memory, and ran about twice as fast on two cores; the plain vector
+// adds stay on one core, where memory bounds them.
 
 // splitMin is the length from which split divides a pass between cores:
 // below it a goroutine hand-off costs more than the pass.
