@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -227,7 +228,7 @@ func TestAddBiasErrors(t *testing.T) {
 	v4 := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("v4"))
 	row := G.NewMatrix(g, tensor.Float64, G.WithShape(1, 3), G.WithName("row"))
 	x3 := G.NewTensor(g, tensor.Float64, 3, G.WithShape(2, 4, 3), G.WithName("x3"))
-	for name, f := range map[string]func() (*G.Node, error){
+	buildErrors(t, map[string]func() (*G.Node, error){
 		"nil x":    func() (*G.Node, error) { return ops.AddBias(nil, v) },
 		"nil b":    func() (*G.Node, error) { return ops.AddBias(x, nil) },
 		"vector x": func() (*G.Node, error) { return ops.AddBias(v, v) },
@@ -236,13 +237,7 @@ func TestAddBiasErrors(t *testing.T) {
 		"row bias": func() (*G.Node, error) { return ops.AddBias(x, row) },
 		"dtype":    func() (*G.Node, error) { return ops.AddBias(x32, v) },
 		"int":      func() (*G.Node, error) { return ops.AddBias(xi, bi) },
-	} {
-		if _, err := f(); err == nil {
-			t.Errorf("%s: no error", name)
-		} else if err.Error()[:5] != "ops: " {
-			t.Errorf("%s: error %q lacks the ops: prefix", name, err)
-		}
-	}
+	})
 
 	// Values that do not match the nodes: the op's Do reports them.
 	y, err := ops.AddBias(x, v)
@@ -263,6 +258,19 @@ func TestAddBiasErrors(t *testing.T) {
 	} {
 		if _, err := do(vals...); err == nil {
 			t.Errorf("Do with %s: no error", name)
+		}
+	}
+}
+
+// buildErrors checks that every constructor call of cases fails with an
+// error that names the package.
+func buildErrors(t *testing.T, cases map[string]func() (*G.Node, error)) {
+	t.Helper()
+	for name, f := range cases {
+		if _, err := f(); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if !strings.HasPrefix(err.Error(), "ops: ") {
+			t.Errorf("%s: error %q lacks the ops: prefix", name, err)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gofde/gofde/internal/vec"
 )
 
 // Float64s returns the elements of a Float64 or Float32 Gorgonia value as
@@ -22,9 +24,7 @@ func Float64s(v G.Value) ([]float64, error) {
 		case tensor.Float32:
 			f := x.Float32s()
 			out := make([]float64, len(f))
-			for i, e := range f {
-				out[i] = float64(e)
-			}
+			vec.Widen(out, f)
 			return out, nil
 		}
 		return nil, fmt.Errorf("unsupported dtype %v", x.Dtype())
@@ -56,9 +56,7 @@ func New(dt tensor.Dtype, shape tensor.Shape, data []float64) (*tensor.Dense, er
 	switch dt {
 	case tensor.Float32:
 		f := make([]float32, len(data))
-		for i, x := range data {
-			f[i] = float32(x)
-		}
+		vec.Narrow(f, data)
 		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f)), nil
 	case tensor.Float64:
 		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), nil
@@ -123,9 +121,7 @@ func SetFloat64s(v G.Value, src []float64) error {
 			if len(d) != len(src) {
 				return fmt.Errorf("value of %d elements, source of %d", len(d), len(src))
 			}
-			for i, e := range src {
-				d[i] = float32(e)
-			}
+			vec.Narrow(d, src)
 			return nil
 		}
 		return fmt.Errorf("unsupported dtype %v", x.Dtype())
