@@ -5,8 +5,6 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/floats"
-
-	"github.com/gofde/gofde/internal/hugepage"
 )
 
 // adj carries the state of one reverse sweep.
@@ -32,7 +30,7 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 		sol: sol, f: sol.field, theta: sol.theta, n: n, N: len(sol.grid) - 1,
 		outs:     gridCotangents(sol, ybar),
 		thetabar: make([]float64, len(sol.theta)),
-		x0bar:    hugepage.Make[float64](n),
+		x0bar:    getZeroed(n),
 	}
 	if sol.y32 != nil {
 		a.ys, a.yf = getFloats(n), getFloats(n)
@@ -265,7 +263,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		return err
 	}
 	defer sums.release()
+	// r is nil when no term sums the states (schemes over the field
+	// values alone): r_m is then the output cotangent at step m, read in
+	// place, or zero, which saves a row of the state's size.
 	r, F := sums.out[stateStream], sums.out[fieldStream]
+	if F == nil { // the lag-1 terms still add to it
+		F = sums.take(n)
+		sums.out[fieldStream] = F
+	}
 	usesF := sc.usesFields()
 	wacc := make([]float64, sc.start*n) // Σ_m W_{m,j} λ_m, j < s
 	// r_j and F_j for j < first, from the steps after the starting block
@@ -273,6 +278,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	rext, fext := r, F
 	if first > 1 {
 		rext, fext = make([]float64, first*n), make([]float64, first*n)
+	}
+	var zero []float64 // a row of zeros for the steps that need r as a row
+	defer func() { putFloats(zero) }()
+	zeroRow := func() []float64 {
+		if zero == nil {
+			zero = getZeroed(n)
+		}
+		return zero
 	}
 	var fy []float64 // field values dL/dα re-evaluates or converts
 	if withAlpha {
@@ -287,8 +300,13 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	}
 	for m := N; m >= 0; m-- {
 		sums.sum(N - m)
+		rm := r // r_m; nil is zero
 		if o := a.outs[m]; o != nil {
-			floats.Add(r, o)
+			if r != nil {
+				floats.Add(r, o)
+			} else {
+				rm = o
+			}
 		}
 		if m < N {
 			for l, f := range sc.forms {
@@ -312,8 +330,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			}
 		}
 		if m < first {
-			copy(a.row(rext, m), r)
-			copy(a.row(fext, m), F)
+			if first > 1 {
+				if rm != nil {
+					copy(a.row(rext, m), rm)
+				}
+				copy(a.row(fext, m), F)
+			} else {
+				rext = rm
+			}
 			if m < sc.start {
 				floats.Add(a.row(fext, m), a.row(wacc, m))
 			}
@@ -331,16 +355,23 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 				if err := a.vjp(lam, true, t, y, F, m); err != nil {
 					return err
 				}
-				floats.Add(lam, r)
+				if rm != nil {
+					floats.Add(lam, rm)
+				}
+			} else if rm != nil {
+				copy(lam, rm)
 			} else {
-				copy(lam, r)
+				clear(lam)
 			}
 		case implicitStep:
+			if rm == nil {
+				rm = zeroRow()
+			}
 			Fm := F
 			if !usesF {
 				Fm = nil
 			}
-			if err := a.implicitAdjoint(lam, r, Fm, sc.kappa, t, y, m); err != nil {
+			if err := a.implicitAdjoint(lam, rm, Fm, sc.kappa, t, y, m); err != nil {
 				return err
 			}
 			if P > 0 {
@@ -351,7 +382,10 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 				a.addParams(sc.dkappa, floats.Dot(lam, f))
 			}
 		case correctorStep:
-			if err := a.corrector(sc, m, r, F, lam, lamRow(1, m), fy, withAlpha); err != nil {
+			if rm == nil {
+				rm = zeroRow()
+			}
+			if err := a.corrector(sc, m, rm, F, lam, lamRow(1, m), fy, withAlpha); err != nil {
 				return err
 			}
 		}
@@ -394,7 +428,9 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		}
 		floats.Add(a.x0bar, a.xbuf())
 	}
-	floats.Add(a.x0bar, a.row(rext, 0))
+	if rext != nil {
+		floats.Add(a.x0bar, a.row(rext, 0))
+	}
 	return nil
 }
 

@@ -201,3 +201,49 @@ func TestBigBuffers(t *testing.T) {
 		t.Error("FreeBuffers kept a buffer")
 	}
 }
+
+// TestReleaseOutputs: a gradient after ReleaseOutputs is the gradient
+// without it, bit for bit, dL/dα included, for fields with and without
+// state-free VJPs (whose solves keep the newest states in a ring) and
+// outputs on and between grid points; the outputs themselves are gone
+// unless the states are stored in float32.
+func TestReleaseOutputs(t *testing.T) {
+	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	ybar := make([]float64, 2*len(x0))
+	for i := range ybar {
+		ybar[i] = float64(i%5) - 1.5
+	}
+	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL, L1} {
+		for _, store32 := range []bool{false, true} {
+			for _, free := range []bool{false, true} {
+				opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 300, Times: []float64{0.5012, 1}, StoreFloat32: store32}
+				f := chain{d: 4, stateFree: free}
+				var g [2]*Gradient
+				for i := range g {
+					sol, err := Solve(f, x0, nil, opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if i == 1 {
+						sol.ReleaseOutputs()
+						sol.ReleaseOutputs()
+						if (sol.At(0) != nil || sol.Final() != nil) != (sol.y32 != nil) {
+							t.Errorf("%v: outputs kept after ReleaseOutputs", m)
+						}
+					}
+					if g[i], err = Grad(sol, ybar, GradOptions{GradAlpha: true}); err != nil {
+						t.Fatal(err)
+					}
+					sol.Release()
+				}
+				if !slices.Equal(g[0].X0, g[1].X0) || g[0].Alpha != g[1].Alpha {
+					t.Errorf("%v (float32 %v, state-free %v): the gradient changes after ReleaseOutputs: dL/dα %v, then %v", m, store32, free, g[0].Alpha, g[1].Alpha)
+				}
+				g[0].Release()
+				if g[0].X0 != nil || len(g[1].X0) != len(x0) {
+					t.Errorf("%v: Gradient.Release left X0", m)
+				}
+			}
+		}
+	}
+}

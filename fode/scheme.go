@@ -487,7 +487,8 @@ func flmmScheme(alpha, h float64, N int, deriv bool) (*scheme, error) {
 type termSums struct {
 	groups []*sumGroup
 	// out[t] receives the sum of target t's terms; the caller may point
-	// it at a buffer of its own, before start or before a step.
+	// it at a buffer of its own, before start or before a step. A target
+	// no term adds to stays nil unless the caller gives it a buffer.
 	out   [][]float64
 	empty []int // targets no term adds to
 	// values32 returns a stream stored in float32 (nil for one in
@@ -551,24 +552,27 @@ func (ts *termSums) start(e HistoryEngine, n int, values func(key int) []float64
 		}
 	}
 	for t, o := range ts.out {
-		if o == nil {
-			ts.out[t] = ts.take(n)
-		}
-		if !seen[t] {
+		switch {
+		case !seen[t]:
+			// No term adds to it: the caller's buffer is cleared at each
+			// step, and none is made, so out[t] nil stands for zero.
 			ts.empty = append(ts.empty, t)
+		case o == nil:
+			ts.out[t] = ts.take(n)
 		}
 	}
 	return nil
 }
 
-// release hands the buffers of the Histories that hold pooled ones back
-// for reuse; the sums must not be used afterwards.
+// take returns a zeroed buffer of n values that release hands back.
 func (ts *termSums) take(n int) []float64 {
 	b := getZeroed(n)
 	ts.owned = append(ts.owned, b)
 	return b
 }
 
+// release hands the buffers of the Histories that hold pooled ones back
+// for reuse; the sums must not be used afterwards.
 func (ts *termSums) release() {
 	for _, b := range ts.owned {
 		putFloats(b)
@@ -586,7 +590,7 @@ func (ts *termSums) release() {
 // streams' rows) into out.
 func (ts *termSums) sum(m int) {
 	for _, t := range ts.empty {
-		clear(ts.out[t])
+		clear(ts.out[t]) // a no-op on nil
 	}
 	for _, g := range ts.groups {
 		for k, t := range g.target {

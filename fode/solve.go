@@ -37,7 +37,7 @@ type Solution struct {
 	h     float64
 	grid  []float64 // t_j, j = 0..Steps
 	hs    []float64 // Dopri5's accepted step sizes; nil on a uniform grid
-	y     []float64 // y_j, row-major, (Steps+1) × n
+	y     []float64 // y_j, row-major, (Steps+1) × n (y_0 alone with a ring)
 	fv    []float64 // f_j where the scheme sums field values
 	// fv32 holds every f_j in float32 with Options.StoreFloat32; fv then
 	// keeps only f_0..f_{first-1}, which the starting weights read.
@@ -52,10 +52,12 @@ type Solution struct {
 	released bool
 	// noFields is set by ReleaseFieldValues.
 	noFields bool
-	// ring, when not zero, is the number of rows of y for a state-free
-	// field: y_0 in row 0 and y_m (m ≥ 1) in row 1+(m-1)%(ring-1);
+	// ring, when not zero, is the number of states kept for a
+	// state-free field: y_0 in y and y_m (m ≥ 1) in row (m-1)%(ring-1)
+	// of yr, a buffer of its own so that ReleaseOutputs can hand it back;
 	// kept holds the states the outputs are interpolated from.
 	ring int
+	yr   []float64
 	kept map[int][]float64
 	// y32 holds every grid state in float32 with Options.StoreFloat32
 	// (y is then the ring); nil otherwise.
@@ -66,7 +68,7 @@ type Solution struct {
 // row-major) into the solution; copy it before changing it. It returns nil
 // after Release.
 func (s *Solution) At(i int) []float64 {
-	if s.released {
+	if s.released || s.out == nil {
 		return nil
 	}
 	n := s.Rows * s.Dim
@@ -92,14 +94,34 @@ func (s *Solution) Release() {
 	}
 	putFloats(s.out)
 	putFloats(s.y)
+	putFloats(s.yr)
 	putFloats(s.fv)
 	putFloats32(s.fv32)
 	putFloats32(s.y32)
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.out, s.y, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil, nil
+	s.out, s.y, s.yr, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil, nil, nil
 	s.released = true
+}
+
+// ReleaseOutputs hands the output states back to the package for reuse,
+// as Release does for everything, together with the newest grid states
+// that a solve of a StateFreeField kept only for its own steps: call it
+// once the outputs are copied and a gradient may still follow, which then
+// needs less memory and is the same. At and Final return nil afterwards,
+// and State returns nil for the states Grad does not read; Grid and Grad
+// keep working. With states stored in float32 (Options.StoreFloat32 and
+// a field that is not state-free) the gradient reads the outputs' exact
+// states, and nothing is released. Calling it again does nothing.
+func (s *Solution) ReleaseOutputs() {
+	if s.released || s.out == nil || s.y32 != nil {
+		return
+	}
+	putFloats(s.out)
+	putFloats(s.yr)
+	s.out, s.yr = nil, nil
+	clear(s.kept) // they may share the outputs' storage
 }
 
 // ReleaseFieldValues hands the solution's stored field values back to the
@@ -271,7 +293,8 @@ func (s *solver) allocStates(rows int) {
 	if rows > 0 && rows < N+1 {
 		s.sol.ring = rows
 		s.sol.kept = make(map[int][]float64)
-		s.sol.y = getFloats(rows * n)
+		s.sol.y = getFloats(n)
+		s.sol.yr = getFloats((rows - 1) * n)
 	} else {
 		s.sol.y = getFloats((N + 1) * n)
 	}
@@ -282,7 +305,7 @@ func (s *solver) allocStates(rows int) {
 // stateRow returns the row that holds (or will hold) state m.
 func (s *solver) stateRow(m int) []float64 {
 	if r := s.sol.ring; r > 0 && m > 0 {
-		m = 1 + (m-1)%(r-1)
+		return s.row(s.sol.yr, (m-1)%(r-1))
 	}
 	return s.row(s.sol.y, m)
 }
@@ -695,8 +718,14 @@ func (s *solver) startBlock(sc *scheme) error {
 		}
 		return nil
 	}
+	var block []float64 // states 1..first-1, in consecutive rows of the ring too
+	if s.sol.ring > 0 {
+		block = s.sol.yr[:(first-1)*n]
+	} else {
+		block = s.sol.y[n : first*n]
+	}
 	fp := newFixedPoint((first-1)*n, s.opt.Iteration)
-	return fp.solve(s.sol.y[n:first*n], g, func() string {
+	return fp.solve(block, g, func() string {
 		return fmt.Sprintf("fode: steps 1..%d (t = %g): the starting block of %v", first-1, s.sol.grid[first-1], s.opt.Method)
 	})
 }

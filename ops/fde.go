@@ -458,6 +458,7 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 			// Only a gradient by the orders reads the field values.
 			sol.ReleaseFieldValues()
 		}
+		sol.ReleaseOutputs() // copied into v
 		op.store.put(v, sol)
 	} else {
 		sol.Release() // nothing will read the states back
@@ -470,26 +471,26 @@ func (op *fdeOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, erro
 // from the input values, the output value and its cotangent. It uses the
 // solution the forward pass stored for this output, or solves again when
 // there is none (a graph run twice without a backward pass in between).
-func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([][]float64, error) {
+// The caller calls release once it has read the parts.
+func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) (parts [][]float64, release func(), err error) {
 	sol := op.store.take(out)
 	if sol == nil {
-		var err error
 		if sol, err = op.solve(vals); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	gy, done, err := op.widen(gout)
 	if err != nil {
-		return nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
+		return nil, nil, fmt.Errorf("ops: FDE gradient: output cotangent: %w", err)
 	}
 	defer done()
 	// The solution's storage goes back to fode for the next solve.
 	defer sol.Release()
 	g, err := fode.Grad(sol, gy, fode.GradOptions{Mode: op.cfg.Grad, GradAlpha: op.learned() > 0})
 	if err != nil {
-		return nil, fmt.Errorf("ops: FDE gradient: %w", err)
+		return nil, nil, fmt.Errorf("ops: FDE gradient: %w", err)
 	}
-	parts := make([][]float64, 0, op.Arity())
+	parts = make([][]float64, 0, op.Arity())
 	parts = append(parts, g.X0)
 	off := 0
 	for _, s := range op.paramShapes {
@@ -506,7 +507,7 @@ func (op *fdeOp) gradients(vals []G.Value, out, gout G.Value) ([][]float64, erro
 	if op.learnCoeffs {
 		parts = append(parts, g.Coeffs)
 	}
-	return parts, nil
+	return parts, g.Release, nil
 }
 
 // solutionStore keeps the solutions of the last few forward passes, keyed

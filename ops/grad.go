@@ -66,10 +66,11 @@ func (op *fdeOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 	if err != nil {
 		return fmt.Errorf("ops: FDE: output gradient: %w", err)
 	}
-	parts, err := op.gradients(vals, output.Value(), gout)
+	parts, release, err := op.gradients(vals, output.Value(), gout)
 	if err != nil {
 		return err
 	}
+	defer release()
 	for i, in := range inputs {
 		gv, err := in.Grad()
 		if err != nil {
@@ -113,10 +114,11 @@ func (op *fdeGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, 
 		return nil, fmt.Errorf("ops: FDE gradient: %d inputs, want %d", len(vals), op.Arity())
 	}
 	k := op.fwd.Arity()
-	parts, err := op.fwd.gradients(vals[:k], vals[k], vals[k+1])
+	parts, release, err := op.fwd.gradients(vals[:k], vals[k], vals[k+1])
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	shape, _ := op.InferShape()
 	out := op.out.output(prealloc, op.fwd.dtype, shape)
 	off := 0
