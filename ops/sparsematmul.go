@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -45,10 +46,14 @@ func SparseMatMul(x *sparse.CSR, w, mask *G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("ops: SparseMatMul: mask of shape %v and dtype %v; want a %v vector of %d (the stored values)", mask.Shape(), mask.Dtype(), dt, x.NNZ())
 		}
 	}
-	op := &featOp{x: x.Clone(), h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1)}
+	op := &featOp{h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1)}
 	if dt == tensor.Float32 {
+		// The float32 values alone: X's pattern without its float64 values.
+		op.x = &sparse.CSR{Rows: x.Rows, Cols: x.Cols, Ptr: slices.Clone(x.Ptr), Col: slices.Clone(x.Col)}
 		op.val32 = make([]float32, x.NNZ())
-		vec.Narrow(op.val32, op.x.Val)
+		vec.Narrow(op.val32, x.Val)
+	} else {
+		op.x = x.Clone()
 	}
 	if mask != nil {
 		return apply(op, mask, w)
@@ -79,8 +84,8 @@ func FillDropout[E float32 | float64](mask []E, rate float64, uniform func() flo
 
 // featOp computes (X ⊙ M) W; with back it computes (X ⊙ M)ᵀ G instead.
 type featOp struct {
-	x      *sparse.CSR
-	val32  []float32 // X's values in float32 (float32 ops)
+	x      *sparse.CSR // X (without Val in a float32 op)
+	val32  []float32   // X's values in float32 (float32 ops)
 	h      int
 	dtype  tensor.Dtype
 	masked bool

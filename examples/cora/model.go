@@ -22,7 +22,7 @@ import (
 // prepared holds what every run shares: the normalised adjacency, the
 // attention pattern and the (row-normalised) features.
 type prepared struct {
-	ds       *graph.Dataset
+	ds       *graph.Dataset // the labels, without the graph and features (see prepare)
 	adj      *sparse.CSR // Â for the linear field
 	pattern  *sparse.CSR // A + I for the attention field
 	self     []bool      // the pattern's diagonal entries
@@ -38,6 +38,9 @@ type prepared struct {
 func (p *prepared) linearField(d int, f32 bool) (*graph.LinearDiffusion, error) {
 	if f, ok := p.linear[d]; ok && f.Float32() == f32 {
 		return f, nil
+	}
+	if p.adj == nil {
+		return nil, fmt.Errorf("no linear field of width %d was prepared", d)
 	}
 	f, err := graph.NewLinearDiffusion(p.adj, d)
 	if err != nil {
@@ -89,6 +92,23 @@ func prepare(c config, ds *graph.Dataset) (*prepared, error) {
 	}
 	if p.features, err = f.WithValues(vals); err != nil {
 		return nil, err
+	}
+	// The model reads the graph and the features from p alone: the
+	// dataset's copies can go (a few hundred megabytes at a million nodes).
+	labels := *ds
+	labels.Adj, labels.Features = nil, nil
+	p.ds = &labels
+	if c.field == "linear" {
+		// Â lives on in the linear field, which copies it: build it now
+		// and drop p's copy.
+		d := ds.Classes
+		if c.diffuse == "hidden" {
+			d = c.hidden
+		}
+		if _, err := p.linearField(d, c.dtype != "float64"); err != nil {
+			return nil, err
+		}
+		p.adj, p.pattern, p.self = nil, nil, nil
 	}
 	return p, nil
 }
@@ -179,7 +199,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 		n.inMask = G.NewVector(g, dt, G.WithShape(p.features.NNZ()), G.WithName("inmask"),
 			G.WithValue(tensor.New(tensor.WithShape(p.features.NNZ()), tensor.Of(dt))))
 	}
-	enc, err := layers.NewDense(g, dt, "enc", ds.Features.Cols, c.hidden, seed+1)
+	enc, err := layers.NewDense(g, dt, "enc", p.features.Cols, c.hidden, seed+1)
 	if err != nil {
 		return nil, err
 	}
