@@ -46,7 +46,7 @@ func SparseMatMul(x *sparse.CSR, w, mask *G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("ops: SparseMatMul: mask of shape %v and dtype %v; want a %v vector of %d (the stored values)", mask.Shape(), mask.Dtype(), dt, x.NNZ())
 		}
 	}
-	op := &featOp{h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1)}
+	op := &featOp{h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1), out: new(outBuf)}
 	if dt == tensor.Float32 {
 		// The float32 values alone: X's pattern without its float64 values.
 		op.x = &sparse.CSR{Rows: x.Rows, Cols: x.Cols, Ptr: slices.Clone(x.Ptr), Col: slices.Clone(x.Col)}
@@ -91,6 +91,7 @@ type featOp struct {
 	masked bool
 	back   bool
 	id     uint64
+	out    *outBuf
 }
 
 func (op *featOp) Arity() int {
@@ -118,7 +119,7 @@ func (op *featOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 
 func (op *featOp) Do(in ...G.Value) (G.Value, error) {
 	s, _ := op.InferShape()
-	out := tensor.New(tensor.WithShape(s...), tensor.Of(op.dtype))
+	out := op.out.output(nil, op.dtype, s)
 	if err := op.compute(out, in); err != nil {
 		return nil, err
 	}
@@ -212,6 +213,7 @@ func (op *featOp) DiffWRT(inputs int) []bool {
 func (op *featOp) backOp() *featOp {
 	b := *op
 	b.back = !op.back
+	b.out = new(outBuf)
 	return &b
 }
 
