@@ -23,9 +23,9 @@ import (
 // attention pattern and the (row-normalised) features.
 type prepared struct {
 	ds       *graph.Dataset // the labels, without the graph and features (see prepare)
-	adj      *sparse.CSR // Â for the linear field
-	pattern  *sparse.CSR // A + I for the attention field
-	self     []bool      // the pattern's diagonal entries
+	adj      *sparse.CSR    // Â for the linear field
+	pattern  *sparse.CSR    // A + I for the attention field
+	self     []bool         // the pattern's diagonal entries
 	features *sparse.CSR
 	// linear holds the linear diffusion field of each state width d, one
 	// for the training and the evaluation graphs, which then share its
@@ -409,6 +409,7 @@ type runResult struct {
 	epoch        int
 	epochs       int     // epochs trained
 	trainSeconds float64 // forward + backward + optimizer step, no evaluation
+	firstSeconds float64 // trainSeconds of the first epoch alone
 	heldout      float64 // validation accuracy with the epoch chosen on the other half
 	alpha        float64 // the learned α after the last epoch (0 when fixed)
 	bestAlpha    float64 // the learned α at the chosen epoch
@@ -613,6 +614,9 @@ func trainRun(c config, p *prepared, split *graph.Split, seed uint64, r int, pro
 		}
 		vm.Reset()
 		res.trainSeconds += time.Since(start).Seconds()
+		if res.epochs == 0 {
+			res.firstSeconds = res.trainSeconds
+		}
 		res.epochs++
 		if c.ema > 0 {
 			// Bias-corrected start: the average of the first epochs
