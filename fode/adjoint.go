@@ -423,10 +423,16 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		}
 	}
 	if usesF {
-		if err := a.vjp(a.xbuf(), true, 0, s.vjpStateInto(a.ys, 0), phi0, 0); err != nil {
+		var xb []float64
+		if rev32 != nil && first == 1 {
+			xb = cur[0] // λ's working row is free now: no row of its own
+		} else {
+			xb = a.xbuf()
+		}
+		if err := a.vjp(xb, true, 0, s.vjpStateInto(a.ys, 0), phi0, 0); err != nil {
 			return err
 		}
-		floats.Add(a.x0bar, a.xbuf())
+		floats.Add(a.x0bar, xb)
 	}
 	if rext != nil {
 		floats.Add(a.x0bar, a.row(rext, 0))

@@ -107,7 +107,8 @@ func (s *solver) rk(rk *rkMethod) error {
 			return err
 		}
 		if m == 1 {
-			s.initGrowth(r.k[0])
+			_, f0 := maxAbsFinite(r.k[0])
+			s.initGrowth(f0)
 		}
 		if err := s.checkStep(y, m); err != nil {
 			return err

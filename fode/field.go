@@ -52,3 +52,17 @@ type StateFreeField interface {
 	// StateFreeVJP reports whether VJP ignores its x argument.
 	StateFreeVJP() bool
 }
+
+// Float32Field is implemented by fields that can write their value
+// rounded to float32. A solve that stores its field values in float32
+// (Options.StoreFloat32) with an explicit method evaluates such a field
+// straight into the store, so no float64 copy of the value is formed: one
+// state-sized buffer less, and no pass over the state to round it. A graph
+// diffusion that multiplies in float32 computes the value in float32
+// arithmetic to begin with.
+type Float32Field interface {
+	Field
+	// EvalFloat32 writes f(t, x; θ), rounded to float32, into dst
+	// (len(dst) = len(x)).
+	EvalFloat32(dst []float32, t float64, x, theta []float64) error
+}

@@ -1,6 +1,7 @@
 package fode
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -245,5 +246,82 @@ func TestReleaseOutputs(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// chain32 is chain writing its values in float32 too, the way a field
+// with float32 arithmetic would (here: Eval rounded), optionally scaled to
+// overflow float32; with noEval its Eval fails.
+type chain32 struct {
+	chain
+	scale  float64
+	noEval bool
+}
+
+func (c chain32) Eval(dst []float64, t float64, x, theta []float64) error {
+	if c.noEval {
+		return errors.New("Eval called")
+	}
+	return c.eval(dst, t, x, theta)
+}
+
+func (c chain32) eval(dst []float64, t float64, x, theta []float64) error {
+	if err := c.chain.Eval(dst, t, x, theta); err != nil {
+		return err
+	}
+	if c.scale != 0 {
+		for i := range dst {
+			dst[i] *= c.scale
+		}
+	}
+	return nil
+}
+
+func (c chain32) EvalFloat32(dst []float32, t float64, x, theta []float64) error {
+	v := make([]float64, len(x))
+	if err := c.eval(v, t, x, theta); err != nil {
+		return err
+	}
+	convert(dst, v)
+	return nil
+}
+
+// TestFloat32Field: a Float32Field that rounds its Eval gives, with float32
+// storage, the outputs and gradients (x0 and α) of the same field without
+// the method bit for bit, for the explicit schemes that take the direct
+// route and the others alike; the rectangle rule calls EvalFloat32 alone,
+// and an evaluation that overflows float32 is an error.
+func TestFloat32Field(t *testing.T) {
+	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	ybar := make([]float64, 2*len(x0))
+	for i := range ybar {
+		ybar[i] = float64(i%5) - 1.5
+	}
+	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL} {
+		for _, free := range []bool{false, true} {
+			opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 200, Times: []float64{0.5012, 1}, StoreFloat32: true}
+			var got [2][]float64
+			for i, f := range []Field{chain{d: 4, stateFree: free}, chain32{chain: chain{d: 4, stateFree: free}}} {
+				sol, err := Solve(f, x0, nil, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, err := Grad(sol, ybar, GradOptions{GradAlpha: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[i] = append(append(append([]float64(nil), sol.At(0)...), sol.At(1)...), append(g.X0, g.Alpha)...)
+			}
+			if !slices.Equal(got[0], got[1]) {
+				t.Errorf("%v (state-free %v): with EvalFloat32 %v, without %v", m, free, got[1], got[0])
+			}
+		}
+	}
+	if _, err := Solve(chain32{chain: chain{d: 4}, noEval: true}, x0, nil, Options{Alpha: 0.6, T: 1, Steps: 20, StoreFloat32: true}); err != nil {
+		t.Errorf("rectangle rule with float32 storage: %v", err)
+	}
+	_, err := Solve(chain32{chain: chain{d: 4}, scale: 1e38}, x0, nil, Options{Alpha: 0.6, T: 1, Steps: 20, StoreFloat32: true})
+	if !errors.Is(err, ErrNotFinite) {
+		t.Errorf("a field value past float32's range: error %v, want ErrNotFinite", err)
 	}
 }

@@ -114,6 +114,12 @@ func (sc *scheme) usesFields() bool {
 	if sc.storesFields() {
 		return true
 	}
+	return sc.readsLag1()
+}
+
+// readsLag1 reports whether a combination reads the previous field value
+// f_{m-1} outside the history sums.
+func (sc *scheme) readsLag1() bool {
 	for _, f := range sc.forms {
 		if f.lag1 != 0 {
 			return true

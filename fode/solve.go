@@ -376,10 +376,9 @@ type growth struct {
 	baseStep          int
 }
 
-// initGrowth starts the stability check from y_0 and f0 = f(0, y_0).
-func (s *solver) initGrowth(f0 []float64) {
+// initGrowth starts the stability check from y_0 and f = |f(0, y_0)|∞.
+func (s *solver) initGrowth(f float64) {
 	_, m0 := maxAbsFinite(s.y0)
-	_, f := maxAbsFinite(f0)
 	var k float64
 	if len(s.opt.Orders) == 0 {
 		k = math.Pow(s.opt.T, s.alpha) / math.Gamma(s.alpha+1)
@@ -437,6 +436,21 @@ func (s *solver) eval(dst []float64, t float64, x []float64, step int) error {
 	return nil
 }
 
+// eval32 evaluates a Float32Field at grid point m straight into row m of
+// the float32 store and checks the result.
+func (s *solver) eval32(f Float32Field, m int, x []float64) error {
+	s.evals++
+	t := s.sol.grid[m]
+	dst := s.sol.fv32[m*s.n : (m+1)*s.n]
+	if err := f.EvalFloat32(dst, t, x, s.theta); err != nil {
+		return fmt.Errorf("fode: step %d (t = %g): field: %w", m, t, err)
+	}
+	if i := firstNonFinite32(dst); i >= 0 {
+		return fmt.Errorf("fode: step %d (t = %g): field value %d = %v in float32: %w", m, t, i, dst[i], ErrNotFinite)
+	}
+	return nil
+}
+
 func (s *solver) checkState(y []float64, step int) error {
 	if i := firstNonFinite(y); i >= 0 {
 		return fmt.Errorf("fode: step %d (t = %g): state component %d = %v: %w", step, s.sol.grid[step], i, y[i], ErrNotFinite)
@@ -486,7 +500,15 @@ func (s *solver) fractional(sc *scheme) error {
 	// for a scheme that reads only the previous one.
 	var fprev []float64
 	store32 := s.opt.StoreFloat32 && sc.storesFields()
+	// f32 is the field when it writes the float32 store itself: an
+	// explicit scheme that reads no float64 field value.
+	f32, _ := s.f.(Float32Field)
+	if !store32 || s.pool != nil || sc.kind != explicitStep || sc.start > 0 || sc.readsLag1() {
+		f32 = nil
+	}
 	switch {
+	case f32 != nil:
+		s.sol.fv32 = getFloats32((N + 1) * n)
 	case store32:
 		// The field values the starting weights read stay float64.
 		s.sol.fv32 = getFloats32((N + 1) * n)
@@ -510,13 +532,21 @@ func (s *solver) fractional(sc *scheme) error {
 			s.tmp2 = make([]float64, n)
 		}
 	}
-	if fprev != nil {
+	var f0 float64 // |f(0, y_0)|∞
+	switch {
+	case f32 != nil:
+		if err := s.eval32(f32, 0, s.y0); err != nil {
+			return err
+		}
+		f0 = maxAbs32(s.sol.fv32[:n])
+	case fprev != nil:
 		if err := s.eval(fprev, 0, s.y0, 0); err != nil {
 			return err
 		}
+		_, f0 = maxAbsFinite(fprev)
 	}
 	if sc.kind != implicitStep {
-		s.initGrowth(fprev)
+		s.initGrowth(f0)
 	}
 	if sc.kind == correctorStep {
 		// pred[0] holds the predictions and pred[k] the k-th corrected
@@ -623,7 +653,11 @@ func (s *solver) fractional(sc *scheme) error {
 		// An explicit or corrector step evaluates the field at its new
 		// state for the steps after it; an implicit one has it from its
 		// solve.
-		if sc.kind != implicitStep && fprev != nil && m < N {
+		if f32 != nil && m < N {
+			if err := s.eval32(f32, m, y); err != nil {
+				return err
+			}
+		} else if sc.kind != implicitStep && fprev != nil && m < N {
 			switch {
 			case store32:
 				fprev = s.fcur

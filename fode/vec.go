@@ -105,3 +105,31 @@ func maxAbsFiniteSerial(x []float64) (int, float64) {
 	}
 	return finite.First(x), 0
 }
+
+// firstNonFinite32 is firstNonFinite for a float32 row.
+func firstNonFinite32(x []float32) int {
+	first := -1
+	var mu sync.Mutex
+	split(len(x), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			if v-v != 0 { // NaN or ±Inf
+				mu.Lock()
+				if first < 0 || lo+i < first {
+					first = lo + i
+				}
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return first
+}
+
+// maxAbs32 returns |x|∞ of a finite float32 row.
+func maxAbs32(x []float32) float64 {
+	var m float32
+	for _, v := range x {
+		m = max(m, v, -v)
+	}
+	return float64(m)
+}

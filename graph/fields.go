@@ -15,6 +15,7 @@ import (
 	"github.com/gofde/gofde/internal/csrpair"
 	"github.com/gofde/gofde/internal/scratch"
 	"github.com/gofde/gofde/internal/spmm"
+	"github.com/gofde/gofde/internal/vec"
 	"github.com/gofde/gofde/ops"
 	"github.com/gofde/gofde/sparse"
 )
@@ -26,15 +27,17 @@ import (
 // with α < 1 FROND's fractional F-GRAND-l diffusion D^α X = (Â - I) X.
 //
 // It implements layers.ParamField and layers.GraphField (Dim = n·d, not
-// row-wise: every node's derivative depends on its neighbours).
+// row-wise: every node's derivative depends on its neighbours), and
+// fode.Float32Field and fode.StateFreeField.
 //
 // The sparse products run on all cores. SetFloat32 makes them run in
 // float32, which halves the memory traffic of a large graph's products.
 type LinearDiffusion struct {
-	sp  *csrpair.Pair
-	d   int
-	f32 bool
-	x32 scratch.Buffer[float32] // the state rounded to float32, in float32 mode
+	sp   *csrpair.Pair
+	d    int
+	f32  bool
+	x32  scratch.Buffer[float32] // the state rounded to float32, in float32 mode
+	wide scratch.Buffer[float64] // EvalFloat32's float64 value in float64 mode
 }
 
 // SetFloat32 makes Eval and VJP compute the sparse product in float32
@@ -101,6 +104,37 @@ func (f *LinearDiffusion) Eval(dst []float64, _ float64, x, theta []float64) err
 		} else {
 			diffuse(dst[r:r+n], a.Ptr, a.Col, a.Val, x[r:r+n], f.d)
 		}
+	}
+	return nil
+}
+
+// EvalFloat32 writes (Â - I) X rounded to float32 into dst. In float32
+// mode (SetFloat32) it computes it in float32 arithmetic, (Â X₃₂ - X₃₂)
+// for X₃₂ the state rounded to float32, which forms no float64 value at
+// all; otherwise it rounds Eval's value.
+func (f *LinearDiffusion) EvalFloat32(dst []float32, _ float64, x, theta []float64) error {
+	if err := checkState("LinearDiffusion", f.Dim(), 0, x, theta, x); err != nil {
+		return err
+	}
+	if len(dst) != len(x) {
+		return fmt.Errorf("graph: LinearDiffusion: slice of length %d, want %d", len(dst), len(x))
+	}
+	n := f.Dim()
+	if !f.f32 {
+		v := f.wide.Get(len(x))
+		defer f.wide.Put(v)
+		if err := f.Eval(v, 0, x, theta); err != nil {
+			return err
+		}
+		vec.Narrow(dst, v)
+		return nil
+	}
+	a := f.sp.A
+	a32, _ := f.vals32()
+	x32 := f.x32.Get(n)
+	defer f.x32.Put(x32)
+	for r := 0; r < len(x); r += n {
+		spmm.DiffuseTo32(dst[r:r+n], a.Ptr, a.Col, a32, x[r:r+n], x32, f.d)
 	}
 	return nil
 }

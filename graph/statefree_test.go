@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -59,6 +60,61 @@ func TestLinearDiffusionStateFree(t *testing.T) {
 		for k := range grads[0] {
 			if grads[0][k] != grads[1][k] {
 				t.Fatalf("float32 %v: dL/dx0[%d] = %v, %v with all states kept", f32, k, grads[0][k], grads[1][k])
+			}
+		}
+	}
+}
+
+// TestLinearDiffusionEvalFloat32: EvalFloat32 is Eval rounded in float64
+// mode and within float32 rounding of it in float32 mode, on a batch of two
+// states; a float32-stored solve that evaluates it straight into the store
+// stays as close to the float64 one; a destination of the wrong length is
+// an error.
+func TestLinearDiffusionEvalFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	sym, err := Symmetrize(sparsetest.RandomCSR(t, rng, 300, 300, 0.03))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NormalizeSym(sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f32 := range []bool{false, true} {
+		f, err := NewLinearDiffusion(a, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetFloat32(f32)
+		var _ fode.Float32Field = f
+		x := sparsetest.RandVec(rng, 2*f.Dim())
+		want := make([]float64, len(x))
+		if err := f.Eval(want, 0, x, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(x))
+		if err := f.EvalFloat32(got, 0, x, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			if d := math.Abs(float64(got[i]) - w); (!f32 && got[i] != float32(w)) || d > 1e-6*(1+math.Abs(x[i])) {
+				t.Fatalf("float32 mode %v: entry %d = %v, Eval %v", f32, i, got[i], w)
+			}
+		}
+		if err := f.EvalFloat32(got[1:], 0, x, nil); err == nil {
+			t.Error("a destination of the wrong length: no error")
+		}
+		ref, err := fode.Solve(f, x[:f.Dim()], nil, fode.Options{Alpha: 0.7, T: 3, Steps: 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sol, err := fode.Solve(f, x[:f.Dim()], nil, fode.Options{Alpha: 0.7, T: 3, Steps: 12, StoreFloat32: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range ref.Final() {
+			if d := math.Abs(sol.Final()[i] - w); d > 1e-6*(1+math.Abs(w)) {
+				t.Fatalf("float32 mode %v: stored in float32, output %d = %v, want %v", f32, i, sol.Final()[i], w)
 			}
 		}
 	}

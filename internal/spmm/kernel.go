@@ -158,10 +158,12 @@ const maxRowStack = 1024
 
 // diffuseJob computes dst = A x - x in float32 arithmetic for a float64
 // state x: the rows of x are rounded to float32 (first phase, all blocks),
-// then each block gathers the float32 rows and writes A x - x in float64.
+// then each block gathers the float32 rows and writes A x - x in float64
+// (into dst), or in float32 (into dst32 when dst is nil).
 type diffuseJob struct {
 	wg       sync.WaitGroup
 	dst, x   []float64
+	dst32    []float32
 	x32, val []float32
 	ptr, col []int
 	d        int
@@ -177,7 +179,11 @@ func (j *diffuseJob) narrowBlock(b int) {
 }
 
 func (j *diffuseJob) diffuseBlock(b int) {
-	diffuseRows32(j.dst, j.ptr, j.col, j.val, j.x32, j.x, j.d, j.bounds[b], j.bounds[b+1])
+	if j.dst == nil {
+		diffuseRowsTo32(j.dst32, j.ptr, j.col, j.val, j.x32, j.d, j.bounds[b], j.bounds[b+1])
+	} else {
+		diffuseRows32(j.dst, j.ptr, j.col, j.val, j.x32, j.x, j.d, j.bounds[b], j.bounds[b+1])
+	}
 	j.wg.Done()
 }
 
@@ -190,8 +196,19 @@ func (j *diffuseJob) diffuseBlock(b int) {
 // and allocates nothing. The arrays must form a valid CSR matrix (see the
 // package doc), and dst and x hold n·d values.
 func Diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, x32 []float32, d int) {
+	diffuse32(dst, nil, ptr, col, val, x, x32, d)
+}
+
+// DiffuseTo32 is Diffuse32 with the result in float32: dst = A x32 -
+// x32, where x32 is x rounded, all in float32 arithmetic, for a caller
+// that stores the result in float32 anyway.
+func DiffuseTo32(dst []float32, ptr, col []int, val []float32, x []float64, x32 []float32, d int) {
+	diffuse32(nil, dst, ptr, col, val, x, x32, d)
+}
+
+func diffuse32(dst []float64, dst32 []float32, ptr, col []int, val []float32, x []float64, x32 []float32, d int) {
 	j := diffuseJobs.Get().(*diffuseJob)
-	j.dst, j.x, j.x32, j.val, j.ptr, j.col, j.d = dst, x, x32[:len(x)], val, ptr, col, d
+	j.dst, j.dst32, j.x, j.x32, j.val, j.ptr, j.col, j.d = dst, dst32, x, x32[:len(x)], val, ptr, col, d
 	nb := 1
 	if procs := runtime.GOMAXPROCS(0); procs > 1 && len(ptr) > 2 && ptr[len(ptr)-1]*d >= parallelWork {
 		nb = rowBlocks(j.bounds[:], ptr, 2*procs)
@@ -206,8 +223,31 @@ func Diffuse32(dst []float64, ptr, col []int, val []float32, x []float64, x32 []
 		phase(j, 0)
 		j.wg.Wait()
 	}
-	j.dst, j.x, j.x32, j.val, j.ptr, j.col = nil, nil, nil, nil, nil, nil
+	j.dst, j.dst32, j.x, j.x32, j.val, j.ptr, j.col = nil, nil, nil, nil, nil, nil, nil
 	diffuseJobs.Put(j)
+}
+
+// diffuseRowsTo32 writes rows [lo, hi) of A x32 - x32 into dst.
+func diffuseRowsTo32(dst []float32, ptr, col []int, val, x32 []float32, d, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		out := dst[i*d : (i+1)*d]
+		xi := x32[i*d : (i+1)*d]
+		xi = xi[:len(out)]
+		cs := col[ptr[i]:ptr[i+1]]
+		vs := val[ptr[i]:ptr[i+1]]
+		vs = vs[:len(cs)]
+		j0 := gatherRow32(out, x32, d, cs, vs, false)
+		for k := range j0 {
+			out[k] -= xi[k]
+		}
+		for ; j0 < d; j0++ {
+			var a float32
+			for q, c := range cs {
+				a += vs[q] * x32[c*d+j0]
+			}
+			out[j0] = a - xi[j0]
+		}
+	}
 }
 
 // diffuseRows32 writes rows [lo, hi) of A x32 - x into dst.

@@ -63,8 +63,8 @@ func TestKernels(t *testing.T) {
 	}
 }
 
-// TestDiffuse32 compares the float32 product A x - x with the float64 one
-// on a square matrix small enough for one block and one large enough for
+// TestDiffuse32 compares the float32 product A x - x, with its result in
+// float64 and in float32, with the float64 one on a square matrix small enough for one block and one large enough for
 // all cores, and widths the vector kernel does and does not take.
 func TestDiffuse32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(25, 26))
@@ -75,9 +75,15 @@ func TestDiffuse32(t *testing.T) {
 			want := sparsetest.NaiveProduct(a, x, d)
 			got := make([]float64, n*d)
 			spmm.Diffuse32(got, a.Ptr, a.Col, sparsetest.To32(a.Val), x, make([]float32, len(x)), d)
+			got32 := make([]float32, n*d)
+			spmm.DiffuseTo32(got32, a.Ptr, a.Col, sparsetest.To32(a.Val), x, make([]float32, len(x)), d)
 			for i := range want {
-				if w := want[i] - x[i]; math.Abs(got[i]-w) > 1e-5*(1+math.Abs(want[i])) {
+				w := want[i] - x[i]
+				if math.Abs(got[i]-w) > 1e-5*(1+math.Abs(want[i])) {
 					t.Fatalf("n = %d, d = %d: entry %d = %v, want %v", n, d, i, got[i], w)
+				}
+				if math.Abs(float64(got32[i])-w) > 1e-5*(1+math.Abs(want[i])+math.Abs(x[i])) {
+					t.Fatalf("n = %d, d = %d: float32 entry %d = %v, want %v", n, d, i, got32[i], w)
 				}
 			}
 		}
