@@ -140,9 +140,12 @@
 // whose estimate exceeds Options.MaxMemory (DefaultMaxMemory, 16 GiB, when
 // zero); Dopri5, whose step count is not known in advance, checks its
 // stored states as it goes. Solution.Release hands the stored states and
-// the outputs back for reuse once neither is needed any more, and Solution.ReleaseFieldValues
-// hands back the field values, which only a gradient by the orders reads,
-// before a Grad without one. The buffers come from pools of four size
+// the outputs back for reuse once neither is needed any more,
+// Solution.ReleaseFieldValues hands back the field values, which only a
+// gradient by the orders reads, before a Grad without one, and
+// Solution.ReleaseOutputs the outputs (and a state-free solve's newest
+// states), which Grad never reads; Gradient.Release hands back dL/dx0.
+// The buffers come from pools of four size
 // classes per octave, so reuse rounds a buffer up by less than a quarter;
 // buffers of tens of megabytes and more are kept at their exact size
 // across garbage collections until FreeBuffers or a few minutes without
@@ -152,7 +155,8 @@
 // only a few recent states and those at the output times: about half the
 // memory of a solve. Options.StoreFloat32 keeps the stored states and
 // field values in float32, halving them again, for models that compute in
-// float32.
+// float32; a Float32Field is then evaluated straight into the float32
+// store by the explicit methods.
 //
 // # Errors and precision
 //

@@ -153,7 +153,8 @@ type Options struct {
 	// engine keeps its partial sums in float32 (its block products are
 	// float32 matrix products), which adds a few float32 round-offs (a
 	// few 1e-7 relative); the steps themselves, the direct sums and the
-	// field's arguments stay float64. It needs one of the package's
+	// field's arguments stay float64. An explicit method evaluates a
+	// Float32Field straight into the store. It needs one of the package's
 	// history engines (Direct, FFT or Auto).
 	StoreFloat32 bool
 	// T is the final time; the solution starts at t = 0.
