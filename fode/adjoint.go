@@ -205,6 +205,13 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	// λ^l_m is rounded into its row once the step is done.
 	var rev, cur, prev [][]float64
 	var rev32 [][]float32
+	// f32 is the field when it writes the float32 stream itself: λ_m of
+	// an explicit step without starting weights, lag-1 terms or
+	// α-derivatives is then formed in its float32 row, with no float64 row.
+	f32, _ := a.f.(Float32Field)
+	if !s.opt.StoreFloat32 || a.pool != nil || sc.kind != explicitStep || sc.start > 0 || sc.readsLag1() || P > 0 || len(sc.forms) != 1 {
+		f32 = nil
+	}
 	if s.opt.StoreFloat32 {
 		rev32 = make([][]float32, len(sc.forms))
 		cur, prev = make([][]float64, len(sc.forms)), make([][]float64, len(sc.forms))
@@ -214,8 +221,10 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			rev32[l] = getFloats32((N + 1) * n)[:N*n]
 			clear(rev32[l][max(0, N-first+1)*n:])
 			defer putFloats32(rev32[l])
-			cur[l] = getZeroed(n)
-			defer putFloats(cur[l])
+			if f32 == nil {
+				cur[l] = getZeroed(n)
+				defer putFloats(cur[l])
+			}
 			if sc.forms[l].lag1 != 0 {
 				prev[l] = getZeroed(n)
 				defer putFloats(prev[l])
@@ -350,6 +359,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 		lam := lamRow(0, m)
 		switch sc.kind {
 		case explicitStep:
+			if f32 != nil {
+				// Nothing else of the step is left for a field that
+				// writes the stream itself.
+				if err := a.explicit32(f32, rev32[0][(N-m)*n:(N-m+1)*n], usesF && m < N, sc.y0Coef(0, m, -1), t, y, F, rm, m); err != nil {
+					return err
+				}
+				continue
+			}
 			if usesF && m < N {
 				// λ = Jᵀ F + r, formed in λ's own row.
 				if err := a.vjp(lam, true, t, y, F, m); err != nil {
@@ -422,7 +439,14 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 			return err
 		}
 	}
-	if usesF {
+	if usesF && f32 != nil {
+		// The stream is read no more: its first row takes the product.
+		xb := rev32[0][:n]
+		if err := a.vjp32(f32, xb, 0, s.vjpStateInto(a.ys, 0), phi0, 0); err != nil {
+			return err
+		}
+		addScaled32(a.x0bar, 1, xb)
+	} else if usesF {
 		var xb []float64
 		if rev32 != nil && first == 1 {
 			xb = cur[0] // λ's working row is free now: no row of its own
@@ -436,6 +460,41 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	}
 	if rext != nil {
 		floats.Add(a.x0bar, a.row(rext, 0))
+	}
+	return nil
+}
+
+// explicit32 forms λ_m = Jᵀ F + r_m of an explicit step (r_m alone
+// without withF; r nil is zero) straight into its float32 row lam of the
+// cotangent stream and passes it on to y_0 with the coefficient c.
+func (a *adj) explicit32(f Float32Field, lam []float32, withF bool, c, t float64, y, F, r []float64, m int) error {
+	switch {
+	case withF:
+		if err := a.vjp32(f, lam, t, y, F, m); err != nil {
+			return err
+		}
+		if r != nil {
+			for i, v := range r {
+				lam[i] = float32(float64(lam[i]) + v)
+			}
+		}
+	case r != nil:
+		convert(lam, r)
+	default:
+		clear(lam)
+	}
+	addScaled32(a.x0bar, c, lam)
+	return nil
+}
+
+// vjp32 is vjp for a Float32Field, the product rounded to float32 into
+// xbar; it adds the parameter cotangent.
+func (a *adj) vjp32(f Float32Field, xbar []float32, t float64, x, v []float64, step int) error {
+	if err := f.VJPFloat32(xbar, a.thetabar, t, x, a.theta, v); err != nil {
+		return fmt.Errorf("fode: adjoint step %d (t = %g): field VJP: %w", step, t, err)
+	}
+	if i := firstNonFinite32(xbar); i >= 0 {
+		return fmt.Errorf("fode: adjoint step %d (t = %g): cotangent component %d = %v in float32: %w", step, t, i, xbar[i], ErrNotFinite)
 	}
 	return nil
 }

@@ -53,16 +53,22 @@ type StateFreeField interface {
 	StateFreeVJP() bool
 }
 
-// Float32Field is implemented by fields that can write their value
-// rounded to float32. A solve that stores its field values in float32
-// (Options.StoreFloat32) with an explicit method evaluates such a field
-// straight into the store, so no float64 copy of the value is formed: one
-// state-sized buffer less, and no pass over the state to round it. A graph
-// diffusion that multiplies in float32 computes the value in float32
+// Float32Field is implemented by fields that can write their values and
+// vector-Jacobian products rounded to float32. A solve that stores its
+// field values in float32 (Options.StoreFloat32) with an explicit method
+// evaluates such a field straight into the store, and the gradient of a
+// state-free one (see StateFreeField) writes its float32 cotangent stream
+// the same way: no float64 copy of the value or cotangent is formed, which
+// saves a state-sized buffer and passes over the state to round it. A
+// graph diffusion that multiplies in float32 computes them in float32
 // arithmetic to begin with.
 type Float32Field interface {
 	Field
 	// EvalFloat32 writes f(t, x; θ), rounded to float32, into dst
 	// (len(dst) = len(x)).
 	EvalFloat32(dst []float32, t float64, x, theta []float64) error
+	// VJPFloat32 is VJP with the product (∂f/∂x)ᵀ v rounded to float32
+	// into xbar; (∂f/∂θ)ᵀ v is added into thetabar (when not nil) as VJP
+	// adds it.
+	VJPFloat32(xbar []float32, thetabar []float64, t float64, x, theta, v []float64) error
 }

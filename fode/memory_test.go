@@ -251,11 +251,27 @@ func TestReleaseOutputs(t *testing.T) {
 
 // chain32 is chain writing its values in float32 too, the way a field
 // with float32 arithmetic would (here: Eval rounded), optionally scaled to
-// overflow float32; with noEval its Eval fails.
+// overflow float32; with noEval its Eval and VJP fail.
 type chain32 struct {
 	chain
 	scale  float64
 	noEval bool
+}
+
+func (c chain32) VJP(xbar, thetabar []float64, t float64, x, theta, v []float64) error {
+	if c.noEval {
+		return errors.New("VJP called")
+	}
+	return c.chain.VJP(xbar, thetabar, t, x, theta, v)
+}
+
+func (c chain32) VJPFloat32(xbar []float32, thetabar []float64, t float64, x, theta, v []float64) error {
+	w := make([]float64, len(x))
+	if err := c.chain.VJP(w, thetabar, t, x, theta, v); err != nil {
+		return err
+	}
+	convert(xbar, w)
+	return nil
 }
 
 func (c chain32) Eval(dst []float64, t float64, x, theta []float64) error {
@@ -286,11 +302,13 @@ func (c chain32) EvalFloat32(dst []float32, t float64, x, theta []float64) error
 	return nil
 }
 
-// TestFloat32Field: a Float32Field that rounds its Eval gives, with float32
-// storage, the outputs and gradients (x0 and α) of the same field without
-// the method bit for bit, for the explicit schemes that take the direct
-// route and the others alike; the rectangle rule calls EvalFloat32 alone,
-// and an evaluation that overflows float32 is an error.
+// TestFloat32Field: a Float32Field that rounds its Eval and VJP gives, with
+// float32 storage, the outputs and the gradients by x0 and α of the same
+// field without the methods bit for bit, for the explicit schemes that
+// take the direct route and the others alike; the gradient by x0 alone,
+// which the rectangle rule's adjoint forms from the rounded cotangents,
+// within float32 round-off. The rectangle rule calls the float32 methods
+// alone, and an evaluation that overflows float32 is an error.
 func TestFloat32Field(t *testing.T) {
 	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
 	ybar := make([]float64, 2*len(x0))
@@ -300,7 +318,7 @@ func TestFloat32Field(t *testing.T) {
 	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL} {
 		for _, free := range []bool{false, true} {
 			opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 200, Times: []float64{0.5012, 1}, StoreFloat32: true}
-			var got [2][]float64
+			var got, x0bar [2][]float64
 			for i, f := range []Field{chain{d: 4, stateFree: free}, chain32{chain: chain{d: 4, stateFree: free}}} {
 				sol, err := Solve(f, x0, nil, opt)
 				if err != nil {
@@ -311,14 +329,29 @@ func TestFloat32Field(t *testing.T) {
 					t.Fatal(err)
 				}
 				got[i] = append(append(append([]float64(nil), sol.At(0)...), sol.At(1)...), append(g.X0, g.Alpha)...)
+				if g, err = Grad(sol, ybar, GradOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				x0bar[i] = g.X0
 			}
 			if !slices.Equal(got[0], got[1]) {
-				t.Errorf("%v (state-free %v): with EvalFloat32 %v, without %v", m, free, got[1], got[0])
+				t.Errorf("%v (state-free %v): with the float32 methods %v, without %v", m, free, got[1], got[0])
+			}
+			for k, w := range x0bar[0] {
+				if d := math.Abs(x0bar[1][k] - w); d > 1e-6*(1+math.Abs(w)) {
+					t.Errorf("%v (state-free %v): dL/dx0[%d] = %v with the float32 methods, %v without", m, free, k, x0bar[1][k], w)
+				}
 			}
 		}
 	}
-	if _, err := Solve(chain32{chain: chain{d: 4}, noEval: true}, x0, nil, Options{Alpha: 0.6, T: 1, Steps: 20, StoreFloat32: true}); err != nil {
-		t.Errorf("rectangle rule with float32 storage: %v", err)
+	for _, free := range []bool{false, true} {
+		sol, err := Solve(chain32{chain: chain{d: 4, stateFree: free}, noEval: true}, x0, nil, Options{Alpha: 0.6, T: 1, Steps: 20, Times: []float64{0.5, 1}, StoreFloat32: true})
+		if err == nil {
+			_, err = Grad(sol, ybar, GradOptions{})
+		}
+		if err != nil {
+			t.Errorf("rectangle rule with float32 storage (state-free %v): %v", free, err)
+		}
 	}
 	_, err := Solve(chain32{chain: chain{d: 4}, scale: 1e38}, x0, nil, Options{Alpha: 0.6, T: 1, Steps: 20, StoreFloat32: true})
 	if !errors.Is(err, ErrNotFinite) {

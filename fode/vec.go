@@ -133,3 +133,8 @@ func maxAbs32(x []float32) float64 {
 	}
 	return float64(m)
 }
+
+// addScaled32 adds c·x to dst, widening x's float32 values.
+func addScaled32(dst []float64, c float64, x []float32) {
+	split(len(dst), func(lo, hi int) { vec.Rows32(dst[lo:hi], c, x[lo:hi], 0, x[lo:hi], true) })
+}

@@ -37,7 +37,7 @@ type LinearDiffusion struct {
 	d    int
 	f32  bool
 	x32  scratch.Buffer[float32] // the state rounded to float32, in float32 mode
-	wide scratch.Buffer[float64] // EvalFloat32's float64 value in float64 mode
+	wide scratch.Buffer[float64] // the float32 methods' float64 value in float64 mode
 }
 
 // SetFloat32 makes Eval and VJP compute the sparse product in float32
@@ -116,25 +116,42 @@ func (f *LinearDiffusion) EvalFloat32(dst []float32, _ float64, x, theta []float
 	if err := checkState("LinearDiffusion", f.Dim(), 0, x, theta, x); err != nil {
 		return err
 	}
-	if len(dst) != len(x) {
-		return fmt.Errorf("graph: LinearDiffusion: slice of length %d, want %d", len(dst), len(x))
+	return f.diffuseTo32(dst, x, false)
+}
+
+// VJPFloat32 writes (Âᵀ - I) v rounded to float32 into xbar, computed as
+// EvalFloat32 computes its value; there is no θ.
+func (f *LinearDiffusion) VJPFloat32(xbar []float32, _ []float64, _ float64, x, theta, v []float64) error {
+	if err := checkState("LinearDiffusion", f.Dim(), 0, x, theta, v); err != nil {
+		return err
 	}
-	n := f.Dim()
+	return f.diffuseTo32(xbar, v, true)
+}
+
+// diffuseTo32 writes (M - I) v rounded to float32 into dst, for M = Â or,
+// with transpose, Âᵀ.
+func (f *LinearDiffusion) diffuseTo32(dst []float32, v []float64, transpose bool) error {
+	if len(dst) != len(v) {
+		return fmt.Errorf("graph: LinearDiffusion: float32 destination of length %d, want %d", len(dst), len(v))
+	}
+	m, n := f.sp.A, f.Dim()
+	a32, t32 := f.vals32()
+	if transpose {
+		m, a32 = f.sp.T, t32
+	}
 	if !f.f32 {
-		v := f.wide.Get(len(x))
-		defer f.wide.Put(v)
-		if err := f.Eval(v, 0, x, theta); err != nil {
-			return err
+		w := f.wide.Get(len(v))
+		defer f.wide.Put(w)
+		for r := 0; r < len(v); r += n {
+			diffuse(w[r:r+n], m.Ptr, m.Col, m.Val, v[r:r+n], f.d)
 		}
-		vec.Narrow(dst, v)
+		vec.Narrow(dst, w)
 		return nil
 	}
-	a := f.sp.A
-	a32, _ := f.vals32()
 	x32 := f.x32.Get(n)
 	defer f.x32.Put(x32)
-	for r := 0; r < len(x); r += n {
-		spmm.DiffuseTo32(dst[r:r+n], a.Ptr, a.Col, a32, x[r:r+n], x32, f.d)
+	for r := 0; r < len(v); r += n {
+		spmm.DiffuseTo32(dst[r:r+n], m.Ptr, m.Col, a32, v[r:r+n], x32, f.d)
 	}
 	return nil
 }

@@ -65,11 +65,11 @@ func TestLinearDiffusionStateFree(t *testing.T) {
 	}
 }
 
-// TestLinearDiffusionEvalFloat32: EvalFloat32 is Eval rounded in float64
-// mode and within float32 rounding of it in float32 mode, on a batch of two
-// states; a float32-stored solve that evaluates it straight into the store
-// stays as close to the float64 one; a destination of the wrong length is
-// an error.
+// TestLinearDiffusionEvalFloat32: EvalFloat32 and VJPFloat32 are Eval and
+// VJP rounded in float64 mode and within float32 rounding of them in
+// float32 mode, on a batch of two states; a float32-stored solve and its
+// gradient, which call them instead, stay as close to the float64 ones; a
+// destination of the wrong length is an error.
 func TestLinearDiffusionEvalFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	sym, err := Symmetrize(sparsetest.RandomCSR(t, rng, 300, 300, 0.03))
@@ -101,7 +101,19 @@ func TestLinearDiffusionEvalFloat32(t *testing.T) {
 				t.Fatalf("float32 mode %v: entry %d = %v, Eval %v", f32, i, got[i], w)
 			}
 		}
-		if err := f.EvalFloat32(got[1:], 0, x, nil); err == nil {
+		v := sparsetest.RandVec(rng, len(x))
+		if err := f.VJP(want, nil, 0, x, nil, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.VJPFloat32(got, nil, 0, x, nil, v); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			if d := math.Abs(float64(got[i]) - w); (!f32 && got[i] != float32(w)) || d > 1e-6*(1+math.Abs(v[i])) {
+				t.Fatalf("float32 mode %v: VJP entry %d = %v, VJP %v", f32, i, got[i], w)
+			}
+		}
+		if f.EvalFloat32(got[1:], 0, x, nil) == nil || f.VJPFloat32(got[1:], nil, 0, x, nil, v) == nil {
 			t.Error("a destination of the wrong length: no error")
 		}
 		ref, err := fode.Solve(f, x[:f.Dim()], nil, fode.Options{Alpha: 0.7, T: 3, Steps: 12})
@@ -115,6 +127,19 @@ func TestLinearDiffusionEvalFloat32(t *testing.T) {
 		for i, w := range ref.Final() {
 			if d := math.Abs(sol.Final()[i] - w); d > 1e-6*(1+math.Abs(w)) {
 				t.Fatalf("float32 mode %v: stored in float32, output %d = %v, want %v", f32, i, sol.Final()[i], w)
+			}
+		}
+		gref, err := fode.Grad(ref, v[:f.Dim()], fode.GradOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := fode.Grad(sol, v[:f.Dim()], fode.GradOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range gref.X0 {
+			if d := math.Abs(g.X0[i] - w); d > 1e-5*(1+math.Abs(w)) {
+				t.Fatalf("float32 mode %v: stored in float32, dL/dx0[%d] = %v, want %v", f32, i, g.X0[i], w)
 			}
 		}
 	}
