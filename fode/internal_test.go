@@ -326,6 +326,33 @@ func TestSizeClasses(t *testing.T) {
 // chain is the parameter-free linear field f(x) = A x with A the
 // tridiagonal chain Laplacian, whose VJP Aᵀ v ignores x; stateFree says
 // whether it tells the solver so.
+// chainProblem returns an initial state of two rows of chain{d: 4} and
+// output cotangents for two output times.
+func chainProblem() (x0, ybar []float64) {
+	x0 = []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	ybar = make([]float64, 2*len(x0))
+	for i := range ybar {
+		ybar[i] = float64(i%5) - 1.5
+	}
+	return x0, ybar
+}
+
+// solveAndGrad solves f from x0 with opt (two output times) and returns
+// the solution and, in one slice, its outputs, dL/dx0 and dL/dα for the
+// output cotangents ybar.
+func solveAndGrad(t *testing.T, f Field, x0, ybar []float64, opt Options) (*Solution, []float64) {
+	t.Helper()
+	sol, err := Solve(f, x0, nil, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Grad(sol, ybar, GradOptions{GradAlpha: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sol, append(append(append([]float64(nil), sol.At(0)...), sol.At(1)...), append(g.X0, g.Alpha)...)
+}
+
 type chain struct {
 	d         int
 	stateFree bool
@@ -363,7 +390,7 @@ func (c chain) VJP(xbar, _ []float64, _ float64, _, _, v []float64) error {
 // give the same outputs and gradients (x0 and α) bit for bit as the same
 // field that does not say so; the others keep every state.
 func TestStateFreeField(t *testing.T) {
-	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
+	x0, _ := chainProblem()
 	times := []float64{0.33, 0.5, 1}
 	for _, m := range []Method{Rectangle, Trapezoid, FLMM, PECE, GL, L1} {
 		var res [2]*Solution
@@ -409,23 +436,8 @@ func TestStateFreeField(t *testing.T) {
 // then float32) agree to float32 round-off.
 func TestStoreFloat32(t *testing.T) {
 	f := chain{d: 4}
-	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
-	ybar := make([]float64, 2*len(x0))
-	for i := range ybar {
-		ybar[i] = float64(i%5) - 1.5
-	}
-	run := func(opt Options) (*Solution, []float64) {
-		t.Helper()
-		sol, err := Solve(f, x0, nil, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := Grad(sol, ybar, GradOptions{GradAlpha: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sol, append(append(append([]float64(nil), sol.At(0)...), sol.At(1)...), append(g.X0, g.Alpha)...)
-	}
+	x0, ybar := chainProblem()
+	run := func(opt Options) (*Solution, []float64) { return solveAndGrad(t, f, x0, ybar, opt) }
 	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL} {
 		opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 600, Times: []float64{0.5, 1}, History: Direct}
 		_, ref := run(opt)

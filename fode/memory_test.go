@@ -87,44 +87,65 @@ func TestMemoryEstimate(t *testing.T) {
 	}
 }
 
-// TestReleaseFieldValues: a solution whose field values were handed back
-// gives the same gradient without dL/dα, bit for bit, refuses dL/dα, and
-// keeps its outputs and states.
-func TestReleaseFieldValues(t *testing.T) {
-	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
-	ybar := make([]float64, 2*len(x0))
-	for i := range ybar {
-		ybar[i] = float64(i%5) - 1.5
+// TestReleaseBeforeGrad: a solution whose field values were handed back
+// (ReleaseFieldValues) gives the same gradient without dL/dα, bit for bit,
+// refuses dL/dα and keeps its outputs and states; one whose outputs were
+// handed back (ReleaseOutputs) gives the same gradient, dL/dα included,
+// and has no outputs left unless its states are stored in float32. Both
+// for fields with and without state-free VJPs (whose solves keep the
+// newest states in a ring) and outputs on and between grid points.
+func TestReleaseBeforeGrad(t *testing.T) {
+	x0, ybar := chainProblem()
+	cases := []struct {
+		name      string
+		gradAlpha bool
+		release   func(t *testing.T, sol *Solution)
+	}{
+		{"ReleaseFieldValues", false, func(t *testing.T, sol *Solution) {
+			st := sol.State(0)[1]
+			sol.ReleaseFieldValues()
+			sol.ReleaseFieldValues()
+			if sol.fv != nil || sol.fv32 != nil || sol.State(0)[1] != st || sol.Final() == nil {
+				t.Errorf("%v: field values kept, or state or outputs lost", sol.Method)
+			}
+			if _, err := Grad(sol, ybar, GradOptions{GradAlpha: true}); err == nil {
+				t.Errorf("%v: dL/dalpha without the field values: no error", sol.Method)
+			}
+		}},
+		{"ReleaseOutputs", true, func(t *testing.T, sol *Solution) {
+			sol.ReleaseOutputs()
+			sol.ReleaseOutputs()
+			if (sol.At(0) != nil || sol.Final() != nil) != (sol.y32 != nil) {
+				t.Errorf("%v: outputs kept", sol.Method)
+			}
+		}},
 	}
-	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL, L1} {
-		for _, store32 := range []bool{false, true} {
-			for _, free := range []bool{false, true} {
-				opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 300, Times: []float64{0.5, 1}, StoreFloat32: store32, History: FFT}
-				f := chain{d: 4, stateFree: free}
-				var g [2]*Gradient
-				for i := range g {
-					sol, err := Solve(f, x0, nil, opt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if i == 1 {
-						st := sol.State(0)[1]
-						sol.ReleaseFieldValues()
-						sol.ReleaseFieldValues()
-						if sol.fv != nil || sol.fv32 != nil || sol.State(0)[1] != st {
-							t.Errorf("%v: field values kept or state lost after ReleaseFieldValues", m)
+	for _, tc := range cases {
+		for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL, L1} {
+			for _, store32 := range []bool{false, true} {
+				for _, free := range []bool{false, true} {
+					opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 300, Times: []float64{0.5012, 1}, StoreFloat32: store32, History: FFT}
+					var g [2]*Gradient
+					for i := range g {
+						sol, err := Solve(chain{d: 4, stateFree: free}, x0, nil, opt)
+						if err != nil {
+							t.Fatal(err)
 						}
-						if _, err := Grad(sol, ybar, GradOptions{GradAlpha: true}); err == nil {
-							t.Errorf("%v: dL/dalpha without the field values: no error", m)
+						if i == 1 {
+							tc.release(t, sol)
 						}
+						if g[i], err = Grad(sol, ybar, GradOptions{GradAlpha: tc.gradAlpha}); err != nil {
+							t.Fatal(err)
+						}
+						sol.Release()
 					}
-					if g[i], err = Grad(sol, ybar, GradOptions{}); err != nil {
-						t.Fatal(err)
+					if !slices.Equal(g[0].X0, g[1].X0) || (tc.gradAlpha && g[0].Alpha != g[1].Alpha) {
+						t.Errorf("%s, %v (float32 %v, state-free %v): the gradient changes: dL/dα %v, then %v", tc.name, m, store32, free, g[0].Alpha, g[1].Alpha)
 					}
-					sol.Release()
-				}
-				if !slices.Equal(g[0].X0, g[1].X0) {
-					t.Errorf("%v (float32 %v, state-free %v): the gradient changes after ReleaseFieldValues", m, store32, free)
+					g[0].Release()
+					if g[0].X0 != nil || len(g[1].X0) != len(x0) {
+						t.Errorf("%v: Gradient.Release left X0", m)
+					}
 				}
 			}
 		}
@@ -203,52 +224,6 @@ func TestBigBuffers(t *testing.T) {
 	}
 }
 
-// TestReleaseOutputs: a gradient after ReleaseOutputs is the gradient
-// without it, bit for bit, dL/dα included, for fields with and without
-// state-free VJPs (whose solves keep the newest states in a ring) and
-// outputs on and between grid points; the outputs themselves are gone
-// unless the states are stored in float32.
-func TestReleaseOutputs(t *testing.T) {
-	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
-	ybar := make([]float64, 2*len(x0))
-	for i := range ybar {
-		ybar[i] = float64(i%5) - 1.5
-	}
-	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL, L1} {
-		for _, store32 := range []bool{false, true} {
-			for _, free := range []bool{false, true} {
-				opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 300, Times: []float64{0.5012, 1}, StoreFloat32: store32}
-				f := chain{d: 4, stateFree: free}
-				var g [2]*Gradient
-				for i := range g {
-					sol, err := Solve(f, x0, nil, opt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if i == 1 {
-						sol.ReleaseOutputs()
-						sol.ReleaseOutputs()
-						if (sol.At(0) != nil || sol.Final() != nil) != (sol.y32 != nil) {
-							t.Errorf("%v: outputs kept after ReleaseOutputs", m)
-						}
-					}
-					if g[i], err = Grad(sol, ybar, GradOptions{GradAlpha: true}); err != nil {
-						t.Fatal(err)
-					}
-					sol.Release()
-				}
-				if !slices.Equal(g[0].X0, g[1].X0) || g[0].Alpha != g[1].Alpha {
-					t.Errorf("%v (float32 %v, state-free %v): the gradient changes after ReleaseOutputs: dL/dα %v, then %v", m, store32, free, g[0].Alpha, g[1].Alpha)
-				}
-				g[0].Release()
-				if g[0].X0 != nil || len(g[1].X0) != len(x0) {
-					t.Errorf("%v: Gradient.Release left X0", m)
-				}
-			}
-		}
-	}
-}
-
 // chain32 is chain writing its values in float32 too, the way a field
 // with float32 arithmetic would (here: Eval rounded), optionally scaled to
 // overflow float32; with noEval its Eval and VJP fail.
@@ -310,26 +285,16 @@ func (c chain32) EvalFloat32(dst []float32, t float64, x, theta []float64) error
 // within float32 round-off. The rectangle rule calls the float32 methods
 // alone, and an evaluation that overflows float32 is an error.
 func TestFloat32Field(t *testing.T) {
-	x0 := []float64{1, -0.5, 0.25, 2, 0, 0.3, -1, 0.7}
-	ybar := make([]float64, 2*len(x0))
-	for i := range ybar {
-		ybar[i] = float64(i%5) - 1.5
-	}
+	x0, ybar := chainProblem()
 	for _, m := range []Method{Rectangle, PECE, Trapezoid, FLMM, GL} {
 		for _, free := range []bool{false, true} {
 			opt := Options{Method: m, Alpha: 0.6, T: 1, Steps: 200, Times: []float64{0.5012, 1}, StoreFloat32: true}
 			var got, x0bar [2][]float64
 			for i, f := range []Field{chain{d: 4, stateFree: free}, chain32{chain: chain{d: 4, stateFree: free}}} {
-				sol, err := Solve(f, x0, nil, opt)
+				var sol *Solution
+				sol, got[i] = solveAndGrad(t, f, x0, ybar, opt)
+				g, err := Grad(sol, ybar, GradOptions{})
 				if err != nil {
-					t.Fatal(err)
-				}
-				g, err := Grad(sol, ybar, GradOptions{GradAlpha: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got[i] = append(append(append([]float64(nil), sol.At(0)...), sol.At(1)...), append(g.X0, g.Alpha)...)
-				if g, err = Grad(sol, ybar, GradOptions{}); err != nil {
 					t.Fatal(err)
 				}
 				x0bar[i] = g.X0

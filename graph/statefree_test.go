@@ -9,6 +9,27 @@ import (
 	"github.com/gofde/gofde/internal/sparsetest"
 )
 
+// randomDiffusion returns the linear diffusion of d features per node on
+// the symmetrically normalised symmetrisation of a random n × n matrix
+// of the given density, in float32 arithmetic with f32.
+func randomDiffusion(t *testing.T, rng *rand.Rand, n int, density float64, d int, f32 bool) *LinearDiffusion {
+	t.Helper()
+	sym, err := Symmetrize(sparsetest.RandomCSR(t, rng, n, n, density))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NormalizeSym(sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewLinearDiffusion(a, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetFloat32(f32)
+	return f
+}
+
 // hidden wraps a field so that fode cannot see its StateFreeVJP.
 type hidden struct{ fode.Field }
 
@@ -17,21 +38,8 @@ type hidden struct{ fode.Field }
 // gradient as the one that keeps all of them, in float64 and float32.
 func TestLinearDiffusionStateFree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	sq := sparsetest.RandomCSR(t, rng, 60, 60, 0.1)
-	sym, err := Symmetrize(sq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NormalizeSym(sym)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, f32 := range []bool{false, true} {
-		f, err := NewLinearDiffusion(a, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.SetFloat32(f32)
+		f := randomDiffusion(t, rng, 60, 0.1, 8, f32)
 		var _ fode.StateFreeField = f
 		x0, ybar := sparsetest.RandVec(rng, f.Dim()), sparsetest.RandVec(rng, f.Dim())
 		opt := fode.Options{Alpha: 0.7, T: 3, Steps: 12}
@@ -72,20 +80,8 @@ func TestLinearDiffusionStateFree(t *testing.T) {
 // destination of the wrong length is an error.
 func TestLinearDiffusionEvalFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
-	sym, err := Symmetrize(sparsetest.RandomCSR(t, rng, 300, 300, 0.03))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NormalizeSym(sym)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, f32 := range []bool{false, true} {
-		f, err := NewLinearDiffusion(a, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.SetFloat32(f32)
+		f := randomDiffusion(t, rng, 300, 0.03, 16, f32)
 		var _ fode.Float32Field = f
 		x := sparsetest.RandVec(rng, 2*f.Dim())
 		want := make([]float64, len(x))
