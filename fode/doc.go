@@ -155,8 +155,9 @@
 // only a few recent states and those at the output times: about half the
 // memory of a solve. Options.StoreFloat32 keeps the stored states and
 // field values in float32, halving them again, for models that compute in
-// float32; a Float32Field is then evaluated straight into the float32
-// store by the explicit methods.
+// float32; the explicit methods then evaluate a Float32Field straight
+// into the float32 store, and its gradient forms the cotangents straight
+// in their float32 stream.
 //
 // # Errors and precision
 //
