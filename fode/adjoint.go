@@ -205,12 +205,12 @@ func (a *adj) fractional(sc *scheme, withAlpha bool) error {
 	// λ^l_m is rounded into its row once the step is done.
 	var rev, cur, prev [][]float64
 	var rev32 [][]float32
-	// f32 is the field when it writes the float32 stream itself: λ_m of
-	// an explicit step without starting weights, lag-1 terms or
-	// α-derivatives is then formed in its float32 row, with no float64 row.
-	f32, _ := a.f.(Float32Field)
-	if !s.opt.StoreFloat32 || a.pool != nil || sc.kind != explicitStep || sc.start > 0 || sc.readsLag1() || P > 0 || len(sc.forms) != 1 {
-		f32 = nil
+	// f32 is the field when it writes the float32 stream itself: λ_m is
+	// then formed in its float32 row, with no float64 row (not with
+	// α-derivatives, which read λ_m against the field values).
+	var f32 Float32Field
+	if P == 0 {
+		f32 = sc.float32Direct(a.f, s.opt.StoreFloat32, a.pool != nil)
 	}
 	if s.opt.StoreFloat32 {
 		rev32 = make([][]float32, len(sc.forms))

@@ -117,6 +117,19 @@ func (sc *scheme) usesFields() bool {
 	return sc.readsLag1()
 }
 
+// float32Direct returns f as a Float32Field when a float32-stored step of
+// the scheme can have f write its values (and the gradient its
+// cotangents) straight into the float32 streams: an explicit step of one
+// combination without starting weights or lag-1 term, not split by rows
+// between workers. It returns nil otherwise.
+func (sc *scheme) float32Direct(f Field, store32, rowPool bool) Float32Field {
+	f32, ok := f.(Float32Field)
+	if !ok || !store32 || rowPool || sc.kind != explicitStep || sc.start > 0 || sc.readsLag1() || len(sc.forms) != 1 {
+		return nil
+	}
+	return f32
+}
+
 // readsLag1 reports whether a combination reads the previous field value
 // f_{m-1} outside the history sums.
 func (sc *scheme) readsLag1() bool {

@@ -500,12 +500,8 @@ func (s *solver) fractional(sc *scheme) error {
 	// for a scheme that reads only the previous one.
 	var fprev []float64
 	store32 := s.opt.StoreFloat32 && sc.storesFields()
-	// f32 is the field when it writes the float32 store itself: an
-	// explicit scheme that reads no float64 field value.
-	f32, _ := s.f.(Float32Field)
-	if !store32 || s.pool != nil || sc.kind != explicitStep || sc.start > 0 || sc.readsLag1() {
-		f32 = nil
-	}
+	// f32 is the field when it writes the float32 store itself.
+	f32 := sc.float32Direct(s.f, store32, s.pool != nil)
 	switch {
 	case f32 != nil:
 		s.sol.fv32 = getFloats32((N + 1) * n)

@@ -108,21 +108,30 @@ func maxAbsFiniteSerial(x []float64) (int, float64) {
 
 // firstNonFinite32 is firstNonFinite for a float32 row.
 func firstNonFinite32(x []float32) int {
+	if len(x) < splitMin {
+		return firstNonFinite32Serial(x)
+	}
 	first := -1
 	var mu sync.Mutex
 	split(len(x), func(lo, hi int) {
-		for i, v := range x[lo:hi] {
-			if v-v != 0 { // NaN or ±Inf
-				mu.Lock()
-				if first < 0 || lo+i < first {
-					first = lo + i
-				}
-				mu.Unlock()
-				return
+		if i := firstNonFinite32Serial(x[lo:hi]); i >= 0 {
+			mu.Lock()
+			if first < 0 || lo+i < first {
+				first = lo + i
 			}
+			mu.Unlock()
 		}
 	})
 	return first
+}
+
+func firstNonFinite32Serial(x []float32) int {
+	for i, v := range x {
+		if v-v != 0 { // NaN or ±Inf
+			return i
+		}
+	}
+	return -1
 }
 
 // maxAbs32 returns |x|∞ of a finite float32 row.
@@ -136,5 +145,9 @@ func maxAbs32(x []float32) float64 {
 
 // addScaled32 adds c·x to dst, widening x's float32 values.
 func addScaled32(dst []float64, c float64, x []float32) {
+	if len(dst) < splitMin {
+		vec.Rows32(dst, c, x, 0, x, true)
+		return
+	}
 	split(len(dst), func(lo, hi int) { vec.Rows32(dst[lo:hi], c, x[lo:hi], 0, x[lo:hi], true) })
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -13,8 +14,14 @@ import (
 	"github.com/gofde/gofde/sparse"
 )
 
+// coraAdj returns Cora's normalised adjacency, or that of the graph in
+// the .npz file $GOFDE_BENCH_NPZ when it is set.
 func coraAdj(b *testing.B) *sparse.CSR {
-	ds, err := LoadNPZ(coraPath(b))
+	path := os.Getenv("GOFDE_BENCH_NPZ")
+	if path == "" {
+		path = coraPath(b)
+	}
+	ds, err := LoadNPZ(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,8 +84,10 @@ func BenchmarkGraphFDE(b *testing.B) {
 	}
 }
 
-// BenchmarkLinearDiffusionFloat32: one evaluation of Â X - X on Cora with
-// 64 features, the product in float32 (the graph example's default).
+// BenchmarkLinearDiffusionFloat32: one evaluation of Â X - X and one VJP
+// on Cora (or $GOFDE_BENCH_NPZ's graph) with 64 features, the product in
+// float32 (the graph example's default), with the result in float64 and
+// rounded to float32 (EvalFloat32, VJPFloat32).
 func BenchmarkLinearDiffusionFloat32(b *testing.B) {
 	a := coraAdj(b)
 	f, err := NewLinearDiffusion(a, 64)
@@ -87,12 +96,23 @@ func BenchmarkLinearDiffusionFloat32(b *testing.B) {
 	}
 	f.SetFloat32(true)
 	rng := rand.New(rand.NewPCG(3, 3))
-	x, y := sparsetest.RandVec(rng, f.Dim()), make([]float64, f.Dim())
-	b.SetBytes(int64(a.NNZ() * 64 * 4))
-	b.ResetTimer()
-	for range b.N {
-		if err := f.Eval(y, 0, x, nil); err != nil {
-			b.Fatal(err)
-		}
+	x, y, y32 := sparsetest.RandVec(rng, f.Dim()), make([]float64, f.Dim()), make([]float32, f.Dim())
+	for _, bc := range []struct {
+		name string
+		run  func() error
+	}{
+		{"Eval", func() error { return f.Eval(y, 0, x, nil) }},
+		{"EvalFloat32", func() error { return f.EvalFloat32(y32, 0, x, nil) }},
+		{"VJP", func() error { return f.VJP(y, nil, 0, x, nil, x) }},
+		{"VJPFloat32", func() error { return f.VJPFloat32(y32, nil, 0, x, nil, x) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(a.NNZ() * 64 * 4))
+			for range b.N {
+				if err := bc.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -244,9 +244,8 @@ func TestAddBiasErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	do := y.Op().Do
 	good := tensor.New(tensor.WithShape(4, 3), tensor.Of(tensor.Float64))
-	for name, vals := range map[string][]G.Value{
+	doErrors(t, y.Op().Do, map[string][]G.Value{
 		"arity":        {good},
 		"x shape":      {tensor.New(tensor.WithShape(3, 4), tensor.Of(tensor.Float64)), tensor.New(tensor.WithShape(3), tensor.Of(tensor.Float64))},
 		"b shape":      {good, tensor.New(tensor.WithShape(4), tensor.Of(tensor.Float64))},
@@ -255,7 +254,13 @@ func TestAddBiasErrors(t *testing.T) {
 		"transposed":   {transposed(t), tensor.New(tensor.WithShape(3), tensor.Of(tensor.Float64))},
 		"nil value":    {nil, tensor.New(tensor.WithShape(3), tensor.Of(tensor.Float64))},
 		"three inputs": {good, tensor.New(tensor.WithShape(3), tensor.Of(tensor.Float64)), good},
-	} {
+	})
+}
+
+// doErrors checks that do fails on every input list of cases.
+func doErrors(t *testing.T, do func(...G.Value) (G.Value, error), cases map[string][]G.Value) {
+	t.Helper()
+	for name, vals := range cases {
 		if _, err := do(vals...); err == nil {
 			t.Errorf("Do with %s: no error", name)
 		}

@@ -10,7 +10,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gofde/gofde/internal/value"
-	"github.com/gofde/gofde/internal/vec"
 )
 
 // DiffWRT reports that the node is differentiable with respect to every
@@ -123,7 +122,7 @@ func (op *fdeGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, 
 	out := op.out.output(prealloc, op.fwd.dtype, shape)
 	off := 0
 	for _, p := range parts {
-		if err := setFloat64s(out, off, p); err != nil {
+		if err := value.SetFloat64sAt(out, off, p); err != nil {
 			return nil, fmt.Errorf("ops: FDE gradient: %w", err)
 		}
 		off += len(p)
@@ -147,26 +146,6 @@ func (op *fdeGradOp) Hashcode() uint32 {
 }
 
 func (op *fdeGradOp) String() string { return "∇" + op.fwd.String() }
-
-// setFloat64s writes src into v's elements from index off on, converted
-// to v's dtype.
-func setFloat64s(v *tensor.Dense, off int, src []float64) error {
-	switch d := v.Data().(type) {
-	case []float64:
-		if off+len(src) <= len(d) {
-			copy(d[off:], src)
-			return nil
-		}
-	case []float32:
-		if off+len(src) <= len(d) {
-			vec.Narrow(d[off:off+len(src)], src)
-			return nil
-		}
-	default:
-		return fmt.Errorf("unsupported dtype %v", v.Dtype())
-	}
-	return fmt.Errorf("%d values at offset %d do not fit a value of %d", len(src), off, v.Shape().TotalSize())
-}
 
 // unpackOp copies the cotangent of one FDE input, the values
 // [off, off+size) of the packed cotangent vector, out in the input's

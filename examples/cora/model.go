@@ -27,31 +27,10 @@ type prepared struct {
 	pattern  *sparse.CSR    // A + I for the attention field
 	self     []bool         // the pattern's diagonal entries
 	features *sparse.CSR
-	// linear holds the linear diffusion field of each state width d, one
-	// for the training and the evaluation graphs, which then share its
-	// copy of Â (a third of a gigabyte at a million nodes).
-	linear map[int]*graph.LinearDiffusion
-}
-
-// linearField returns the linear diffusion field on Â for states of d
-// columns, in float32 arithmetic with f32.
-func (p *prepared) linearField(d int, f32 bool) (*graph.LinearDiffusion, error) {
-	if f, ok := p.linear[d]; ok && f.Float32() == f32 {
-		return f, nil
-	}
-	if p.adj == nil {
-		return nil, fmt.Errorf("no linear field of width %d was prepared", d)
-	}
-	f, err := graph.NewLinearDiffusion(p.adj, d)
-	if err != nil {
-		return nil, err
-	}
-	f.SetFloat32(f32)
-	if p.linear == nil {
-		p.linear = make(map[int]*graph.LinearDiffusion)
-	}
-	p.linear[d] = f
-	return f, nil
+	// linear is the linear diffusion field (-field linear), shared by the
+	// training and the evaluation graphs, which then share its copy of Â
+	// (a third of a gigabyte at a million nodes).
+	linear *graph.LinearDiffusion
 }
 
 func prepare(c config, ds *graph.Dataset) (*prepared, error) {
@@ -105,9 +84,10 @@ func prepare(c config, ds *graph.Dataset) (*prepared, error) {
 		if c.diffuse == "hidden" {
 			d = c.hidden
 		}
-		if _, err := p.linearField(d, c.dtype != "float64"); err != nil {
+		if p.linear, err = graph.NewLinearDiffusion(p.adj, d); err != nil {
 			return nil, err
 		}
+		p.linear.SetFloat32(c.dtype != "float64")
 		p.adj, p.pattern, p.self = nil, nil, nil
 	}
 	return p, nil
@@ -225,11 +205,7 @@ func buildNet(c config, p *prepared, seed uint64, train bool) (n *net, err error
 	diffuse := func(x *G.Node, d int) (*G.Node, error) {
 		switch c.field {
 		case "linear":
-			field, err := p.linearField(d, dt == tensor.Float32)
-			if err != nil {
-				return nil, err
-			}
-			block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha, LearnOrders: c.learnOrders, LearnCoeffs: c.learnOrders})
+			block, err := layers.NewFDEBlock(g, "fde", p.linear, layers.BlockConfig{Solve: opt, Seed: seed + 2, Dtype: dt, LearnAlpha: c.learnAlpha, LearnOrders: c.learnOrders, LearnCoeffs: c.learnOrders})
 			if err != nil {
 				return nil, err
 			}

@@ -18,3 +18,4 @@ func TestMake(t *testing.T) {
 		}
 	}
 }
+

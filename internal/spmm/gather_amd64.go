@@ -16,6 +16,11 @@ func gatherRowsAVX2(out, x *float32, d int, cols *int, vals *float32, n int, add
 //go:noescape
 func widenSubAVX2(dst *float64, a *float32, x *float64, n int)
 
+// subAVX2 sets dst[j] -= x[j] for j < n, n a multiple of 8.
+//
+//go:noescape
+func subAVX2(dst, x *float32, n int)
+
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // gatherRow32 computes out (+)= Σ_q vs[q] · x[cs[q]·d : cs[q]·d+d] for one
@@ -56,5 +61,17 @@ func widenSub32(dst []float64, a []float32, x []float64) int {
 	}
 	_, _ = a[n-1], x[n-1]
 	widenSubAVX2(&dst[0], &a[0], &x[0], n)
+	return n
+}
+
+// sub32 sets dst[j] -= x[j] over the leading multiple of 8 of len(dst)
+// with the vector kernel and returns how many it did.
+func sub32(dst, x []float32) int {
+	n := len(dst) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	subAVX2(&dst[0], &x[0], n)
 	return n
 }

@@ -116,3 +116,25 @@ loop2:
 
 done2:
 	RET
+
+// func subAVX2(dst, x *float32, n int)
+// dst[j] -= x[j] for j < n (n a multiple of 8).
+TEXT ·subAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   done3
+
+loop3:
+	VMOVUPS (DI), Y0
+	VSUBPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     loop3
+	VZEROUPPER
+
+done3:
+	RET

@@ -10,3 +10,6 @@ func widenSub32(dst []float64, a []float32, x []float64) int { return 0 }
 
 // hasAVX2 is false: no vector kernels on this platform.
 const hasAVX2 = false
+
+// sub32 has no vector kernel on this platform: it does no values.
+func sub32(dst, x []float32) int { return 0 }

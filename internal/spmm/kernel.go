@@ -237,7 +237,7 @@ func diffuseRowsTo32(dst []float32, ptr, col []int, val, x32 []float32, d, lo, h
 		vs := val[ptr[i]:ptr[i+1]]
 		vs = vs[:len(cs)]
 		j0 := gatherRow32(out, x32, d, cs, vs, false)
-		for k := range j0 {
+		for k := sub32(out[:j0], xi[:j0]); k < j0; k++ {
 			out[k] -= xi[k]
 		}
 		for ; j0 < d; j0++ {

@@ -108,25 +108,31 @@ func AddInto(v G.Value, delta []float64) error {
 // SetFloat64s copies src into a Float64 or Float32 value of the same size
 // (converting to float32 for a Float32 value).
 func SetFloat64s(v G.Value, src []float64) error {
-	switch x := v.(type) {
-	case *tensor.Dense:
-		switch d := x.Data().(type) {
-		case []float64:
-			if len(d) != len(src) {
-				return fmt.Errorf("value of %d elements, source of %d", len(d), len(src))
-			}
-			copy(d, src)
-			return nil
-		case []float32:
-			if len(d) != len(src) {
-				return fmt.Errorf("value of %d elements, source of %d", len(d), len(src))
-			}
-			vec.Narrow(d, src)
-			return nil
-		}
-		return fmt.Errorf("unsupported dtype %v", x.Dtype())
-	case nil:
-		return fmt.Errorf("no value")
+	if v != nil && v.Shape().TotalSize() != len(src) {
+		return fmt.Errorf("value of %d elements, source of %d", v.Shape().TotalSize(), len(src))
 	}
-	return fmt.Errorf("unsupported value type %T", v)
+	return SetFloat64sAt(v, 0, src)
+}
+
+// SetFloat64sAt copies src into the elements off, off+1, … of a Float64
+// or Float32 value (converting to float32 for a Float32 value).
+func SetFloat64sAt(v G.Value, off int, src []float64) error {
+	x, ok := v.(*tensor.Dense)
+	switch {
+	case v == nil:
+		return fmt.Errorf("no value")
+	case !ok:
+		return fmt.Errorf("unsupported value type %T", v)
+	case off < 0 || off+len(src) > x.Shape().TotalSize():
+		return fmt.Errorf("%d values at offset %d do not fit a value of %d", len(src), off, x.Shape().TotalSize())
+	}
+	switch d := x.Data().(type) {
+	case []float64:
+		copy(d[off:], src)
+		return nil
+	case []float32:
+		vec.Narrow(d[off:off+len(src)], src)
+		return nil
+	}
+	return fmt.Errorf("unsupported dtype %v", x.Dtype())
 }
