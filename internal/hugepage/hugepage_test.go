@@ -18,4 +18,3 @@ func TestMake(t *testing.T) {
 		}
 	}
 }
-
