@@ -331,7 +331,7 @@ func (d *Dataset) RandomSplit(seed uint64, perClass, nVal, nTest int) (*Split, e
 		}
 		rest = append(rest, i)
 	}
-	if len(rest) < nVal+nTest {
+	if nVal > len(rest) || nTest > len(rest)-nVal { // nVal+nTest may overflow
 		return nil, fmt.Errorf("graph: RandomSplit: %d nodes left after training, want %d validation + %d test", len(rest), nVal, nTest)
 	}
 	s.Val = append([]int(nil), rest[:nVal]...)
@@ -343,7 +343,18 @@ func (d *Dataset) RandomSplit(seed uint64, perClass, nVal, nTest int) (*Split, e
 // arrays train_idx, val_idx and test_idx, holding node indices of the
 // data file. They are mapped through d.NodeIDs, so a split written for
 // the whole graph works on a subgraph as long as its nodes are in it.
+//
+// The file is read as LoadNPZ reads one (see there). A node that is not
+// in d, a node in two places (two arrays, or twice in one) and an empty
+// train_idx are errors; so the indices of the Split returned lie in
+// [0, d.Nodes()), and no index appears twice.
 func LoadSplit(path string, d *Dataset) (*Split, error) {
+	if d == nil {
+		return nil, errors.New("graph: LoadSplit into a nil Dataset")
+	}
+	if len(d.NodeIDs) != d.Nodes() {
+		return nil, fmt.Errorf("graph: LoadSplit: Dataset of %d nodes has %d node IDs", d.Nodes(), len(d.NodeIDs))
+	}
 	z, err := openNPZ(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph: split: %w", err)

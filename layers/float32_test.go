@@ -77,6 +77,17 @@ func TestLayerBadInput(t *testing.T) {
 	if _, err := NewDense(nil, tensor.Float64, "nil graph", 2, 2, 1); err == nil {
 		t.Error("NewDense on a nil graph: no error")
 	}
+	for _, s := range [][2]int{{MaxWeights + 1, 1}, {1 << 16, 1<<14 + 1}, {1 << 40, 1 << 40}} {
+		if _, err := NewDense(g, tensor.Float32, "huge", s[0], s[1], 1); err == nil {
+			t.Errorf("NewDense %d×%d: no error", s[0], s[1])
+		}
+		if _, err := NewConv(g, tensor.Float32, "huge", s[0], s[1], 1, 1, 0, 1); err == nil {
+			t.Errorf("NewConv %d×%d: no error", s[0], s[1])
+		}
+	}
+	if _, err := NewConv(g, tensor.Float32, "huge kernel", 1, 1, 1<<15+1, 1, 0, 1); err == nil {
+		t.Error("NewConv with a 32769×32769 kernel: no error")
+	}
 	if _, err := NewConv(g, tensor.Int, "int", 1, 1, 3, 1, 1, 1); err == nil {
 		t.Error("NewConv with an int dtype: no error")
 	}

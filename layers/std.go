@@ -20,11 +20,32 @@ type Dense struct {
 	W, B *G.Node
 }
 
+// MaxWeights bounds the number of weights of one Dense or Conv layer (2^30
+// values, 8 GiB as float64), so that sizes taken from a data file or a
+// flag cannot ask for more memory than any machine has.
+const MaxWeights = 1 << 30
+
+// tooManyWeights reports whether the product of the sizes, each at least
+// 1, exceeds MaxWeights (without overflowing).
+func tooManyWeights(sizes ...int) bool {
+	n := 1
+	for _, s := range sizes {
+		if s > MaxWeights/n {
+			return true
+		}
+		n *= s
+	}
+	return false
+}
+
 // NewDense creates a Dense layer's nodes in g with Glorot-uniform weights
-// and zero bias.
+// and zero bias. Sizes below 1, or in × out above MaxWeights, are errors.
 func NewDense(g *G.ExprGraph, dt tensor.Dtype, name string, in, out int, seed uint64) (*Dense, error) {
 	if in < 1 || out < 1 {
 		return nil, fmt.Errorf("layers: dense %s: sizes %d×%d must be positive", name, in, out)
+	}
+	if tooManyWeights(in, out) {
+		return nil, fmt.Errorf("layers: dense %s: %d×%d weights, more than %d", name, in, out, MaxWeights)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x64656e))
 	w := make([]float64, in*out)
@@ -100,6 +121,9 @@ type Conv struct {
 func NewConv(g *G.ExprGraph, dt tensor.Dtype, name string, in, out, kernel, stride, pad int, seed uint64) (*Conv, error) {
 	if in < 1 || out < 1 || kernel < 1 || stride < 1 || pad < 0 {
 		return nil, fmt.Errorf("layers: conv %s: bad sizes in=%d out=%d kernel=%d stride=%d pad=%d", name, in, out, kernel, stride, pad)
+	}
+	if tooManyWeights(out, in, kernel, kernel) {
+		return nil, fmt.Errorf("layers: conv %s: %d×%d×%d×%d weights, more than %d", name, out, in, kernel, kernel, MaxWeights)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x636f6e))
 	k := make([]float64, out*in*kernel*kernel)

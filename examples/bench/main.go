@@ -86,7 +86,17 @@ func main() {
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// Bounds of the sizes the flags set; the solve's memory at each step
+// count is checked against fode's budget (fode.Options.Memory) on top.
+const (
+	maxBatch = 1 << 16 // -batch
+	maxWidth = 1 << 12 // -dim and -hidden
+)
+
+// parse parses and checks the flags, the step counts and the modes
+// without running anything (in child mode, the one configuration to
+// measure).
+func parse(args []string, stderr io.Writer) (config, error) {
 	var c config
 	var steps, modes string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -109,16 +119,59 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.childMode, "child-mode", "", "internal")
 	fs.StringVar(&c.gradOut, "grad-out", "", "internal: file for the gradient")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		// The flags after a positional argument would be ignored, also
+		// the -child flags parent appends: each child would run the
+		// parent again, without end.
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if c.batch < 1 || c.dim < 1 || c.hidden < 1 || c.iters < 0 {
-		return fmt.Errorf("batch, dim and hidden must be positive, iters not negative")
+		return c, fmt.Errorf("batch, dim and hidden must be positive, iters not negative")
+	}
+	if c.batch > maxBatch || c.dim > maxWidth || c.hidden > maxWidth {
+		return c, fmt.Errorf("-batch %d, -dim %d, -hidden %d: at most %d, %d and %d", c.batch, c.dim, c.hidden, maxBatch, maxWidth, maxWidth)
 	}
 	if _, ok := engines[c.history]; !ok {
-		return fmt.Errorf("-history %q: want direct, fft or auto", c.history)
+		return c, fmt.Errorf("-history %q: want direct, fft or auto", c.history)
 	}
 	if c.dtype != "float32" && c.dtype != "float64" {
-		return fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
+		return c, fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
+	}
+	for _, s := range strings.Split(steps, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("bad step count %q", s)
+		}
+		c.steps = append(c.steps, n)
+	}
+	for _, m := range strings.Split(modes, ",") {
+		m = strings.TrimSpace(m)
+		if _, err := layers.ParseMode(m); err != nil {
+			return c, err
+		}
+		c.modes = append(c.modes, m)
+	}
+	check := c.steps
+	if c.child {
+		if _, err := layers.ParseMode(c.childMode); err != nil {
+			return c, fmt.Errorf("-child-mode: %w", err)
+		}
+		check = []int{c.childSteps}
+	}
+	for _, n := range check {
+		if _, err := c.solveOptions(n).Memory(c.batch * c.dim); err != nil {
+			return c, fmt.Errorf("%d steps of a batch of %d × -dim %d: %w", n, c.batch, c.dim, err)
+		}
+	}
+	return c, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
 	}
 	if c.child {
 		r, err := measure(c)
@@ -127,21 +180,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	for _, s := range strings.Split(steps, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return fmt.Errorf("bad step count %q", s)
-		}
-		c.steps = append(c.steps, n)
-	}
-	for _, m := range strings.Split(modes, ",") {
-		m = strings.TrimSpace(m)
-		if _, err := layers.ParseMode(m); err != nil {
-			return err
-		}
-		c.modes = append(c.modes, m)
-	}
 	return parent(c, args, stdout, stderr)
+}
+
+// solveOptions returns the FDE block's solver options for the given
+// number of steps.
+func (c config) solveOptions(steps int) fode.Options {
+	return fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: steps, History: engines[c.history], StoreFloat32: c.storeF32}
 }
 
 // engines are the history-sum engines by flag name.
@@ -237,7 +282,7 @@ func measure(c config) (*result, error) {
 	}
 	x0 := G.NewMatrix(g, dt, G.WithShape(c.batch, c.dim), G.WithName("x0"), G.WithValue(x0t))
 	block, err := layers.NewFDEBlock(g, "fde", field, layers.BlockConfig{
-		Solve: fode.Options{Method: fode.Rectangle, Alpha: c.alpha, T: 1, Steps: c.childSteps, History: engines[c.history], StoreFloat32: c.storeF32},
+		Solve: c.solveOptions(c.childSteps),
 		Grad:  mode, Seed: 1, Dtype: dt,
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -40,11 +41,39 @@ func TestChildModesAgree(t *testing.T) {
 	}
 }
 
+// TestBadFlags: parse refuses bad flags before anything runs. It calls
+// parse, not run: were "extra" accepted again, run would start the test
+// binary itself as a child.
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-steps", "0"}, {"-steps", "x"}, {"-modes", "magic"}, {"-batch", "0"}} {
-		var out, errb bytes.Buffer
-		if err := run(args, &out, &errb); err == nil {
-			t.Errorf("%v: no error", args)
+	child := []string{"-child", "-child-steps", "1", "-child-mode", "adjoint"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-steps", "0"}, "bad step count"},
+		{[]string{"-steps", "x"}, "bad step count"},
+		{[]string{"-modes", "magic"}, "unknown gradient mode"},
+		{[]string{"-batch", "0"}, "must be positive"},
+		// A positional argument ended the flags, so each child ignored
+		// its -child flags and ran the parent again: a chain of
+		// processes without end.
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-steps", "2", "extra", "-json"}, "unexpected arguments"},
+		// The child multiplied -batch by -dim unchecked: makeslice
+		// panicked on the overflow, or a 32 GiB state was allocated.
+		{append(child, "-batch", "3037000500", "-dim", "3037000500"), "at most"},
+		{append(child, "-batch", "1", "-dim", "4294967296", "-hidden", "4294967296"), "at most"},
+		{append(child, "-hidden", "4097"), "at most"},
+		{[]string{"-child", "-child-steps", "0", "-child-mode", "adjoint"}, "steps = 0"},
+		{[]string{"-child", "-child-steps", "1", "-child-mode", "nope"}, "-child-mode"},
+		{[]string{"-steps", "9223372036854775807"}, "GiB"},
+		{[]string{"-batch", "65536", "-dim", "4096", "-steps", "1"}, "GiB"},
+		{[]string{"-alpha", "NaN"}, "alpha"},
+		{[]string{"-alpha", "1.5"}, "alpha"},
+	} {
+		_, err := parse(c.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one that mentions %q", c.args, err, c.want)
 		}
 	}
 }

@@ -224,6 +224,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-epochs %d outside [1, %d]", c.epochs, maxEpochs)
 	case c.patience < 0 || c.every < 0 || c.perClass < 1 || c.nVal < 0 || c.nTest < 0:
 		return c, errors.New("-patience, -every, -val and -test must not be negative and -per-class must be at least 1")
+	case c.perClass > maxSplit || c.nVal > maxSplit || c.nTest > maxSplit:
+		return c, fmt.Errorf("-per-class %d, -val %d and -test %d must be at most %d", c.perClass, c.nVal, c.nTest, maxSplit)
 	case !(c.lr > 0) || math.IsInf(c.lr, 0) || !(c.wd >= 0) || math.IsInf(c.wd, 0) || math.IsNaN(c.wdDec) || math.IsInf(c.wdDec, 0):
 		return c, errors.New("-lr must be positive, -wd not negative and -wd-dec finite")
 	case !(c.ema >= 0 && c.ema < 1) || !(c.smooth >= 0 && c.smooth < 1): // also NaN
@@ -278,12 +280,20 @@ func parse(args []string, stderr io.Writer) (config, error) {
 }
 
 // Bounds of the flags whose size is not checked elsewhere: the solver's
-// memory for -steps × nodes × -hidden is checked by fode.Options.Memory
-// once the data set is loaded.
+// memory for -steps × nodes × the state's width (-hidden, or the classes
+// with -diffuse logits) is checked by fode.Options.Memory once the data
+// set is loaded. maxSplit bounds the split sizes (-per-class,
+// -val, -test): that check counts more than 16 bytes per node against a
+// 16 GiB budget, so no graph it admits has maxSplit nodes, and the sum
+// of two sizes cannot overflow.
 const (
 	maxRuns   = 1000
 	maxWidth  = 1 << 14
 	maxEpochs = 1 << 20
+	maxSplit  = 1 << 30
+	// maxEncoderWeights bounds features × -hidden (256 MiB per float32
+	// copy; the model keeps four), e.g. a million features at -hidden 64.
+	maxEncoderWeights = 1 << 26
 )
 
 // solveOptions returns the FDE's solver options from the flags: one
@@ -310,15 +320,15 @@ func (c config) solveOptions() (fode.Options, error) {
 }
 
 // parseList parses a comma-separated list of at most fode.MaxTerms
-// numbers ("" is none).
+// numbers ("" is none); the count is checked before the list is split.
 func parseList(flag, s string) ([]float64, error) {
 	if s == "" {
 		return nil, nil
 	}
-	parts := strings.Split(s, ",")
-	if len(parts) > fode.MaxTerms {
-		return nil, fmt.Errorf("%s: %d values, at most %d", flag, len(parts), fode.MaxTerms)
+	if n := strings.Count(s, ",") + 1; n > fode.MaxTerms {
+		return nil, fmt.Errorf("%s: %d values, at most %d", flag, n, fode.MaxTerms)
 	}
+	parts := strings.Split(s, ",")
 	out := make([]float64, len(parts))
 	for i, p := range parts {
 		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
@@ -366,8 +376,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := opt.Memory(ds.Nodes() * c.hidden); err != nil {
-		return fmt.Errorf("-steps %d with %d nodes × -hidden %d: %w", c.steps, ds.Nodes(), c.hidden, err)
+	width, what := c.hidden, "-hidden"
+	if c.diffuse == "logits" {
+		width, what = ds.Classes, "classes"
+	}
+	if _, err := opt.Memory(ds.Nodes() * width); err != nil {
+		return fmt.Errorf("-steps %d with %d nodes × %d %s: %w", c.steps, ds.Nodes(), width, what, err)
+	}
+	// The encoder's weights (and their gradient and two Adam moments) are
+	// features × -hidden: a file's feature count must not size them past
+	// the memory of the network's other parts.
+	if ds.Features.Cols > maxEncoderWeights/c.hidden {
+		return fmt.Errorf("%d features × -hidden %d: more than %d encoder weights", ds.Features.Cols, c.hidden, maxEncoderWeights)
 	}
 	full := ds.Nodes()
 	splitDesc := "random, whole graph"

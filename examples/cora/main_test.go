@@ -372,6 +372,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-label-input", "Inf"}, "-label-input"},
 		{[]string{"-label-input", "2", "-diffuse", "hidden"}, "-label-input needs -diffuse logits"},
 		{[]string{"-field", "attention", "-attn-from", "state", "-attn-dropout", "0.2"}, "-attn-from state"},
+		// -val + -test overflowed int in RandomSplit's size check, which
+		// then sliced out of range: a panic, not an error.
+		{[]string{"-val", "9223372036854775807", "-test", "1"}, "must be at most"},
+		{[]string{"-per-class", "1073741825"}, "must be at most"},
+		{[]string{"-orders", strings.Repeat("0.5,", 64) + "0.5", "-method", "gl"}, "65 values, at most 64"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer
@@ -500,5 +505,39 @@ func TestDivergenceReported(t *testing.T) {
 	err := run(args, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "lower -lr") || strings.Contains(err.Error(), "PC ") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestHugeFeatureCount runs the command on a tiny file whose feature matrix
+// claims 2^34 columns (sparse, one entry): the encoder's weights would be
+// 2^40 values, so the command must refuse before allocating them.
+func TestHugeFeatureCount(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "wide.npz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := npz.NewWriter(f)
+	for k, v := range map[string]any{
+		"adj_data": []float32{1, 1, 1, 1}, "adj_indices": []int32{1, 0, 2, 1}, "adj_indptr": []int32{0, 1, 3, 4}, "adj_shape": []int64{3, 3},
+		"attr_data": []float32{1}, "attr_indices": []int64{1 << 33}, "attr_indptr": []int32{0, 1, 1, 1}, "attr_shape": []int64{3, 1 << 34},
+		"labels": []int64{0, 1, 0},
+	} {
+		if err := w.Write(k+".npy", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, diffuse := range []string{"logits", "hidden"} {
+		var out, errb bytes.Buffer
+		err := run([]string{"-data", p, "-runs", "1", "-per-class", "1", "-val", "0", "-test", "1", "-lcc=false", "-diffuse", diffuse, "-quiet"}, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "encoder weights") {
+			t.Errorf("-diffuse %s: error %v, want one about the encoder weights", diffuse, err)
+		}
 	}
 }

@@ -26,6 +26,11 @@ func TestHostileFlags(t *testing.T) {
 		{[]string{"-method", "flmm", "-alpha", "1e-300"}, "FLMMMinAlpha", false},
 		{[]string{"-problem", "dff", "-method", "flmm", "-alpha", "0.9", "-T", "174", "-steps", "2", "-x0", "1"}, "non-finite", true},
 		{[]string{"-problem", "linear", "-lambda", "-1", "-x0", "3e307", "-alpha", "0.5", "-T", "1", "-steps", "20", "-method", "pece", "-correctors", "8", "-grad", "adjoint"}, "gradient", true},
+		// An unknown -grad, and -grad forward beyond maxForwardDim, were
+		// refused only after the solve: here PECE solves the memory check
+		// lets through (about 9 and 3 GiB) before the error.
+		{[]string{"-grad", "backprop", "-steps", "10000000"}, "unknown -grad", false},
+		{[]string{"-grad", "forward", "-dim", "65", "-steps", "1000000"}, "-dim <= 64", false},
 	} {
 		for _, js := range []bool{false, true} {
 			args := c.args

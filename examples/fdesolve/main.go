@@ -114,7 +114,11 @@ func main() {
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// parse parses the flags and checks everything a solve needs before it
+// starts: the names, the solver options and the memory of a solve of
+// -dim components. The solve itself, the gradient and the plot are left
+// to run.
+func parse(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("fdesolve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -137,10 +141,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.memory, "memory", 0, "short memory: keep the last M steps of the history (0: all)")
 	fs.StringVar(&c.grad, "grad", "none", "gradient of L = sum of x(T): none, adjoint, continuous, forward or fd")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return c, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	alphaSet := false
 	fs.Visit(func(f *flag.Flag) {
@@ -148,7 +152,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 		alphaSet = alphaSet || f.Name == "alpha"
 	})
 	if alphaSet && c.orders != "" {
-		return errors.New("-alpha and -orders exclude each other: the orders replace alpha")
+		return c, errors.New("-alpha and -orders exclude each other: the orders replace alpha")
+	}
+	switch c.problem {
+	case "linear", "smooth", "dff":
+	default:
+		return c, fmt.Errorf("unknown problem %q (want linear, smooth or dff)", c.problem)
+	}
+	switch c.grad {
+	case "none", "adjoint", "continuous", "forward", "fd":
+	default:
+		return c, fmt.Errorf("unknown -grad %q (want none, adjoint, continuous, forward or fd)", c.grad)
+	}
+	if c.grad == "forward" && c.dim > maxForwardDim {
+		return c, fmt.Errorf("-grad forward solves a tangent system of dim·(dim+2) components: use -dim <= %d", maxForwardDim)
+	}
+	if _, _, err := c.options(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
 	}
 	res, sol, ex, err := solve(c)
 	if err != nil {
@@ -207,30 +235,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 // when it is unknown.
 type exactFunc func(i int, t float64) float64
 
-func solve(c config) (*result, *fode.Solution, exactFunc, error) {
+// options returns the solver options of c (multi: a multi-term
+// equation) after checking them and the memory a solve of -dim
+// components needs, before the problem and the initial state are
+// allocated.
+func (c config) options() (opt fode.Options, multi bool, err error) {
 	m, err := fode.ParseMethod(c.method)
 	if err != nil {
-		return nil, nil, nil, err
+		return opt, false, err
 	}
 	if c.dim < 1 {
-		return nil, nil, nil, fmt.Errorf("-dim %d must be at least 1", c.dim)
+		return opt, false, fmt.Errorf("-dim %d must be at least 1", c.dim)
 	}
 	engines := map[string]fode.HistoryEngine{"direct": fode.Direct, "fft": fode.FFT, "auto": fode.Auto}
 	eng, ok := engines[c.history]
 	if !ok {
-		return nil, nil, nil, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
+		return opt, false, fmt.Errorf("unknown -history %q (want direct, fft or auto)", c.history)
 	}
-	opt := fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, PECE: fode.PECESettings{Correctors: c.corr}, History: eng, ShortMemory: c.memory}
+	opt = fode.Options{Method: m, Alpha: c.alpha, T: c.T, Steps: c.steps, PECE: fode.PECESettings{Correctors: c.corr}, History: eng, ShortMemory: c.memory}
 	if opt.Orders, err = parseList("-orders", c.orders); err != nil {
-		return nil, nil, nil, err
+		return opt, false, err
 	}
 	if opt.Coeffs, err = parseList("-coeffs", c.coeffs); err != nil {
-		return nil, nil, nil, err
+		return opt, false, err
 	}
 	if opt.Coeffs != nil && opt.Orders == nil {
-		return nil, nil, nil, errors.New("-coeffs needs -orders")
+		return opt, false, errors.New("-coeffs needs -orders")
 	}
-	multi := opt.Orders != nil
+	multi = opt.Orders != nil
 	if multi {
 		opt.Alpha = 0
 		if opt.Coeffs == nil {
@@ -240,17 +272,24 @@ func solve(c config) (*result, *fode.Solution, exactFunc, error) {
 			}
 		}
 		if c.problem != "linear" {
-			return nil, nil, nil, fmt.Errorf("-orders needs -problem linear (the %s problem is built for one order)", c.problem)
+			return opt, false, fmt.Errorf("-orders needs -problem linear (the %s problem is built for one order)", c.problem)
 		}
 	}
 	if m == fode.Dopri5 {
 		opt.Adaptive.RTol, opt.Adaptive.ATol = c.rtol, c.atol
 	}
-	// Check the options and the memory the solve needs before the
-	// problem and the initial state of -dim components are allocated.
 	if _, err := opt.Memory(c.dim); err != nil {
+		return opt, false, err
+	}
+	return opt, multi, nil
+}
+
+func solve(c config) (*result, *fode.Solution, exactFunc, error) {
+	opt, multi, err := c.options()
+	if err != nil {
 		return nil, nil, nil, err
 	}
+	m := opt.Method
 	var (
 		f     fode.Field
 		theta []float64
