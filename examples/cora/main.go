@@ -172,7 +172,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.diffuse, "diffuse", "logits", "what the FDE diffuses: hidden (the encoding, before the decoder) or logits (the decoder's class scores)")
 	fs.StringVar(&c.norm, "norm", "sym", "adjacency normalisation of the linear field: sym or rw")
 	fs.IntVar(&c.hidden, "hidden", 64, "hidden features per node")
-	fs.IntVar(&c.attnDim, "attn-dim", 4, "key/query dimension of the attention field")
+	fs.IntVar(&c.attnDim, "attn-dim", 2, "key/query dimension of the attention field")
 	fs.StringVar(&c.attnNorm, "attn-norm", "sym", "normalisation of the attention weights: row (softmax over each node's neighbours) or sym (geometric mean of both directions' softmaxes)")
 	fs.Float64Var(&c.lr, "lr", 0.02, "Adam learning rate")
 	fs.Float64Var(&c.wd, "wd", 5e-3, "weight decay (L2, added to the gradient)")
