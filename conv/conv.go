@@ -26,6 +26,7 @@ import (
 	"sync"
 
 	"github.com/gofde/gofde/internal/gemm"
+	"github.com/gofde/gofde/internal/scratch"
 )
 
 // Float is the element type of the kernels.
@@ -97,10 +98,10 @@ type Conv[T Float] struct {
 	lay     layout
 	workers int
 	relu    bool
-	// Two pools: kernel-sized buffers and per-part working space, so that
-	// neither kind displaces the other and steady-state calls allocate
-	// nothing.
-	kpool, pool sync.Pool // *[]T
+	// Two pools: kernel-sized buffers and per-part working space, each
+	// by size class, so that no size displaces another and steady-state
+	// calls allocate nothing.
+	kpool, pool scratch.Pool[T]
 }
 
 // Option configures a Conv.
@@ -172,17 +173,6 @@ func (c *Conv[T]) span(n, p, i int) (n0, n1, off int) {
 	return n0, n1, c.lay.cp * (n0*c.lay.is + i*c.lay.margin)
 }
 
-func (c *Conv[T]) scratch(n int) *[]T { return get[T](&c.pool, n) }
-
-func get[T Float](pool *sync.Pool, n int) *[]T {
-	if b, ok := pool.Get().(*[]T); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]T, n)
-	return &b
-}
-
 // Forward writes y = x ⋆ kernel + bias for a batch x (images of InC×H×W,
 // NCHW) into y (OutC×OutH×OutW each); kernel is OutC×InC×K×K row-major,
 // bias has OutC values or is nil.
@@ -214,7 +204,7 @@ func (c *Conv[T]) ForwardKeep(y, keep, x, kernel, bias []T) error {
 			return err
 		}
 	}
-	wp := get[T](&c.kpool, c.lay.kernelLen(g))
+	wp := c.kpool.Get(c.lay.kernelLen(g))
 	defer c.kpool.Put(wp)
 	toTaps(c.lay, *wp, kernel)
 	a := pass[T]{y: y, keep: keep, x: x, wp: *wp, bias: bias}
@@ -277,7 +267,7 @@ func (c *Conv[T]) backward(dx, dkernel, dbias, x, keep, kernel, y, dy []T) error
 	}
 	a := pass[T]{dx: dx, x: x, keep: keep, y: y, dy: dy}
 	if size > 0 {
-		buf := get[T](&c.kpool, size)
+		buf := c.kpool.Get(size)
 		defer c.kpool.Put(buf)
 		s := *buf
 		if dx != nil {
@@ -316,7 +306,7 @@ func (c *Conv[T]) forwardPart(a *pass[T], part, p, n int) {
 	if a.keep == nil {
 		size += l.cp * pl
 	}
-	buf := c.scratch(size)
+	buf := c.pool.Get(size)
 	defer c.pool.Put(buf)
 	yp := (*buf)[:g.OutC*q]
 	planes := (*buf)[g.OutC*q:]
@@ -359,7 +349,7 @@ func (c *Conv[T]) backwardPart(a *pass[T], part, p, n int) {
 	if a.y != nil {
 		work = max(work, len(dy))
 	}
-	buf := c.scratch(g.OutC*dl + work)
+	buf := c.pool.Get(g.OutC*dl + work)
 	defer c.pool.Put(buf)
 	dyp, s := (*buf)[:g.OutC*dl], (*buf)[g.OutC*dl:]
 	if a.y != nil {

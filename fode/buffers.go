@@ -2,12 +2,12 @@ package fode
 
 import (
 	"math"
-	"math/bits"
 	"runtime/metrics"
 	"sync"
 	"time"
 
 	"github.com/gofde/gofde/internal/hugepage"
+	"github.com/gofde/gofde/internal/scratch"
 )
 
 // Large float64 buffers (grid states, field values, predictor iterates,
@@ -18,27 +18,14 @@ import (
 // were a third of a graph model's epoch. The classes are four per octave
 // (2^k·{5/4, 3/2, 7/4, 2}), so a buffer is rounded up by less than a
 // quarter of its size, where powers of two lost up to a half of the
-// memory. Buffers below minPooled values are allocated as usual.
+// memory (scratch.SizeClass). Buffers below minPooled values are
+// allocated as usual.
 var minPooled = 1 << 12
 
 var (
-	floatPools   [4*bits.UintSize + 4]sync.Pool // *[]float64 of capacity sizeClass's size
-	float32Pools [4*bits.UintSize + 4]sync.Pool // *[]float32, likewise
+	floatPools   scratch.Pool[float64]
+	float32Pools scratch.Pool[float32]
 )
-
-// sizeClass returns the pool index and the capacity of the class of n ≥ 1
-// values: the smallest 2^(k-1) + q·2^(k-3) ≥ n (q = 1..4) from n > 8 on,
-// the next power of two below.
-func sizeClass(n int) (idx, size int) {
-	k := bits.Len(uint(n - 1)) // 2^(k-1) < n ≤ 2^k
-	if n <= 8 {
-		return 4 * k, 1 << k
-	}
-	half := 1 << (k - 1)
-	step := half >> 2
-	q := (n - half + step - 1) / step
-	return 4*(k-1) + q, half + q*step
-}
 
 // poisonRecycled makes getFloats fill the buffers it hands out with NaN,
 // so that a test catches any read of a value the caller never wrote.
@@ -52,7 +39,7 @@ func getFloats(n int) []float64 { return getBuf[float64](&floatPools, n) }
 func getFloats32(n int) []float32 { return getBuf[float32](&float32Pools, n) }
 
 // getBuf takes a buffer of n values from the pools of its size class.
-func getBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, n int) []T {
+func getBuf[T float32 | float64](pool *scratch.Pool[T], n int) []T {
 	if n < minPooled || n <= 0 {
 		return make([]T, n)
 	}
@@ -60,12 +47,7 @@ func getBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, n int) [
 	if n >= bigPooled {
 		b = bigGet[T](n)
 	} else {
-		c, size := sizeClass(n)
-		if p, ok := pools[c].Get().(*[]T); ok {
-			b = (*p)[:n]
-		} else {
-			b = make([]T, n, size)
-		}
+		b = *pool.Get(n)
 	}
 	if poisonRecycled {
 		nan := T(math.NaN())
@@ -91,7 +73,7 @@ func putFloats(b []float64) { putBuf(&floatPools, b) }
 // putFloats32 is putFloats for buffers from getFloats32.
 func putFloats32(b []float32) { putBuf(&float32Pools, b) }
 
-func putBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, b []T) {
+func putBuf[T float32 | float64](pool *scratch.Pool[T], b []T) {
 	c := cap(b)
 	if c < minPooled || c == 0 {
 		return
@@ -100,12 +82,8 @@ func putBuf[T float32 | float64](pools *[4*bits.UintSize + 4]sync.Pool, b []T) {
 		bigPut(b)
 		return
 	}
-	idx, size := sizeClass(c)
-	if size != c {
-		return
-	}
 	b = b[:c]
-	pools[idx].Put(&b)
+	pool.Put(&b)
 }
 
 // Buffers of at least bigPooled values (32 MiB of float64) are allocated

@@ -299,24 +299,9 @@ func TestDigamma(t *testing.T) {
 	}
 }
 
-// TestSizeClasses: a class holds n, wastes less than a quarter of it
-// (from 9 values on) and maps its own size to itself, so putFloats files
-// a buffer under the class getFloats took it from.
+// TestSizeClasses: getFloats rounds a buffer up to its size class
+// (scratch.SizeClass).
 func TestSizeClasses(t *testing.T) {
-	seen := map[int]int{}
-	for n := 1; n < 1<<22; n += 1 + n/97 {
-		idx, size := sizeClass(n)
-		if size < n || (n > 8 && 4*(size-n) >= size) {
-			t.Fatalf("n = %d: class size %d", n, size)
-		}
-		if i2, s2 := sizeClass(size); i2 != idx || s2 != size {
-			t.Fatalf("n = %d: class (%d, %d), its size maps to (%d, %d)", n, idx, size, i2, s2)
-		}
-		if s, ok := seen[idx]; ok && s != size {
-			t.Fatalf("class %d holds sizes %d and %d", idx, s, size)
-		}
-		seen[idx] = size
-	}
 	b := getFloats(5000)
 	if c := cap(b); c != 5120 {
 		t.Errorf("5000 values: capacity %d, want 5120", c)

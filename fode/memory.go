@@ -3,6 +3,8 @@ package fode
 import (
 	"fmt"
 	"math"
+
+	"github.com/gofde/gofde/internal/scratch"
 )
 
 // Memory returns an upper estimate of the bytes Solve allocates with these
@@ -79,7 +81,7 @@ func (a satInt) add(b satInt) satInt {
 // values themselves for a big buffer.
 func pooled(values satInt, size int64) satInt {
 	if values >= satInt(minPooled) && values < satInt(bigPooled) {
-		_, c := sizeClass(int(values))
+		_, c := scratch.SizeClass(int(values))
 		values = satInt(c)
 	}
 	return values.mul(size)

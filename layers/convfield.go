@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 
 	"github.com/gofde/gofde/conv"
+	"github.com/gofde/gofde/internal/scratch"
 )
 
 // Activation is the pointwise nonlinearity of a ConvField's hidden layer.
@@ -303,7 +303,7 @@ func (f *ConvField) JVP(dst []float64, t float64, x, theta, xdot, thetadot []flo
 type convCore[T conv.Float] struct {
 	f            *ConvField
 	conv1, conv2 *conv.Conv[T]
-	pool         sync.Pool // *[]T
+	pool         scratch.Pool[T]
 }
 
 func newConvCore[T conv.Float](f *ConvField) (*convCore[T], error) {
@@ -318,15 +318,6 @@ func newConvCore[T conv.Float](f *ConvField) (*convCore[T], error) {
 		return nil, err
 	}
 	return &convCore[T]{f: f, conv1: c1, conv2: c2}, nil
-}
-
-func (c *convCore[T]) get(n int) *[]T {
-	if b, ok := c.pool.Get().(*[]T); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]T, n)
-	return &b
 }
 
 // params splits θ into K1, b1, γ, β, K2, b2 (γ, β empty without groups).
@@ -357,7 +348,7 @@ func (c *convCore[T]) input(buf []T, t float64, x []T) []T {
 func (c *convCore[T]) eval(dst []T, t float64, x, theta []T) error {
 	f := c.f
 	rows, zl := len(x)/f.Dim(), f.ch*f.hw
-	buf := c.get(rows * (zl + f.cin*f.hw))
+	buf := c.pool.Get(rows * (zl + f.cin*f.hw))
 	defer c.pool.Put(buf)
 	z, ubuf := (*buf)[:rows*zl], (*buf)[rows*zl:]
 	k1, b1, _, _, k2, b2 := c.params(theta)
@@ -374,7 +365,7 @@ func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error 
 	f := c.f
 	rows, zl, ul, g := len(x)/f.Dim(), f.ch*f.hw, f.cin*f.hw, f.opt.Groups
 	cl := c.conv1.KeepLen(rows)
-	buf := c.get(rows*(3*zl+2*ul+g) + cl)
+	buf := c.pool.Get(rows*(3*zl+2*ul+g) + cl)
 	defer c.pool.Put(buf)
 	s := *buf
 	planes, s := s[:cl], s[cl:]
@@ -441,7 +432,7 @@ func (c *convCore[T]) vjp(xbar, thetabar []T, t float64, x, theta, v []T) error 
 func (c *convCore[T]) jvp(dst []T, t float64, x, theta, xdot, thetadot []T) error {
 	f := c.f
 	rows, zl, ul, g := len(x)/f.Dim(), f.ch*f.hw, f.cin*f.hw, f.opt.Groups
-	buf := c.get(rows * (4*zl + 2*ul + f.Dim() + g))
+	buf := c.pool.Get(rows * (4*zl + 2*ul + f.Dim() + g))
 	defer c.pool.Put(buf)
 	s := *buf
 	z, s := s[:rows*zl], s[rows*zl:]

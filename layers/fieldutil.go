@@ -2,7 +2,8 @@ package layers
 
 import (
 	"fmt"
-	"sync"
+
+	"github.com/gofde/gofde/internal/scratch"
 )
 
 // ParamBlock locates one parameter tensor inside a field's flat parameter
@@ -64,9 +65,9 @@ type core32 interface {
 // evalIn32 evaluates c on float32 roundings of x and θ, with buffers from
 // pool, and widens the result into dst. The solver's states and history
 // sums stay float64; only the field's arithmetic runs in float32.
-func evalIn32(c core32, pool *sync.Pool, dst []float64, t float64, x, theta []float64) error {
+func evalIn32(c core32, pool *scratch.Pool[float32], dst []float64, t float64, x, theta []float64) error {
 	n, np := len(x), len(theta)
-	buf := getBuf[float32](pool, 2*n+np)
+	buf := pool.Get(2*n + np)
 	defer pool.Put(buf)
 	s := *buf
 	x32, d32, th32 := s[:n], s[n:2*n], s[2*n:]
@@ -83,9 +84,9 @@ func evalIn32(c core32, pool *sync.Pool, dst []float64, t float64, x, theta []fl
 // overwritten (when not nil) and the float32 parameter cotangent is added
 // into the float64 thetabar (when not nil), so the adjoint's accumulators
 // stay float64.
-func vjpIn32(c core32, pool *sync.Pool, xbar, thetabar []float64, t float64, x, theta, v []float64) error {
+func vjpIn32(c core32, pool *scratch.Pool[float32], xbar, thetabar []float64, t float64, x, theta, v []float64) error {
 	n, np := len(x), len(theta)
-	buf := getBuf[float32](pool, 3*n+2*np)
+	buf := pool.Get(3*n + 2*np)
 	defer pool.Put(buf)
 	s := *buf
 	x32, v32, xb32, th32, tb32 := s[:n], s[n:2*n], s[2*n:3*n], s[3*n:3*n+np], s[3*n+np:]

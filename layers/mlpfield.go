@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 
 	"github.com/gofde/gofde/conv"
 	"github.com/gofde/gofde/internal/gemm"
+	"github.com/gofde/gofde/internal/scratch"
 )
 
 // mlpChunk is the number of rows an MLPField processes per block of gemms.
@@ -41,8 +41,8 @@ type MLPField struct {
 	offB1, offW2    int
 	offB2, np       int
 	f32             bool
-	pool64          sync.Pool // *[]float64
-	pool32          sync.Pool // *[]float32
+	pool64          scratch.Pool[float64]
+	pool32          scratch.Pool[float32]
 }
 
 // NewMLPField returns the field f(t, x) = W2 tanh(W1 [x; t?] + b1) + b2 on
@@ -241,17 +241,6 @@ func (m *MLPField) JVP(dst []float64, t float64, x, theta, xdot, thetadot []floa
 	return nil
 }
 
-// getBuf returns a buffer of n values from pool, allocating when the
-// pooled one is too short.
-func getBuf[T conv.Float](pool *sync.Pool, n int) *[]T {
-	if b, ok := pool.Get().(*[]T); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]T, n)
-	return &b
-}
-
 // mlpHidden writes H = tanh(X W1xᵀ + b1 + t·w1t) for the nr rows of xs
 // into h (nr×Hidden, row-major).
 func mlpHidden[T conv.Float](m *MLPField, h []T, t float64, xs []T, nr int, theta []T) {
@@ -275,10 +264,10 @@ func mlpBias[T conv.Float](m *MLPField, h []T, t float64, nr int, p []T) {
 	}
 }
 
-func mlpEval[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, theta []T) {
+func mlpEval[T conv.Float](m *MLPField, pool *scratch.Pool[T], dst []T, t float64, x, theta []T) {
 	d, k := m.dim, m.hidden
 	rows := len(x) / d
-	buf := getBuf[T](pool, min(rows, mlpChunk)*k)
+	buf := pool.Get(min(rows, mlpChunk) * k)
 	defer pool.Put(buf)
 	w2, b2 := theta[m.offW2:m.offB2], theta[m.offB2:]
 	for r0 := 0; r0 < rows; r0 += mlpChunk {
@@ -293,11 +282,11 @@ func mlpEval[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, 
 	}
 }
 
-func mlpVJP[T conv.Float](m *MLPField, pool *sync.Pool, xbar, thetabar []T, t float64, x, theta, v []T) {
+func mlpVJP[T conv.Float](m *MLPField, pool *scratch.Pool[T], xbar, thetabar []T, t float64, x, theta, v []T) {
 	d, k := m.dim, m.hidden
 	rows := len(x) / d
 	n := min(rows, mlpChunk)
-	buf := getBuf[T](pool, 2*n*k)
+	buf := pool.Get(2 * n * k)
 	defer pool.Put(buf)
 	w2 := theta[m.offW2:m.offB2]
 	for r0 := 0; r0 < rows; r0 += mlpChunk {
@@ -335,11 +324,11 @@ func mlpVJP[T conv.Float](m *MLPField, pool *sync.Pool, xbar, thetabar []T, t fl
 	}
 }
 
-func mlpJVP[T conv.Float](m *MLPField, pool *sync.Pool, dst []T, t float64, x, theta, xdot, thetadot []T) {
+func mlpJVP[T conv.Float](m *MLPField, pool *scratch.Pool[T], dst []T, t float64, x, theta, xdot, thetadot []T) {
 	d, k := m.dim, m.hidden
 	rows := len(x) / d
 	n := min(rows, mlpChunk)
-	buf := getBuf[T](pool, 2*n*k)
+	buf := pool.Get(2 * n * k)
 	defer pool.Put(buf)
 	w2 := theta[m.offW2:m.offB2]
 	for r0 := 0; r0 < rows; r0 += mlpChunk {
