@@ -29,7 +29,7 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 	a := &adj{
 		sol: sol, f: sol.field, theta: sol.theta, n: n, N: len(sol.grid) - 1,
 		outs:     gridCotangents(sol, ybar),
-		thetabar: make([]float64, len(sol.theta)),
+		thetabar: getZeroed(len(sol.theta)),
 		x0bar:    getZeroed(n),
 	}
 	if sol.y32 != nil {
@@ -39,7 +39,7 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 	if a.pool != nil {
 		a.pool.thetabar = make([][]float64, a.pool.workers)
 		for i := range a.pool.thetabar {
-			a.pool.thetabar[i] = make([]float64, len(a.theta))
+			a.pool.thetabar[i] = getZeroed(len(a.theta))
 		}
 	}
 	return a
@@ -49,10 +49,11 @@ func newAdj(sol *Solution, ybar []float64) *adj {
 // and packs the result. Calling it again is harmless.
 func (a *adj) finish() *Gradient {
 	if a.pool != nil {
+		a.pool.close() // the workers are done with their cotangents
 		for _, tb := range a.pool.thetabar {
 			floats.Add(a.thetabar, tb)
+			putFloats(tb)
 		}
-		a.pool.close()
 		a.pool = nil
 	}
 	// The scratch streams go back for the next sweep.

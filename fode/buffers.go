@@ -58,6 +58,13 @@ func getBuf[T float32 | float64](pool *scratch.Pool[T], n int) []T {
 	return b
 }
 
+// cloneFloats returns a copy of x in a buffer from getFloats.
+func cloneFloats(x []float64) []float64 {
+	c := getFloats(len(x))
+	copy(c, x)
+	return c
+}
+
 // getZeroed returns a buffer of n zeros.
 func getZeroed(n int) []float64 {
 	b := getFloats(n)

@@ -77,13 +77,14 @@ type Gradient struct {
 	Orders, Coeffs []float64
 }
 
-// Release hands X0's storage back to the package, to be reused by later
-// solves and gradients instead of allocated afresh: a training loop over
-// a large state saves an allocation of the state's size per step. X0 is
-// nil afterwards; the other fields stay.
+// Release hands the storage of X0 and Theta back to the package, to be
+// reused by later solves and gradients instead of allocated afresh: a
+// training loop saves an allocation of the state's and of θ's size per
+// step. X0 and Theta are nil afterwards; the other fields stay.
 func (g *Gradient) Release() {
 	putFloats(g.X0)
-	g.X0 = nil
+	putFloats(g.Theta)
+	g.X0, g.Theta = nil, nil
 }
 
 // JVPField is a Field that also computes Jacobian-vector products, needed

@@ -92,6 +92,7 @@ func (s *Solution) Release() {
 	if s.released {
 		return
 	}
+	putFloats(s.theta)
 	putFloats(s.out)
 	putFloats(s.y)
 	putFloats(s.yr)
@@ -101,7 +102,7 @@ func (s *Solution) Release() {
 	for _, p := range s.pred {
 		putFloats(p)
 	}
-	s.out, s.y, s.yr, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil, nil, nil
+	s.theta, s.out, s.y, s.yr, s.fv, s.fv32, s.y32, s.pred, s.scheme, s.kept = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	s.released = true
 }
 
@@ -236,7 +237,7 @@ func Solve(f Field, x0, theta []float64, opt Options) (*Solution, error) {
 	opt.Times = slices.Clone(opt.Times)
 	d := f.Dim()
 	s := &solver{
-		f: f, theta: slices.Clone(theta), opt: opt,
+		f: f, theta: cloneFloats(theta), opt: opt,
 		alpha: opt.Alpha, h: h, steps: steps, d: d, n: len(x0),
 	}
 	s.sol = &Solution{

@@ -60,6 +60,8 @@ type fdeOp struct {
 	// wide holds the float64 copies of a float32 node's initial state and
 	// output cotangent while fode reads them.
 	wide scratch.Buffer[float64]
+	// params holds θ gathered from the parameter nodes while Solve copies it.
+	params scratch.Buffer[float64]
 }
 
 // FDE returns a node holding x(T) (or the states at cfg.Solve.Times) for
@@ -351,7 +353,7 @@ func (op *fdeOp) widen(v G.Value) (x []float64, done func(), err error) {
 }
 
 // inputs unpacks the input values into x0, θ and the solve options; done
-// releases x0 once the solve has read it.
+// releases x0 and θ once the solve has read them.
 func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, done func(), err error) {
 	if len(vals) < op.Arity() {
 		return nil, nil, opt, nil, fmt.Errorf("ops: FDE: %d inputs, want %d", len(vals), op.Arity())
@@ -360,18 +362,22 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if err != nil {
 		return nil, nil, opt, nil, fmt.Errorf("ops: FDE: initial state: %w", err)
 	}
+	// θ is gathered into a kept buffer: Solve copies it.
+	params := op.params.Get(op.cfg.Field.NumParams())
+	cleanup := func() {
+		release()
+		op.params.Put(params)
+	}
 	defer func() {
 		if err != nil {
-			release()
+			cleanup()
 		}
 	}()
-	theta = make([]float64, 0, op.cfg.Field.NumParams())
+	theta = params[:0]
 	for i := range op.paramShapes {
-		p, err := value.Float64s(vals[1+i])
-		if err != nil {
+		if theta, err = value.AppendFloat64s(theta, vals[1+i]); err != nil {
 			return nil, nil, opt, nil, fmt.Errorf("ops: FDE: parameter %d: %w", i, err)
 		}
-		theta = append(theta, p...)
 	}
 	opt = op.cfg.Solve
 	if h := opt.History; op.dtype == tensor.Float32 && (h == nil || h == fode.Auto || h == fode.Direct || h == fode.FFT) {
@@ -413,7 +419,7 @@ func (op *fdeOp) inputs(vals []G.Value) (x0, theta []float64, opt fode.Options, 
 	if op.learnOrders {
 		opt.Alpha = 0
 	}
-	return x0, theta, opt, release, nil
+	return x0, theta, opt, cleanup, nil
 }
 
 func (op *fdeOp) solve(vals []G.Value) (*fode.Solution, error) {

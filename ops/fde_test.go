@@ -260,6 +260,34 @@ func TestFDEOpBatchChange(t *testing.T) {
 	}
 }
 
+// TestFDEOpBadValues: input values the op cannot read are errors (with the
+// kept buffers handed back), and a later good run still works.
+func TestFDEOpBadValues(t *testing.T) {
+	lin, _ := problems.NewLinear(3)
+	g := G.NewGraph()
+	x0 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x0"))
+	lam := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("lambda"))
+	op, err := newFDEOp(x0, []*G.Node{lam}, Learn{}, Config{Field: lin, Solve: fode.Options{Method: fode.Rectangle, Alpha: 0.5, T: 1, Steps: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(make([]float64, 6)))
+	good := tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1}))
+	for name, vals := range map[string][]G.Value{
+		"int parameter":  {x, tensor.New(tensor.WithShape(1), tensor.Of(tensor.Int))},
+		"nil parameter":  {x, nil},
+		"missing values": {x},
+		"int state":      {tensor.New(tensor.WithShape(2, 3), tensor.Of(tensor.Int)), good},
+	} {
+		if _, err := op.Do(vals...); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := op.Do(x, good); err != nil {
+		t.Errorf("a good run after the bad ones: %v", err)
+	}
+}
+
 func TestFDEConstructionErrors(t *testing.T) {
 	lin, _ := problems.NewLinear(3)
 	g := G.NewGraph()

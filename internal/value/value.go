@@ -6,6 +6,7 @@ package value
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -36,6 +37,31 @@ func Float64s(v G.Value) ([]float64, error) {
 		return nil, fmt.Errorf("no value")
 	}
 	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+// AppendFloat64s appends the elements of a Float64 or Float32 Gorgonia
+// value to dst as float64 and returns the extended slice: unlike Float64s
+// it allocates nothing when dst has the room.
+func AppendFloat64s(dst []float64, v G.Value) ([]float64, error) {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		switch x.Dtype() {
+		case tensor.Float64:
+			return append(dst, x.Float64s()...), nil
+		case tensor.Float32:
+			f := x.Float32s()
+			dst = slices.Grow(dst, len(f))
+			n := len(dst)
+			dst = dst[:n+len(f)]
+			vec.Widen(dst[n:], f)
+			return dst, nil
+		}
+		return dst, fmt.Errorf("unsupported dtype %v", x.Dtype())
+	case *G.F64, *G.F32, nil:
+		f, err := Float64s(v)
+		return append(dst, f...), err
+	}
+	return dst, fmt.Errorf("unsupported value type %T", v)
 }
 
 // New wraps data in a tensor of the given dtype and shape: data

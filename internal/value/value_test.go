@@ -47,3 +47,38 @@ func TestValuesBadInput(t *testing.T) {
 		t.Error("Float64s(nil): no error")
 	}
 }
+
+// TestAppendFloat64s: the elements of each dtype come after what dst
+// holds, without an allocation when dst has the room, and an unsupported
+// value is an error.
+func TestAppendFloat64s(t *testing.T) {
+	a, _ := New(tensor.Float64, tensor.Shape{2}, []float64{1, 2})
+	b, _ := New(tensor.Float32, tensor.Shape{3}, []float64{3, 4, 5.5})
+	s := G.F32(6)
+	dst := make([]float64, 1, 16)
+	dst[0] = 0
+	var err error
+	for _, v := range []G.Value{a, b, &s} {
+		if dst, err = AppendFloat64s(dst, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []float64{0, 1, 2, 3, 4, 5.5, 6}
+	if len(dst) != len(want) {
+		t.Fatalf("got %v, want %v", dst, want)
+	}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("got %v, want %v", dst, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(10, func() { _, _ = AppendFloat64s(dst[:0], b) }); allocs != 0 {
+		t.Errorf("%v allocations appending into a slice with room", allocs)
+	}
+	bad := tensor.New(tensor.WithShape(2), tensor.Of(tensor.Int))
+	for _, v := range []G.Value{nil, bad} {
+		if _, err := AppendFloat64s(nil, v); err == nil {
+			t.Errorf("AppendFloat64s(%v): no error", v)
+		}
+	}
+}
