@@ -14,8 +14,9 @@ import (
 )
 
 // Dense is a fully connected layer y = x W + b, with W of shape (in, out),
-// built from Gorgonia's matrix product and ops.AddBias; the value of y is
-// kept by the bias node and overwritten by the graph's next run.
+// built from ops.MatMul and ops.AddBias; the values of y and of the
+// gradients are kept by their nodes and overwritten by the graph's next
+// run.
 type Dense struct {
 	W, B *G.Node
 }
@@ -96,7 +97,7 @@ func (d *Dense) Fwd(x *G.Node) (*G.Node, error) {
 	if x.Shape()[1] != d.W.Shape()[0] {
 		return nil, fmt.Errorf("layers: Dense.Fwd: input of shape %v, the layer takes %d features", x.Shape(), d.W.Shape()[0])
 	}
-	y, err := G.Mul(x, d.W)
+	y, err := ops.MatMul(x, d.W)
 	if err != nil {
 		return nil, err
 	}
