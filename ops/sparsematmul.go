@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -46,7 +47,7 @@ func SparseMatMul(x *sparse.CSR, w, mask *G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("ops: SparseMatMul: mask of shape %v and dtype %v; want a %v vector of %d (the stored values)", mask.Shape(), mask.Dtype(), dt, x.NNZ())
 		}
 	}
-	op := &featOp{h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1), out: new(outBuf)}
+	op := &featOp{h: w.Shape()[1], dtype: dt, masked: mask != nil, id: opIDs.Add(1), out: new(outBuf), vals: new(maskedVals)}
 	if dt == tensor.Float32 {
 		// The float32 values alone: X's pattern without its float64 values.
 		op.x = &sparse.CSR{Rows: x.Rows, Cols: x.Cols, Ptr: slices.Clone(x.Ptr), Col: slices.Clone(x.Col)}
@@ -92,6 +93,23 @@ type featOp struct {
 	back   bool
 	id     uint64
 	out    *outBuf
+	vals   *maskedVals // shared by the product and its backward op
+}
+
+// maskedVals is the kept buffer of X's masked values.
+type maskedVals struct {
+	mu  sync.Mutex // held while a run uses the buffer
+	v32 []float32
+	v64 []float64
+}
+
+// maskedBuf returns the op's buffer for the masked values of X in E and
+// the mutex that guards it.
+func maskedBuf[E spmm.Float](op *featOp) (*sync.Mutex, *[]E) {
+	if b, ok := any(&op.vals.v32).(*[]E); ok {
+		return &op.vals.mu, b
+	}
+	return &op.vals.mu, any(&op.vals.v64).(*[]E)
 }
 
 func (op *featOp) Arity() int {
@@ -169,7 +187,15 @@ func featCompute[E spmm.Float](op *featOp, out G.Value, in []G.Value, val []E) e
 		if len(m) != len(val) {
 			return fmt.Errorf("ops: %v: mask of %d values, want %d", op, len(m), len(val))
 		}
-		buf := make([]E, len(val))
+		// The masked values go into a kept buffer (nnz values every run,
+		// hundreds of megabytes on a large graph).
+		mu, keep := maskedBuf[E](op)
+		mu.Lock()
+		defer mu.Unlock()
+		if cap(*keep) < len(val) {
+			*keep = make([]E, len(val))
+		}
+		buf := (*keep)[:len(val)]
 		for k, v := range val {
 			buf[k] = v * m[k]
 		}
