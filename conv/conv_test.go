@@ -505,3 +505,27 @@ func FuzzGeometry(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMaxPool times the example model's pooling (2×2, stride 1, on a
+// batch of 32 images of 16 channels of 7×7), forward and backward.
+func BenchmarkMaxPool(b *testing.B) {
+	p := Pool{C: 16, H: 7, W: 7, Size: 2, Stride: 1}
+	const n = 32
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, n*p.C*p.H*p.W)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y := make([]float32, n*p.C*p.OutH()*p.OutW())
+	dx := make([]float32, len(x))
+	b.Run("forward", func(b *testing.B) {
+		for b.Loop() {
+			_ = MaxPoolForward(p, y, x)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		for b.Loop() {
+			_ = MaxPoolBackward(p, dx, x, y)
+		}
+	})
+}

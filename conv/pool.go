@@ -55,8 +55,9 @@ func MaxPoolForward[T Float](p Pool, y, x []T) error {
 	for img := range b * p.C {
 		src, dst := x[img*hw:][:hw], y[img*oh*ow:][:oh*ow]
 		for oy := range oh {
-			for ox := range ow {
-				dst[oy*ow+ox] = src[argmax(p, src, oy, ox)]
+			out := dst[oy*ow:][:ow]
+			for ox := range out {
+				out[ox] = src[argmax(src, oy*p.Stride*p.W+ox*p.Stride, p.W, p.Size)]
 			}
 		}
 	}
@@ -79,25 +80,41 @@ func MaxPoolBackward[T Float](p Pool, dx, x, dy []T) error {
 	for img := range b * p.C {
 		src, d, g := x[img*hw:][:hw], dx[img*hw:][:hw], dy[img*oh*ow:][:oh*ow]
 		for oy := range oh {
-			for ox := range ow {
-				d[argmax(p, src, oy, ox)] += g[oy*ow+ox]
+			gr := g[oy*ow:][:ow]
+			for ox, v := range gr {
+				d[argmax(src, oy*p.Stride*p.W+ox*p.Stride, p.W, p.Size)] += v
 			}
 		}
 	}
 	return nil
 }
 
-// argmax returns the index in the image src of the maximum of output
-// pixel (oy, ox)'s window; a NaN wins, so that it propagates.
-func argmax[T Float](p Pool, src []T, oy, ox int) int {
-	y0, x0 := oy*p.Stride, ox*p.Stride
-	best := y0*p.W + x0
-	for ky := range p.Size {
-		row := (y0+ky)*p.W + x0
-		for kx := range p.Size {
-			v, b := src[row+kx], src[best]
+// argmax returns the index in the image src (rows of w pixels) of the
+// maximum of the size×size window whose top left pixel is at index base;
+// a NaN wins, so that it propagates. The running maximum stays in a
+// register, and a 2×2 window, the common case, is compared without a
+// loop.
+func argmax[T Float](src []T, base, w, size int) int {
+	if size == 2 {
+		r0, r1 := src[base:base+2], src[base+w:base+w+2]
+		best, b := base, r0[0]
+		if v := r0[1]; v > b || (v != v && b == b) {
+			best, b = base+1, v
+		}
+		if v := r1[0]; v > b || (v != v && b == b) {
+			best, b = base+w, v
+		}
+		if v := r1[1]; v > b || (v != v && b == b) {
+			best = base + w + 1
+		}
+		return best
+	}
+	best, b := base, src[base]
+	for ky := range size {
+		row := base + ky*w
+		for kx, v := range src[row : row+size] {
 			if v > b || (v != v && b == b) {
-				best = row + kx
+				best, b = row+kx, v
 			}
 		}
 	}
