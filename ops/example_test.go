@@ -76,3 +76,37 @@ func ExampleSpMM() {
 	// Output:
 	// nnz 7, A X = [1.50 3.00 3.00], dL/dX = [0.833 1.333 0.833]
 }
+
+// A dense layer's product y = x w with its two gradients: for L = Σ y,
+// dL/dx = 1 wᵀ (row sums of w in every row) and dL/dw = xᵀ 1 (column sums
+// of x in every column).
+func ExampleMatMul() {
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{1, 2, 3, 4, 5, 6}))))
+	w := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("w"),
+		G.WithValue(tensor.New(tensor.WithShape(3, 2), tensor.WithBacking([]float64{1, 0, 0, 1, 1, 1}))))
+	y, err := ops.MatMul(x, w)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	grads, err := G.Grad(G.Must(G.Sum(y)), x, w)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("y =", y.Value().Data())
+	fmt.Println("dL/dx =", grads[0].Value().Data())
+	fmt.Println("dL/dw =", grads[1].Value().Data())
+	// Output:
+	// y = [4 5 10 11]
+	// dL/dx = [1 1 2 1 1 2]
+	// dL/dw = [5 5 7 7 9 9]
+}
