@@ -67,6 +67,7 @@ var geometries = []struct {
 	{"1x1", Geometry{InC: 4, H: 3, W: 5, OutC: 3, Kernel: 1, Stride: 1, Padding: 0}, 3},
 	{"2x2 padded", Geometry{InC: 2, H: 5, W: 6, OutC: 2, Kernel: 2, Stride: 1, Padding: 1}, 3},
 	{"3x3 stride 2 odd", Geometry{InC: 3, H: 9, W: 8, OutC: 2, Kernel: 3, Stride: 2, Padding: 1}, 3},
+	{"4x4 stride 2 odd width", Geometry{InC: 2, H: 6, W: 9, OutC: 2, Kernel: 4, Stride: 2, Padding: 2}, 2},
 	{"valid 3x3 stride 1", Geometry{InC: 2, H: 6, W: 5, OutC: 3, Kernel: 3, Stride: 1, Padding: 0}, 2},
 }
 

@@ -124,11 +124,63 @@ func addTaps[T Float](l layout, dk, w []T) {
 	}
 }
 
+// phase2 is the phase b of stride 2 that holds an image row's even (or
+// odd) columns, at plane column v0 onwards, n of them.
+type phase2 struct{ b, v0, n int }
+
+// pairs returns, for stride 2, the phases of the even and the odd image
+// columns; ok is false for other strides.
+func (l layout) pairs() (even, odd phase2, ok bool) {
+	if l.s != 2 || len(l.cols) != 2 {
+		return even, odd, false
+	}
+	for b, cs := range l.cols {
+		p := phase2{b, cs.v0, cs.n}
+		switch {
+		case cs.n == 0:
+			return even, odd, false
+		case cs.x0 == 0:
+			even = p
+		case cs.x0 == 1:
+			odd = p
+		}
+	}
+	return even, odd, even.n > 0 && odd.n > 0
+}
+
+// split2 copies the even pixels of row into even and the odd ones into
+// odd (len(even) = ⌈len(row)/2⌉, len(odd) = ⌊len(row)/2⌋).
+func split2[T Float](even, odd, row []T) {
+	n := len(odd)
+	even, row = even[:n+len(row)%2], row[:2*n+len(row)%2]
+	for j := range odd[:n] {
+		pair := row[2*j : 2*j+2]
+		even[j], odd[j] = pair[0], pair[1]
+	}
+	if len(even) > n {
+		even[n] = row[2*n]
+	}
+}
+
+// merge2 is the inverse of split2: it interleaves even and odd into row.
+func merge2[T Float](row, even, odd []T) {
+	n := len(odd)
+	even, row = even[:n+len(row)%2], row[:2*n+len(row)%2]
+	for j := range odd[:n] {
+		pair := row[2*j : 2*j+2]
+		pair[0], pair[1] = even[j], odd[j]
+	}
+	if len(even) > n {
+		row[2*n] = even[n]
+	}
+}
+
 // toPlanes writes the m NCHW images x into planes (cp planes of
 // planeLen(m) values), zero everywhere else.
 func toPlanes[T Float](l layout, planes, x []T, g Geometry, m int) {
 	clear(planes)
 	pl, s, hw := l.planeLen(m), l.s, g.H*g.W
+	even, odd, two := l.pairs()
 	for i := range m {
 		for c := range g.InC {
 			img := x[(i*g.InC+c)*hw:][:hw]
@@ -137,6 +189,14 @@ func toPlanes[T Float](l layout, planes, x []T, g Geometry, m int) {
 				base := i*l.is + r.u*l.ws
 				if s == 1 {
 					copy(planes[c*pl+base+l.pad:][:g.W], row)
+					continue
+				}
+				if two {
+					// Stride 2: one pass over the row's pixel pairs
+					// fills both phases' plane rows.
+					p0 := ((c*s+r.a)*s + even.b) * pl
+					p1 := ((c*s+r.a)*s + odd.b) * pl
+					split2(planes[p0+base+even.v0:][:even.n], planes[p1+base+odd.v0:][:odd.n], row)
 					continue
 				}
 				for b, cs := range l.cols {
@@ -154,6 +214,7 @@ func toPlanes[T Float](l layout, planes, x []T, g Geometry, m int) {
 // dx with the image pixels of planes, dropping the padding.
 func fromPlanes[T Float](l layout, dx, planes []T, g Geometry, m int) {
 	pl, s, hw := l.planeLen(m), l.s, g.H*g.W
+	even, odd, two := l.pairs()
 	for i := range m {
 		for c := range g.InC {
 			img := dx[(i*g.InC+c)*hw:][:hw]
@@ -162,6 +223,12 @@ func fromPlanes[T Float](l layout, dx, planes []T, g Geometry, m int) {
 				base := i*l.is + r.u*l.ws
 				if s == 1 {
 					copy(row, planes[c*pl+base+l.pad:][:g.W])
+					continue
+				}
+				if two {
+					p0 := ((c*s+r.a)*s + even.b) * pl
+					p1 := ((c*s+r.a)*s + odd.b) * pl
+					merge2(row, planes[p0+base+even.v0:][:even.n], planes[p1+base+odd.v0:][:odd.n])
 					continue
 				}
 				for b, cs := range l.cols {
