@@ -211,6 +211,7 @@ func TestSizeFlagsBounded(t *testing.T) {
 		{[]string{"-alpha", "NaN"}, "-alpha"},
 		{[]string{"-T", "Inf"}, "-T"},
 		{[]string{"-method", "rk4"}, "alpha"}, // classical with alpha 0.9
+		{[]string{"-val", "-1"}, "-val"},
 	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

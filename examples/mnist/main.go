@@ -76,6 +76,7 @@ type config struct {
 	epochs, batch, steps       int
 	channels, groups           int
 	trainLimit, testLimit      int
+	val                        int
 	lr, alpha, T               float64
 	seed                       uint64
 	json, download, quiet      bool
@@ -109,6 +110,12 @@ type result struct {
 	TrainSeconds    float64   `json:"train_seconds"`
 	Losses          []float64 `json:"losses"`
 	EpochAccuracy   []float64 `json:"epoch_accuracy"`
+	// ValSize, ValAccuracy and EpochValAccuracy are set with -val: the
+	// held-out training images and their accuracy after the last and
+	// after every epoch.
+	ValSize          int       `json:"val_size,omitempty"`
+	ValAccuracy      float64   `json:"val_accuracy,omitempty"`
+	EpochValAccuracy []float64 `json:"epoch_val_accuracy,omitempty"`
 	EpochLoss       []float64 `json:"epoch_loss"`
 }
 
@@ -145,6 +152,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.augment, "augment", false, "augment the training images: random shifts of up to 2 pixels and, on Fashion-MNIST, horizontal flips")
 	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0 or more than there are: all)")
 	fs.IntVar(&c.testLimit, "test-limit", 0, "use at most this many test images (0 or more than there are: all)")
+	fs.IntVar(&c.val, "val", 0, "hold out the last N training images (after -train-limit) as a validation set, scored after every epoch, to choose settings on without the test set")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the initialisation and the shuffling")
 	fs.BoolVar(&c.json, "json", false, "print a JSON summary as the last stdout line")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
@@ -173,8 +181,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-dataset %q: want fashion or mnist", c.dataset)
 	case c.epochs < 0 || c.batch < 1 || c.steps < 1 || c.channels < 1 || c.groups < 0:
 		return c, errors.New("-epochs must be >= 0 and -batch, -steps, -channels >= 1, -groups >= 0")
-	case c.trainLimit < 0 || c.testLimit < 0 || c.logLosses < 0:
-		return c, errors.New("-train-limit, -test-limit and -log-losses must not be negative")
+	case c.trainLimit < 0 || c.testLimit < 0 || c.logLosses < 0 || c.val < 0:
+		return c, errors.New("-train-limit, -test-limit, -val and -log-losses must not be negative")
 	case !slices.Contains(optimizers, c.optimizer):
 		return c, fmt.Errorf("-optimizer %q: want one of %q", c.optimizer, optimizers)
 	case !(c.lr > 0) || math.IsInf(c.lr, 0):

@@ -51,6 +51,34 @@ func TestTrainsAndReproduces(t *testing.T) {
 	}
 }
 
+// TestValidationHoldout: -val N holds out the last N training images. The
+// model trains on the others alone (its losses are those of a run on them
+// with -train-limit), and every epoch reports the held-out accuracy. A
+// hold-out of every training image is an error.
+func TestValidationHoldout(t *testing.T) {
+	args := []string{"-data", sample, "-test-limit", "100", "-batch", "32", "-epochs", "2", "-channels", "4", "-steps", "3"}
+	v := runJSON(t, append(args, "-train-limit", "256", "-val", "64")...)
+	ref := runJSON(t, append(args, "-train-limit", "192")...)
+	if v.TrainSize != 192 || v.ValSize != 64 || len(v.EpochValAccuracy) != 2 || v.ValAccuracy != v.EpochValAccuracy[1] {
+		t.Fatalf("summary: %d train, %d validation images, validation accuracies %v (last %v)", v.TrainSize, v.ValSize, v.EpochValAccuracy, v.ValAccuracy)
+	}
+	for _, a := range v.EpochValAccuracy {
+		if !(a >= 0 && a <= 1) {
+			t.Errorf("validation accuracy %v", a)
+		}
+	}
+	if len(v.Losses) != len(ref.Losses) || v.Losses[len(v.Losses)-1] != ref.Losses[len(ref.Losses)-1] || v.TestAccuracy != ref.TestAccuracy {
+		t.Errorf("the held-out images changed training: losses %v against %v", v.Losses, ref.Losses)
+	}
+	if ref.ValSize != 0 || ref.EpochValAccuracy != nil {
+		t.Errorf("without -val: %d validation images, accuracies %v", ref.ValSize, ref.EpochValAccuracy)
+	}
+	var out, errb bytes.Buffer
+	if err := run(append(args, "-train-limit", "64", "-val", "64", "-quiet"), &out, &errb); err == nil || !strings.Contains(err.Error(), "-val") {
+		t.Errorf("-val of every training image: error %v", err)
+	}
+}
+
 // TestDirectMatchesAdjoint checks that backpropagation through the
 // unrolled solver gives the same loss curve as the adjoint, in float64.
 func TestDirectMatchesAdjoint(t *testing.T) {

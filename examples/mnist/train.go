@@ -31,6 +31,14 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		}
 	}()
 	trainSet, testSet := limit(ds.Train, c.trainLimit), limit(ds.Test, c.testLimit)
+	var valSet *data.Split
+	if c.val > 0 {
+		n := trainSet.Len()
+		if c.val >= n {
+			return nil, fmt.Errorf("-val %d: holding out that many of %d training images leaves none to train on", c.val, n)
+		}
+		trainSet, valSet = trainSet.Subset(0, n-c.val), trainSet.Subset(n-c.val, n)
+	}
 	if trainSet.Len() < c.batch && c.epochs > 0 {
 		return nil, fmt.Errorf("%d training images, fewer than one batch of %d", trainSet.Len(), c.batch)
 	}
@@ -150,7 +158,17 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		res.EpochAccuracy = append(res.EpochAccuracy, acc)
 		res.EpochLoss = append(res.EpochLoss, sum/float64(max(batches, 1)))
 		res.Epochs = epoch
-		fmt.Fprintf(stderr, "\repoch %d: train loss %.4f, test accuracy %.2f%% (%.1f s, %d gradient evaluations)\n", epoch, sum/float64(max(batches, 1)), 100*acc, since(start), solver.evals())
+		valMsg := ""
+		if valSet != nil {
+			va, err := evaluate(evm, ev, valSet)
+			if err != nil {
+				return nil, err
+			}
+			res.EpochValAccuracy = append(res.EpochValAccuracy, va)
+			res.ValSize, res.ValAccuracy = valSet.Len(), va
+			valMsg = fmt.Sprintf("validation %.2f%%, ", 100*va)
+		}
+		fmt.Fprintf(stderr, "\repoch %d: train loss %.4f, %stest accuracy %.2f%% (%.1f s, %d gradient evaluations)\n", epoch, sum/float64(max(batches, 1)), valMsg, 100*acc, since(start), solver.evals())
 	}
 	if c.epochs == 0 {
 		if err := copyParams(ev, tr); err != nil {
