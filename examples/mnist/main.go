@@ -116,7 +116,7 @@ type result struct {
 	ValSize          int       `json:"val_size,omitempty"`
 	ValAccuracy      float64   `json:"val_accuracy,omitempty"`
 	EpochValAccuracy []float64 `json:"epoch_val_accuracy,omitempty"`
-	EpochLoss       []float64 `json:"epoch_loss"`
+	EpochLoss        []float64 `json:"epoch_loss"`
 }
 
 func main() {
