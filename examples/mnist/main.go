@@ -78,6 +78,7 @@ type config struct {
 	trainLimit, testLimit      int
 	val                        int
 	lr, alpha, T               float64
+	dropout                    float64
 	seed                       uint64
 	json, download, quiet      bool
 	augment                    bool
@@ -105,6 +106,7 @@ type result struct {
 	LRDecay         string    `json:"lr_decay"`
 	Channels        int       `json:"channels"`
 	Augment         bool      `json:"augment"`
+	Dropout         float64   `json:"dropout"`
 	GradEvals       int       `json:"grad_evals"`
 	Replicas        int       `json:"replicas"`
 	TrainSeconds    float64   `json:"train_seconds"`
@@ -150,6 +152,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.channels, "channels", 16, fmt.Sprintf("channels C of the convolutions and of the FDE state (at most %d)", maxChannels))
 	fs.IntVar(&c.groups, "groups", 0, "group-norm groups in the vector field (0: none; the unrolled mode needs 0)")
 	fs.BoolVar(&c.augment, "augment", false, "augment the training images: random shifts of up to 2 pixels and, on Fashion-MNIST, horizontal flips")
+	fs.Float64Var(&c.dropout, "dropout", 0, "dropout rate in [0, 1) on the features before the dense layer, while training")
 	fs.IntVar(&c.trainLimit, "train-limit", 0, "use at most this many training images (0 or more than there are: all)")
 	fs.IntVar(&c.testLimit, "test-limit", 0, "use at most this many test images (0 or more than there are: all)")
 	fs.IntVar(&c.val, "val", 0, "hold out the last N training images (after -train-limit) as a validation set, scored after every epoch, to choose settings on without the test set")
@@ -191,6 +194,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-batch %d, -channels %d, -steps %d: at most %d, %d and %d", c.batch, c.channels, c.steps, maxBatch, maxChannels, maxSteps)
 	case c.groups > 0 && c.channels%c.groups != 0:
 		return c, fmt.Errorf("-groups %d does not divide -channels %d", c.groups, c.channels)
+	case !(c.dropout >= 0 && c.dropout < 1):
+		return c, fmt.Errorf("-dropout %v: want a rate in [0, 1)", c.dropout)
 	case c.lrDecay != "cosine" && c.lrDecay != "none":
 		return c, fmt.Errorf("-lr-decay %q: want cosine or none", c.lrDecay)
 	case c.gradEvals < 0:

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,6 +77,62 @@ func TestValidationHoldout(t *testing.T) {
 	var out, errb bytes.Buffer
 	if err := run(append(args, "-train-limit", "64", "-val", "64", "-quiet"), &out, &errb); err == nil || !strings.Contains(err.Error(), "-val") {
 		t.Errorf("-val of every training image: error %v", err)
+	}
+}
+
+// TestDropout: -dropout trains with a fresh mask on the pooled features
+// every minibatch. Runs reproduce, differ from runs without dropout, do not
+// depend on how the minibatch is split over replicas, and each mask zeroes
+// about the rate's share of the features and scales the rest by 1/(1-rate).
+func TestDropout(t *testing.T) {
+	args := append(small, "-dtype", "float64", "-dropout", "0.5")
+	a := runJSON(t, append(args, "-replicas", "2")...)
+	b := runJSON(t, append(args, "-replicas", "2")...)
+	one := runJSON(t, append(args, "-replicas", "1")...)
+	ref := runJSON(t, append(small, "-dtype", "float64")...)
+	if a.Dropout != 0.5 || ref.Dropout != 0 {
+		t.Errorf("summary dropout %v and %v, want 0.5 and 0", a.Dropout, ref.Dropout)
+	}
+	if !slices.Equal(a.Losses, b.Losses) || a.TestAccuracy != b.TestAccuracy {
+		t.Errorf("same seed, different runs: %v vs %v", a.Losses, b.Losses)
+	}
+	if a.Losses[0] == ref.Losses[0] {
+		t.Errorf("first loss %v with and without dropout", a.Losses[0])
+	}
+	if !(a.Losses[len(a.Losses)-1] < a.Losses[0]) {
+		t.Errorf("loss did not decrease with dropout: %v", a.Losses)
+	}
+	for i := range a.Losses {
+		if math.Abs(a.Losses[i]-one.Losses[i]) > 1e-9*math.Abs(one.Losses[i]) {
+			t.Errorf("loss %d: %.12g with two replicas, %.12g with one", i, a.Losses[i], one.Losses[i])
+		}
+	}
+
+	cfg := modelConfig{Channels: 4, Alpha: 0.9, T: 1, Steps: 2, Method: "rect"}
+	n, err := buildNet(cfg, tensor.Float32, layers.Adjoint, 64, 1, true, 0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	if err := n.drawMask(rng.Float64); err != nil {
+		t.Fatal(err)
+	}
+	m := n.mask.Value().Data().([]float32)
+	zeros := 0
+	for _, v := range m {
+		switch v {
+		case 0:
+			zeros++
+		case 1 / 0.75:
+		default:
+			t.Fatalf("mask entry %v, want 0 or %v", v, float32(1/0.75))
+		}
+	}
+	if share := float64(zeros) / float64(len(m)); math.Abs(share-0.25) > 0.03 {
+		t.Errorf("%d of %d features dropped (%.3f), want about 0.25", zeros, len(m), share)
+	}
+	if _, err := buildNet(cfg, tensor.Float32, layers.Adjoint, 64, 1, true, 1); err == nil {
+		t.Error("dropout rate 1 accepted")
 	}
 }
 
@@ -170,6 +227,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-optimizer", "lbfgs"}, "optimizer"},
 		{[]string{"-lr-decay", "step"}, "lr-decay"},
 		{[]string{"-grad-evals", "-1"}, "grad-evals"},
+		{[]string{"-dropout", "1"}, "dropout"},
+		{[]string{"-dropout", "-0.1"}, "dropout"},
+		{[]string{"-dropout", "NaN"}, "dropout"},
 		{[]string{"-grad", "unrolled", "-method", "trap", "-data", sample}, "supports rect"},
 	} {
 		var out, errb bytes.Buffer
@@ -192,7 +252,7 @@ func TestFloat32GradientMatchesFloat64(t *testing.T) {
 	cfg := modelConfig{Channels: 16, Alpha: 0.9, T: 1, Steps: 4, Method: "rect"}
 	grads := map[tensor.Dtype][]float64{}
 	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
-		n, err := buildNet(cfg, dt, layers.Adjoint, 64, 1, true)
+		n, err := buildNet(cfg, dt, layers.Adjoint, 64, 1, true, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,8 +35,9 @@ type modelConfig struct {
 
 // net is the classifier: three convolutions down to C×7×7, an FDE block
 // with the convolutional field, 2×2 max pooling with stride 1 (C×6×6: a
-// stride of 2 would leave C×3×3 features, too few) and a dense layer to the
-// ten logits.
+// stride of 2 would leave C×3×3 features, too few), dropout on those
+// features while training (with -dropout) and a dense layer to the ten
+// logits.
 type net struct {
 	g         *G.ExprGraph
 	batch     int
@@ -45,17 +46,26 @@ type net struct {
 	loss      *G.Node
 	learn     G.Nodes
 	block     *layers.FDEBlock
+	// mask is the inverted-dropout mask on the pooled features, redrawn
+	// by drawMask before every training run; nil without dropout.
+	mask    *G.Node
+	dropout float64
 }
 
-// buildNet builds the network for one batch size. Every call with the same
-// config and seed creates the same initial parameters.
-func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, seed uint64, withGrad bool) (*net, error) {
+// buildNet builds the network for one batch size, with dropout of the
+// given rate in [0, 1) before the dense layer (0: none, as for evaluation).
+// Every call with the same config and seed creates the same initial
+// parameters.
+func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, seed uint64, withGrad bool, dropout float64) (*net, error) {
+	if !(dropout >= 0 && dropout < 1) {
+		return nil, fmt.Errorf("dropout rate %v outside [0, 1)", dropout)
+	}
 	method, err := fode.ParseMethod(cfg.Method)
 	if err != nil {
 		return nil, err
 	}
 	g := G.NewGraph()
-	n := &net{g: g, batch: batch}
+	n := &net{g: g, batch: batch, dropout: dropout}
 	n.x = G.NewTensor(g, dt, 4, G.WithShape(batch, 1, 28, 28), G.WithName("images"), G.WithValue(tensor.New(tensor.WithShape(batch, 1, 28, 28), tensor.Of(dt))))
 	n.target = G.NewMatrix(g, dt, G.WithShape(batch, 10), G.WithName("onehot"), G.WithValue(tensor.New(tensor.WithShape(batch, 10), tensor.Of(dt))))
 	C := cfg.Channels
@@ -97,6 +107,12 @@ func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, see
 	if h, err = ops.MaxPool2D(G.Must(ops.ReLU(h)), 2, 1); err != nil {
 		return nil, err
 	}
+	if dropout > 0 {
+		n.mask = G.NewTensor(g, dt, 4, G.WithShape(h.Shape()...), G.WithName("dropmask"), G.WithValue(tensor.New(tensor.WithShape(h.Shape()...), tensor.Of(dt))))
+		if h, err = ops.Mask(h, n.mask); err != nil {
+			return nil, err
+		}
+	}
 	n.logits = G.Must(dense.Fwd(h))
 	logp := G.Must(G.LogSoftMax(n.logits))
 	sum := G.Must(G.Sum(G.Must(G.HadamardProd(logp, n.target))))
@@ -114,6 +130,21 @@ func buildNet(cfg modelConfig, dt tensor.Dtype, mode layers.Mode, batch int, see
 		}
 	}
 	return n, nil
+}
+
+// drawMask draws a new dropout mask from uniform (numbers in [0, 1));
+// without dropout it does nothing.
+func (n *net) drawMask(uniform func() float64) error {
+	if n.mask == nil {
+		return nil
+	}
+	switch m := n.mask.Value().Data().(type) {
+	case []float32:
+		return ops.FillDropout(m, n.dropout, uniform)
+	case []float64:
+		return ops.FillDropout(m, n.dropout, uniform)
+	}
+	return fmt.Errorf("dropout mask of dtype %v", n.mask.Dtype())
 }
 
 // copyParams copies parameter values from src to dst (same config and

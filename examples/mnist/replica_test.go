@@ -32,7 +32,7 @@ func TestReplicasMatchOneMachine(t *testing.T) {
 		k   int
 		tol float64
 	}{{tensor.Float64, 2, 1e-12}, {tensor.Float64, 5, 1e-12}, {tensor.Float32, 3, 1e-5}} {
-		one, err := buildNet(cfg, tc.dt, layers.Adjoint, len(idx), 1, true)
+		one, err := buildNet(cfg, tc.dt, layers.Adjoint, len(idx), 1, true, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestReplicasMatchOneMachine(t *testing.T) {
 		for i, b := range replicaBatches(len(idx), tc.k) {
 			// Different seeds: the set must copy the first replica's
 			// parameters into the others.
-			n, err := buildNet(cfg, tc.dt, layers.Adjoint, b, 1+uint64(i), true)
+			n, err := buildNet(cfg, tc.dt, layers.Adjoint, b, 1+uint64(i), true, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -53,7 +53,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	var models []replica.Model
 	var nets []*net
 	for i, b := range replicaBatches(c.batch, c.replicas) {
-		n, err := buildNet(cfg, dt, mode, b, c.seed, true)
+		n, err := buildNet(cfg, dt, mode, b, c.seed, true, c.dropout)
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +66,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		models = append(models, replica.Model{Graph: n.g, Learn: n.learn, Loss: n.loss, Batch: b})
 	}
 	tr := nets[0]
-	ev, err := buildNet(cfg, dt, layers.Adjoint, c.batch, c.seed, false)
+	ev, err := buildNet(cfg, dt, layers.Adjoint, c.batch, c.seed, false, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 	res = &result{
 		Dataset: ds.Name, Source: ds.Source, TrainSize: trainSet.Len(), TestSize: testSet.Len(),
 		Epochs: c.epochs, Grad: c.grad, Dtype: c.dtype, BLAS: gemm.Name(), Alpha: c.alpha, Method: c.method, Steps: c.steps, Optimizer: c.optimizer,
-		LRDecay: c.lrDecay, Channels: c.channels, Augment: c.augment, Replicas: vm.Len(),
+		LRDecay: c.lrDecay, Channels: c.channels, Augment: c.augment, Dropout: c.dropout, Replicas: vm.Len(),
 	}
 	rng := rand.New(rand.NewPCG(c.seed, 0x6d6e697374))
 	var aug *augmenter
@@ -93,6 +93,9 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 		// are not digits.
 		aug = &augmenter{rng: rand.New(rand.NewPCG(c.seed, 0x617567)), shift: 2, flip: ds.Name == "fashion"}
 	}
+	// The replicas take the minibatch's rows in order and draw their masks
+	// in that order, so the masks do not depend on -replicas.
+	drop := rand.New(rand.NewPCG(c.seed, 0x64726f70))
 	nb := trainSet.Len() / c.batch // the last partial batch of an epoch is dropped
 	var trainSecs float64
 	// progress in [0, 1] drives the schedule: the share of the gradient
@@ -122,6 +125,9 @@ func train(c config, ds *data.Dataset, stderr io.Writer) (res *result, err error
 			for _, n := range nets {
 				fill(n, trainSet, idx[:n.batch], aug)
 				idx = idx[n.batch:]
+				if err := n.drawMask(drop.Float64); err != nil {
+					return nil, err
+				}
 			}
 			if err := vm.RunAll(); err != nil {
 				return nil, trainingError(epoch, b, ops.Cause(err))
