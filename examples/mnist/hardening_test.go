@@ -271,6 +271,7 @@ func FuzzParseFlags(f *testing.F) {
 		"-batch\x0016384\x00-channels\x001024", "-channels\x00999999999999999999999",
 		"-method\x00flmm\x00-alpha\x000.01", "-groups\x003\x00-channels\x009", "-h", "--", "-save",
 		"-dtype\x00float64\x00-steps\x0065536", "-T\x001e308\x00-steps\x001",
+		"-dropout\x000.5", "-dropout\x001", "-dropout\x00NaN", "-val\x00-3",
 	} {
 		f.Add(s)
 	}
@@ -288,7 +289,9 @@ func FuzzParseFlags(f *testing.F) {
 			t.Fatalf("%q: accepted sizes %+v", args, c)
 		case !(c.lr > 0) || math.IsInf(c.lr, 0):
 			t.Fatalf("%q: accepted -lr %v", args, c.lr)
-		case c.epochs < 0 || c.trainLimit < 0 || c.testLimit < 0 || c.groups < 0 || c.gradEvals < 0 || c.logLosses < 0:
+		case !(c.dropout >= 0 && c.dropout < 1):
+			t.Fatalf("%q: accepted -dropout %v", args, c.dropout)
+		case c.epochs < 0 || c.trainLimit < 0 || c.testLimit < 0 || c.val < 0 || c.groups < 0 || c.gradEvals < 0 || c.logLosses < 0:
 			t.Fatalf("%q: accepted negative counts %+v", args, c)
 		}
 		if m, err := memoryEstimate(c); err != nil || m > maxMemory {
